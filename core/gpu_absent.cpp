@@ -1,0 +1,30 @@
+// The GPU interface of core/gpu.h in a build without CUDA (SR_CUDA=OFF, or no CUDA toolkit found).
+// available() says why; everything else is unreachable in practice, because no CUDA tensor can be
+// created, and throws the same clear error if called anyway.
+#include "core/gpu.h"
+
+#include "core/error.h"
+
+namespace sr::gpu {
+
+namespace {
+[[noreturn]] void no_cuda() { fail("cuda: this srforge build has no CUDA support (configured with SR_CUDA=OFF or without a CUDA toolkit)"); }
+}  // namespace
+
+bool available(std::string* why) {
+    if (why) *why = "this srforge build has no CUDA support (SR_CUDA=OFF or no CUDA toolkit found)";
+    return false;
+}
+int device_count() { return 0; }
+std::string describe(int) { no_cuda(); }
+void* allocate(size_t, int) { no_cuda(); }
+void release(void*, int) {}
+void copy_host_to_device(void*, const void*, size_t, int) { no_cuda(); }
+void copy_device_to_host(void*, const void*, size_t, int) { no_cuda(); }
+void copy_device_to_device(void*, const void*, size_t, int) { no_cuda(); }
+void fill(float*, int64_t, float, int) { no_cuda(); }
+void fill_arange(float*, int64_t, double, double, int) { no_cuda(); }
+void fill_uniform(float*, int64_t, RandomStream, float, float, int) { no_cuda(); }
+void fill_normal(float*, int64_t, RandomStream, float, float, int) { no_cuda(); }
+
+}  // namespace sr::gpu

@@ -1,0 +1,104 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/gpu.h"
+
+namespace sr {
+
+namespace {
+constexpr size_t kCpuAlignment = 64;  // one cache line; also what AVX-512 loads like
+}
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+    void* data = nullptr;
+    if (device.is_cpu()) {
+        const size_t rounded = (std::max<size_t>(nbytes, 1) + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+        data = std::aligned_alloc(kCpuAlignment, rounded);
+        SR_CHECK(data != nullptr, "tensor: out of host memory allocating ", nbytes, " bytes");
+    } else {
+        data = gpu::allocate(nbytes, device.index);
+    }
+    return std::make_shared<Storage>(data, nbytes, device);
+}
+
+Storage::~Storage() {
+    if (device.is_cpu()) {
+        std::free(data);
+    } else {
+        gpu::release(data, device.index);
+    }
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+    for (int64_t s : shape) SR_CHECK(s >= 0, "tensor: negative size in shape ", shape);
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = Storage::allocate(static_cast<size_t>(sr::numel(shape)) * itemsize(dtype), device);
+    impl->shape = shape;
+    impl->strides = contiguous_strides(shape);
+    impl->dtype = dtype;
+    return Tensor(std::move(impl));
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, shape().size(), "size")]; }
+
+bool Tensor::is_contiguous() const {
+    // Dimensions of size 1 may have any stride: they are never stepped over.
+    int64_t expected = 1;
+    for (size_t d = shape().size(); d-- > 0;) {
+        if (shape()[d] == 1) continue;
+        if (strides()[d] != expected) return false;
+        expected *= shape()[d];
+    }
+    return true;
+}
+
+double Tensor::item() const {
+    SR_CHECK(numel() == 1, "item: expects a tensor with one element, got shape ", shape());
+    double value = 0;
+    auto read = [&]<class T>() {
+        T v;
+        if (is_cpu()) v = *data<T>();
+        else gpu::copy_device_to_host(&v, data<T>(), sizeof(T), device().index);
+        value = static_cast<double>(v);
+    };
+    if (dtype() == DType::U8) read.operator()<uint8_t>();
+    else dispatch_float(dtype(), "item", read);
+    return value;
+}
+
+Tensor Tensor::as_strided(const Shape& shape, const Strides& strides, int64_t offset) const {
+    SR_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape, " and strides ", strides,
+             " differ in length");
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = storage();
+    impl->shape = shape;
+    impl->strides = strides;
+    impl->offset = offset;
+    impl->dtype = dtype();
+    return Tensor(std::move(impl));
+}
+
+Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset()); }
+
+Tensor& Tensor::set_requires_grad(bool value) {
+    SR_CHECK(defined(), "requires_grad: undefined tensor");
+    SR_CHECK(is_leaf(), "requires_grad: can only be set on a leaf tensor (one no op produced), got ", *this);
+    SR_CHECK(!value || dtype() != DType::U8, "requires_grad: a U8 tensor cannot have a gradient");
+    impl_->requires_grad = value;
+    return *this;
+}
+
+void Tensor::set_grad_fn(std::shared_ptr<Node> node, int output_nr) const {
+    impl_->grad_fn = std::move(node);
+    impl_->output_nr = output_nr;
+    impl_->requires_grad = impl_->grad_fn != nullptr;
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+    if (!t.defined()) return os << "(undefined tensor)";
+    return os << name(t.dtype()) << ' ' << t.device() << ' ' << to_string(t.shape());
+}
+
+}  // namespace sr

@@ -1,0 +1,149 @@
+// The math of every elementwise op, forward and backward, one SR_HD functor each.
+//
+// ops/map.h runs these on the CPU and cuda/map.cuh on the GPU: one body, two launchers. The
+// backward functors take the saved forward values first and the incoming gradient `g` last.
+// Parameters (slopes, bounds) are members, so they travel to the GPU with the functor.
+#pragma once
+
+#include "core/hd.h"
+
+namespace sr {
+
+// ---- copies and arithmetic -------------------------------------------------------------------
+
+struct Identity {
+    template <class T> SR_HD T operator()(T x) const { return x; }
+};
+struct Neg {
+    template <class T> SR_HD T operator()(T x) const { return -x; }
+};
+struct Add {
+    template <class T> SR_HD T operator()(T a, T b) const { return a + b; }
+};
+struct Sub {
+    template <class T> SR_HD T operator()(T a, T b) const { return a - b; }
+};
+struct Mul {
+    template <class T> SR_HD T operator()(T a, T b) const { return a * b; }
+};
+struct Div {
+    template <class T> SR_HD T operator()(T a, T b) const { return a / b; }
+};
+// d(a/b)/db = -a / b^2
+struct DivGradB {
+    template <class T> SR_HD T operator()(T a, T b, T g) const { return -g * a / (b * b); }
+};
+struct AddScalar {
+    double s;
+    template <class T> SR_HD T operator()(T x) const { return x + T(s); }
+};
+struct MulScalar {
+    double s;
+    template <class T> SR_HD T operator()(T x) const { return x * T(s); }
+};
+
+// ---- activations -----------------------------------------------------------------------------
+
+struct Relu {
+    template <class T> SR_HD T operator()(T x) const { return x > T(0) ? x : T(0); }
+};
+// From the output y: y > 0 exactly where x > 0.
+struct ReluGrad {
+    template <class T> SR_HD T operator()(T y, T g) const { return y > T(0) ? g : T(0); }
+};
+
+struct LeakyRelu {
+    double slope;
+    template <class T> SR_HD T operator()(T x) const { return x > T(0) ? x : T(slope) * x; }
+};
+struct LeakyReluGrad {
+    double slope;
+    template <class T> SR_HD T operator()(T x, T g) const { return x > T(0) ? g : T(slope) * g; }
+};
+
+// PReLU with weight w broadcast per channel.
+struct PRelu {
+    template <class T> SR_HD T operator()(T x, T w) const { return x > T(0) ? x : w * x; }
+};
+struct PReluGradInput {
+    template <class T> SR_HD T operator()(T x, T w, T g) const { return x > T(0) ? g : w * g; }
+};
+// Per element; summed over batch and space to give dL/dw.
+struct PReluGradWeight {
+    template <class T> SR_HD T operator()(T x, T g) const { return x > T(0) ? T(0) : x * g; }
+};
+
+// Split by sign so that exp never overflows.
+struct Sigmoid {
+    template <class T> SR_HD T operator()(T x) const {
+        if (x >= T(0)) return T(1) / (T(1) + hd::exp(-x));
+        const T e = hd::exp(x);
+        return e / (T(1) + e);
+    }
+};
+struct SigmoidGrad {
+    template <class T> SR_HD T operator()(T y, T g) const { return g * y * (T(1) - y); }
+};
+
+struct Tanh {
+    template <class T> SR_HD T operator()(T x) const { return hd::tanh(x); }
+};
+struct TanhGrad {
+    template <class T> SR_HD T operator()(T y, T g) const { return g * (T(1) - y * y); }
+};
+
+struct Clamp {
+    double lo, hi;
+    template <class T> SR_HD T operator()(T x) const { return hd::min(hd::max(x, T(lo)), T(hi)); }
+};
+// As PyTorch: the gradient passes where lo <= x <= hi, bounds included.
+struct ClampGrad {
+    double lo, hi;
+    template <class T> SR_HD T operator()(T x, T g) const { return x >= T(lo) && x <= T(hi) ? g : T(0); }
+};
+
+// ---- losses (per element; the ops average them) ----------------------------------------------
+
+struct AbsDiff {
+    template <class T> SR_HD T operator()(T x, T y) const { return hd::abs(x - y); }
+};
+struct AbsDiffGrad {
+    template <class T> SR_HD T operator()(T x, T y, T g) const {
+        return x > y ? g : (x < y ? -g : T(0));
+    }
+};
+
+struct SquaredDiff {
+    template <class T> SR_HD T operator()(T x, T y) const { return (x - y) * (x - y); }
+};
+struct SquaredDiffGrad {
+    template <class T> SR_HD T operator()(T x, T y, T g) const { return T(2) * (x - y) * g; }
+};
+
+// BasicSR's Charbonnier: sqrt((x - y)^2 + eps).
+struct Charbonnier {
+    double eps;
+    template <class T> SR_HD T operator()(T x, T y) const { return hd::sqrt((x - y) * (x - y) + T(eps)); }
+};
+struct CharbonnierGrad {
+    double eps;
+    template <class T> SR_HD T operator()(T x, T y, T g) const {
+        return g * (x - y) / hd::sqrt((x - y) * (x - y) + T(eps));
+    }
+};
+
+// -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], in the overflow-free form
+// max(x, 0) - x y + log(1 + exp(-|x|)).
+struct BceWithLogits {
+    template <class T> SR_HD T operator()(T x, T y) const {
+        return hd::max(x, T(0)) - x * y + hd::log1p(hd::exp(-hd::abs(x)));
+    }
+};
+struct BceWithLogitsGradInput {
+    template <class T> SR_HD T operator()(T x, T y, T g) const { return g * (Sigmoid{}(x) - y); }
+};
+struct BceWithLogitsGradTarget {
+    template <class T> SR_HD T operator()(T x, T g) const { return -g * x; }
+};
+
+}  // namespace sr

@@ -1,0 +1,55 @@
+#include "ops/registry.h"
+
+#include "core/factory.h"
+
+namespace sr {
+
+// Each ops/ source file defines the specs of its ops (at its end, beside the ops themselves).
+std::vector<OpSpec> layout_specs();
+std::vector<OpSpec> elementwise_specs();
+std::vector<OpSpec> activation_specs();
+std::vector<OpSpec> reduce_specs();
+
+const std::vector<OpSpec>& op_registry() {
+    static const std::vector<OpSpec> registry = [] {
+        std::vector<OpSpec> all;
+        for (auto specs : {layout_specs, elementwise_specs, activation_specs, reduce_specs}) {
+            for (OpSpec& s : specs()) {
+                const size_t slash = s.file.find_last_of('/');
+                if (slash != std::string::npos) s.file = s.file.substr(slash + 1);
+                all.push_back(std::move(s));
+            }
+        }
+        return all;
+    }();
+    return registry;
+}
+
+Tensors make_case_inputs(const OpCase& c, DType dtype, uint64_t seed) {
+    Generator gen(seed);
+    Tensors inputs;
+    for (const Shape& s : c.shapes) inputs.push_back(uniform(s, -1.0, 1.0, {dtype}, &gen));
+    if (c.prepare) c.prepare(inputs);
+    return inputs;
+}
+
+void keep_away_from(Tensor& x, double point, double margin) {
+    SR_CHECK(x.is_cpu() && x.is_contiguous(), "keep_away_from: expects a contiguous CPU tensor, got ", x);
+    dispatch_float(x.dtype(), "keep_away_from", [&]<class T>() {
+        T* p = x.data<T>();
+        for (int64_t i = 0; i < x.numel(); ++i) {
+            const double d = p[i] - point;
+            if (std::abs(d) < margin) p[i] = static_cast<T>(point + (d < 0 ? -margin : margin) + d);
+        }
+    });
+}
+
+void rescale(Tensor& x, double lo, double hi) {
+    SR_CHECK(x.is_cpu() && x.is_contiguous(), "rescale: expects a contiguous CPU tensor, got ", x);
+    dispatch_float(x.dtype(), "rescale", [&]<class T>() {
+        T* p = x.data<T>();
+        for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<T>(lo + (p[i] + 1.0) * 0.5 * (hi - lo));
+    });
+}
+
+}  // namespace sr

@@ -1,0 +1,97 @@
+// autograd/: the tape, accumulation into leaves, no_grad, detach, freeing of the graph, and the
+// gradient checker itself (it must be able to fail).
+#include <doctest/doctest.h>
+
+#include "autograd/backward.h"
+#include "autograd/gradcheck.h"
+#include "core/factory.h"
+#include "ops/activation.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+
+using namespace sr;
+
+TEST_CASE("gradients accumulate into leaves across uses and calls") {
+    Tensor x = from_vector({1, 2, 3}, {3}, DType::F64).set_requires_grad(true);
+    // y = sum(x * x + 3 x): dy/dx = 2x + 3, and x is used three times.
+    Tensor y = sum(x * x + x * 3.0);
+    backward(y);
+    CHECK(to_vector(x.grad()) == std::vector<double>{5, 7, 9});
+    backward(sum(x * 2.0));  // a second graph adds to the same grad
+    CHECK(to_vector(x.grad()) == std::vector<double>{7, 9, 11});
+    zero_grad({x});
+    CHECK(!x.grad().defined());
+}
+
+TEST_CASE("no_grad and detach record nothing") {
+    Tensor x = ones({2, 2}).set_requires_grad(true);
+    {
+        NoGradGuard guard;
+        Tensor y = x * 2.0;
+        CHECK(!y.requires_grad());
+        CHECK(y.grad_fn() == nullptr);
+    }
+    CHECK(grad_enabled());
+    Tensor d = x.detach();
+    CHECK(!d.requires_grad());
+    CHECK(d.storage() == x.storage());
+    Tensor y = sum(x * d);  // d is a constant: dy/dx = d
+    backward(y);
+    CHECK(to_vector(x.grad()) == std::vector<double>{1, 1, 1, 1});
+}
+
+TEST_CASE("saved tensors are freed after backward, and the graph is freed with its outputs") {
+    const int64_t before = Node::live_count();
+    {
+        Tensor x = uniform({4, 5}, -1, 1, {DType::F64}).set_requires_grad(true);
+        Tensor y = sum(relu(x) * x);
+        CHECK(Node::live_count() > before);
+        backward(y);
+        std::string message;
+        try {
+            backward(y);
+        } catch (const Error& e) {
+            message = e.what();
+        }
+        CHECK(message.find("already freed") != std::string::npos);
+    }
+    CHECK(Node::live_count() == before);  // no reference cycles
+}
+
+TEST_CASE("backward errors") {
+    Tensor x = ones({2});
+    CHECK_THROWS_WITH_AS(backward(sum(x)), doctest::Contains("does not require grad"), Error);
+    Tensor w = ones({2}).set_requires_grad(true);
+    CHECK_THROWS_WITH_AS(backward(w * 2.0), doctest::Contains("non-scalar"), Error);
+    CHECK_THROWS_WITH_AS((w * 2.0).set_requires_grad(false), doctest::Contains("leaf"), Error);
+}
+
+namespace {
+// An op with a deliberately wrong backward (it forgets the factor 2 of x^2).
+struct WrongSquareBackward : Node {
+    Tensor x;
+    const char* name() const override { return "wrong_square"; }
+    std::vector<Tensor> backward(const std::vector<Tensor>& g) override { return {g[0] * x}; }
+    void release() override { x = Tensor(); }
+};
+Tensor wrong_square(const Tensor& x) {
+    Tensor y = x.detach() * x.detach();
+    if (needs_grad({x})) {
+        auto node = std::make_shared<WrongSquareBackward>();
+        node->x = x.detach();
+        record(node, {x}, {y});
+    }
+    return y;
+}
+}  // namespace
+
+TEST_CASE("gradcheck passes a right gradient and catches a wrong one") {
+    const Tensor x = uniform({3, 4}, 0.5, 1.5, {DType::F64});
+    auto right = gradcheck([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * in[0]}; }, {x});
+    CHECK(right.passed);
+    CHECK(right.checked == 12);
+    CHECK(right.max_abs_error < 1e-7);
+    auto wrong = gradcheck([](const std::vector<Tensor>& in) { return std::vector<Tensor>{wrong_square(in[0])}; }, {x});
+    CHECK(!wrong.passed);
+    CHECK(wrong.worst.find("input 0") != std::string::npos);
+}
