@@ -11,6 +11,9 @@ namespace sr {
 
 namespace {
 
+// Below this magnitude a relative error says nothing (both values are rounding noise).
+constexpr double kRelativeFloor = 1e-6;
+
 double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<std::vector<double>>& weights) {
     double total = 0;
     for (size_t k = 0; k < outputs.size(); ++k) {
@@ -72,7 +75,8 @@ GradcheckResult gradcheck(const std::function<std::vector<Tensor>(const std::vec
             const double err = std::abs(analytic[j] - numeric);
             const double allowed = options.atol + options.rtol * std::abs(numeric);
             result.max_abs_error = std::max(result.max_abs_error, err);
-            result.max_rel_error = std::max(result.max_rel_error, err / std::max(std::abs(numeric), 1e-12));
+            const double scale = std::max(std::abs(numeric), std::abs(analytic[j]));
+            if (scale >= kRelativeFloor) result.max_rel_error = std::max(result.max_rel_error, err / scale);
             ++result.checked;
             if (err - allowed > worst_excess) {
                 worst_excess = err - allowed;

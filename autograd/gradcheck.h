@@ -17,7 +17,8 @@ namespace sr {
 struct GradcheckResult {
     bool passed = true;
     double max_abs_error = 0;  // max |analytic - numeric|
-    double max_rel_error = 0;  // max |analytic - numeric| / max(|numeric|, 1e-12)
+    double max_rel_error = 0;  // max |analytic - numeric| / max(|analytic|, |numeric|), over
+                               // the elements where that magnitude is at least 1e-6
     int64_t checked = 0;       // number of input elements checked
     std::string worst;         // where the largest violation (or error) was, for messages
 };

@@ -143,7 +143,14 @@ struct BceWithLogitsGradInput {
     template <class T> SR_HD T operator()(T x, T y, T g) const { return g * (Sigmoid{}(x) - y); }
 };
 struct BceWithLogitsGradTarget {
-    template <class T> SR_HD T operator()(T x, T g) const { return -g * x; }
+    template <class T> SR_HD T operator()(T x, T, T g) const { return -g * x; }
+};
+
+// For the symmetric losses above, dL/dy is dL/dx with the arguments swapped.
+template <class F>
+struct Swapped {
+    F f;
+    template <class T> SR_HD T operator()(T x, T y, T g) const { return f(y, x, g); }
 };
 
 }  // namespace sr

@@ -9,11 +9,23 @@ std::vector<OpSpec> layout_specs();
 std::vector<OpSpec> elementwise_specs();
 std::vector<OpSpec> activation_specs();
 std::vector<OpSpec> reduce_specs();
+std::vector<OpSpec> linear_specs();
+std::vector<OpSpec> conv2d_specs();
+std::vector<OpSpec> concat_specs();
+std::vector<OpSpec> pixel_shuffle_specs();
+std::vector<OpSpec> upsample_specs();
+std::vector<OpSpec> batch_norm_specs();
+std::vector<OpSpec> spectral_norm_specs();
+std::vector<OpSpec> dense_block_specs();
+std::vector<OpSpec> loss_specs();
+std::vector<OpSpec> ssim_specs();
 
 const std::vector<OpSpec>& op_registry() {
     static const std::vector<OpSpec> registry = [] {
         std::vector<OpSpec> all;
-        for (auto specs : {layout_specs, elementwise_specs, activation_specs, reduce_specs}) {
+        for (auto specs : {layout_specs, elementwise_specs, activation_specs, reduce_specs, linear_specs, conv2d_specs,
+                           concat_specs, pixel_shuffle_specs, upsample_specs, batch_norm_specs, spectral_norm_specs,
+                           dense_block_specs, loss_specs, ssim_specs}) {
             for (OpSpec& s : specs()) {
                 const size_t slash = s.file.find_last_of('/');
                 if (slash != std::string::npos) s.file = s.file.substr(slash + 1);

@@ -17,16 +17,17 @@ int main(int argc, char** argv) {
             std::printf("usage: sr_gradcheck [NAME-FILTER]\n");
             return 0;
         }
-        std::printf("%-16s %-34s %-26s %11s %11s  %s\n", "op", "case", "shapes", "max abs err", "max rel err", "result");
+        std::printf("%-20s %-44s %-18s %11s %11s  %s\n", "op", "case", "input, +params", "max abs err", "max rel err", "result");
         int failures = 0, rows = 0;
         for (const sr::OpSpec& spec : sr::op_registry()) {
             if (spec.name.find(filter) == std::string::npos) continue;
             for (const sr::OpCase& c : spec.cases) {
-                std::string shapes;
-                for (const sr::Shape& s : c.shapes) shapes += (shapes.empty() ? "" : " ") + sr::to_string(s);
+                // The first input's shape, and how many more inputs (parameters) there are.
+                std::string shapes = sr::to_string(c.shapes[0]);
+                if (c.shapes.size() > 1) shapes += " +" + std::to_string(c.shapes.size() - 1);
                 const sr::Tensors inputs = sr::make_case_inputs(c, sr::DType::F64, 42);
                 const sr::GradcheckResult r = sr::gradcheck(c.run, inputs, c.no_grad_inputs);
-                std::printf("%-16s %-34s %-26s %11.2e %11.2e  %s\n", spec.name.c_str(), c.label.c_str(),
+                std::printf("%-20s %-44s %-18s %11.2e %11.2e  %s\n", spec.name.c_str(), c.label.c_str(),
                             shapes.c_str(), r.max_abs_error, r.max_rel_error, r.passed ? "pass" : "FAIL");
                 if (!r.passed) {
                     std::printf("    worst: %s\n", r.worst.c_str());

@@ -1,0 +1,159 @@
+#include "ops/batch_norm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/node.h"
+#include "core/factory.h"
+#include "ops/registry.h"
+
+namespace sr {
+
+namespace {
+
+// With x_hat = (x - mean) inv_std, per channel over the M = N H W values:
+//   dL/dbias = sum g,  dL/dweight = sum g x_hat,
+//   training: dL/dx = weight inv_std / M (M g - sum g - x_hat sum g x_hat)   (mean and var depend on x)
+//   eval:     dL/dx = weight inv_std g
+struct BatchNormBackward : Node {
+    Tensor x, weight, mean, inv_std;  // mean and inv_std [C], F64, as used in the forward pass
+    bool training = true;
+    const char* name() const override { return "batch_norm2d"; }
+    Tensors backward(const Tensors& grads) override {
+        const Tensor g = grads[0].contiguous();
+        const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+        const double M = static_cast<double>(N * P);
+        Tensor dx = input_needs_grad(0) ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+        Tensor dw = weight.defined() && input_needs_grad(1) ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+        Tensor db = weight.defined() && input_needs_grad(2) ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+        dispatch_float(x.dtype(), "batch_norm2d", [&]<class T>() {
+            const T* xp = x.data<T>();
+            const T* gp = g.data<T>();
+            const double* mp = mean.data<double>();
+            const double* sp = inv_std.data<double>();
+#pragma omp parallel for
+            for (int64_t c = 0; c < C; ++c) {
+                double sum_g = 0, sum_gx = 0;
+                for (int64_t n = 0; n < N; ++n)
+                    for (int64_t i = 0; i < P; ++i) {
+                        const int64_t k = (n * C + c) * P + i;
+                        sum_g += gp[k];
+                        sum_gx += gp[k] * (xp[k] - mp[c]) * sp[c];
+                    }
+                if (dw.defined()) dw.data<T>()[c] = static_cast<T>(sum_gx);
+                if (db.defined()) db.data<T>()[c] = static_cast<T>(sum_g);
+                if (!dx.defined()) continue;
+                const double w = weight.defined() ? double(weight.data<T>()[c]) : 1.0;
+                T* dxp = dx.data<T>();
+                for (int64_t n = 0; n < N; ++n)
+                    for (int64_t i = 0; i < P; ++i) {
+                        const int64_t k = (n * C + c) * P + i;
+                        const double x_hat = (xp[k] - mp[c]) * sp[c];
+                        dxp[k] = static_cast<T>(training ? w * sp[c] / M * (M * gp[k] - sum_g - x_hat * sum_gx)
+                                                         : w * sp[c] * gp[k]);
+                    }
+            }
+        });
+        return {dx, dw, db};
+    }
+    void release() override { x = weight = mean = inv_std = Tensor(); }
+};
+
+void check_channel_vector(const Tensor& t, int64_t C, const Tensor& x, const char* what) {
+    if (!t.defined()) return;
+    SR_CHECK(t.shape() == Shape{C}, "batch_norm2d: ", what, " must be [", C, "] for input ", x.shape(), ", got ", t.shape());
+    SR_CHECK(t.dtype() == x.dtype() && t.device() == x.device(), "batch_norm2d: ", what, " must match the input's dtype and device, got ", t);
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                    const Tensor& running_var, bool training, double momentum, double eps) {
+    SR_CHECK(x.dim() == 4, "batch_norm2d: input must be [N, C, H, W], got ", x.shape());
+    SR_CHECK(x.is_cpu(), "batch_norm2d: runs on the CPU only in this version of srforge, got ", x);
+    const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+    SR_CHECK(weight.defined() == bias.defined(), "batch_norm2d: weight and bias must be both given or both undefined");
+    check_channel_vector(weight, C, x, "weight");
+    check_channel_vector(bias, C, x, "bias");
+    check_channel_vector(running_mean, C, x, "running_mean");
+    check_channel_vector(running_var, C, x, "running_var");
+    SR_CHECK(training || (running_mean.defined() && running_var.defined()),
+             "batch_norm2d: eval mode needs running_mean and running_var");
+    SR_CHECK(!training || N * P > 1, "batch_norm2d: training needs more than one value per channel, got input ", x.shape());
+    for (const Tensor* t : {&running_mean, &running_var})
+        SR_CHECK(!t->defined() || (!t->requires_grad() && t->is_contiguous()),
+                 "batch_norm2d: running statistics must be contiguous and must not require grad");
+
+    const Tensor xc = x.detach().contiguous();
+    Tensor mean = Tensor::empty({C}, DType::F64, Device::cpu()), inv_std = Tensor::empty({C}, DType::F64, Device::cpu());
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    dispatch_float(x.dtype(), "batch_norm2d", [&]<class T>() {
+        const T* xp = xc.data<T>();
+        T* yp = y.data<T>();
+#pragma omp parallel for
+        for (int64_t c = 0; c < C; ++c) {
+            double m, var;
+            if (training) {
+                double s = 0, ss = 0;
+                for (int64_t n = 0; n < N; ++n)
+                    for (int64_t i = 0; i < P; ++i) s += xp[(n * C + c) * P + i];
+                m = s / double(N * P);
+                for (int64_t n = 0; n < N; ++n)
+                    for (int64_t i = 0; i < P; ++i) {
+                        const double d = xp[(n * C + c) * P + i] - m;
+                        ss += d * d;
+                    }
+                var = ss / double(N * P);
+                if (running_mean.defined()) {
+                    T& rm = running_mean.data<T>()[c];
+                    T& rv = running_var.data<T>()[c];
+                    rm = static_cast<T>((1 - momentum) * rm + momentum * m);
+                    rv = static_cast<T>((1 - momentum) * rv + momentum * ss / double(N * P - 1));
+                }
+            } else {
+                m = running_mean.data<T>()[c];
+                var = running_var.data<T>()[c];
+            }
+            const double s = 1.0 / std::sqrt(var + eps);
+            mean.data<double>()[c] = m;
+            inv_std.data<double>()[c] = s;
+            const double w = weight.defined() ? double(weight.data<T>()[c]) : 1.0;
+            const double b = bias.defined() ? double(bias.data<T>()[c]) : 0.0;
+            for (int64_t n = 0; n < N; ++n)
+                for (int64_t i = 0; i < P; ++i) {
+                    const int64_t k = (n * C + c) * P + i;
+                    yp[k] = static_cast<T>((xp[k] - m) * s * w + b);
+                }
+        }
+    });
+    if (needs_grad({x, weight, bias})) {
+        auto node = std::make_shared<BatchNormBackward>();
+        node->x = xc;
+        node->weight = weight.defined() ? weight.detach().contiguous() : Tensor();
+        node->mean = mean;
+        node->inv_std = inv_std;
+        node->training = training;
+        record(node, {x, weight, bias}, {y});
+    }
+    return y;
+}
+
+std::vector<OpSpec> batch_norm_specs() {
+    OpSpec spec{"batch_norm2d", __FILE__, false, {}};
+    // Running statistics are state, created fresh inside each call so the function stays pure.
+    auto stats = [](DType t) { return std::pair{full({3}, 0.1, {t}), full({3}, 1.5, {t})}; };
+    spec.cases.push_back({"training, affine", {{2, 3, 5, 7}, {3}, {3}}, [stats](const Tensors& in) {
+                              auto [rm, rv] = stats(in[0].dtype());
+                              return Tensors{batch_norm2d(in[0], in[1], in[2], rm, rv, true)};
+                          }});
+    spec.cases.push_back({"training, no affine, no running stats", {{3, 3, 2, 3}}, [](const Tensors& in) {
+                              return Tensors{batch_norm2d(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true)};
+                          }});
+    spec.cases.push_back({"eval, affine", {{2, 3, 5, 7}, {3}, {3}}, [stats](const Tensors& in) {
+                              auto [rm, rv] = stats(in[0].dtype());
+                              return Tensors{batch_norm2d(in[0], in[1], in[2], rm, rv, false)};
+                          }});
+    return {spec};
+}
+
+}  // namespace sr
