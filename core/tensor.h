@@ -145,6 +145,8 @@ T* Tensor::data() const {
     return static_cast<T*>(raw_data());
 }
 
+using Tensors = std::vector<Tensor>;
+
 // Arithmetic with broadcasting, recorded by autograd (defined in ops/elementwise.cpp).
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

@@ -11,8 +11,6 @@
 
 namespace sr {
 
-using Tensors = std::vector<Tensor>;
-
 // One way to call an op: input shapes (parameters count as inputs) and how to call it.
 struct OpCase {
     std::string label;                      // the attributes varied, e.g. "k3 s2 p1 groups=3"

@@ -1,0 +1,226 @@
+// Ops against PyTorch: tests/fixtures/ops.safetensors holds PyTorch's float64 outputs and
+// gradients for the cases of tools/reference/make_op_fixtures.py; srforge must reproduce them.
+// Also the fast kernels against their naive references (GEMM, im2col convolution) and the
+// memory-efficient dense block against its composition from separate ops.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "autograd/backward.h"
+#include "core/factory.h"
+#include "core/safetensors.h"
+#include "ops/activation.h"
+#include "ops/batch_norm.h"
+#include "ops/concat.h"
+#include "ops/conv2d.h"
+#include "ops/dense_block.h"
+#include "ops/gemm.h"
+#include "ops/linear.h"
+#include "ops/loss.h"
+#include "ops/pixel_shuffle.h"
+#include "ops/spectral_norm.h"
+#include "ops/ssim.h"
+#include "ops/upsample.h"
+
+using namespace sr;
+
+namespace {
+
+// max |a - b| relative to the reference's scale; prints the worst element on failure.
+void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
+    REQUIRE_MESSAGE(got.shape() == want.shape(), what, ": shape ", to_string(got.shape()), " vs ", to_string(want.shape()));
+    const auto a = to_vector(got), b = to_vector(want);
+    double scale = 1e-30, worst = 0;
+    size_t at = 0;
+    for (double v : b) scale = std::max(scale, std::abs(v));
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::abs(a[i] - b[i]) > worst) {
+            worst = std::abs(a[i] - b[i]);
+            at = i;
+        }
+    INFO(what, ": worst element ", at, ": got ", a.empty() ? 0 : a[at], ", want ", b.empty() ? 0 : b[at]);
+    CHECK(worst <= tol * scale);
+}
+
+using RefFn = std::function<Tensors(const Tensors& in, const SafetensorsFile& f, const std::string& name, Tensors& state)>;
+
+RefFn simple(std::function<Tensors(const Tensors&)> fn) {
+    return [fn](const Tensors& in, const SafetensorsFile&, const std::string&, Tensors&) { return fn(in); };
+}
+
+RefFn dense(double slope, double scale) {
+    return simple([slope, scale](const Tensors& in) {
+        const int64_t L = (static_cast<int64_t>(in.size()) - 3) / 2;
+        const Tensors w(in.begin() + 1, in.begin() + 1 + L), b(in.begin() + 1 + L, in.begin() + 1 + 2 * L);
+        return Tensors{residual_dense_block(in[0], w, b, in[1 + 2 * L], in[2 + 2 * L], {slope, scale})};
+    });
+}
+
+RefFn batch_norm_ref(bool training) {
+    return [training](const Tensors& in, const SafetensorsFile& f, const std::string& name, Tensors& state) {
+        Tensor rm = f.at(name + ".init.0").clone(), rv = f.at(name + ".init.1").clone();
+        Tensor y = batch_norm2d(in[0], in[1], in[2], rm, rv, training);
+        state = {rm, rv};
+        return Tensors{y};
+    };
+}
+
+RefFn spectral_ref(bool training) {
+    return [training](const Tensors& in, const SafetensorsFile&, const std::string&, Tensors& state) {
+        Tensor u = in[1].detach().clone(), v = in[2].detach().clone();
+        Tensor y = spectral_norm(in[0], u, v, training);
+        state = {u, v};
+        return Tensors{y};
+    };
+}
+
+const std::map<std::string, RefFn>& reference_cases() {
+    static const std::map<std::string, RefFn> cases = {
+        {"conv2d_k3_s2_p1_bias", simple([](const Tensors& in) { return Tensors{conv2d(in[0], in[1], in[2], {.stride = 2, .padding = 1})}; })},
+        {"conv2d_k5x3_s2x1_p2x1",
+         simple([](const Tensors& in) { return Tensors{conv2d(in[0], in[1], Tensor(), {.stride = {2, 1}, .padding = {2, 1}})}; })},
+        {"conv2d_k3_d2_p2_groups3",
+         simple([](const Tensors& in) { return Tensors{conv2d(in[0], in[1], in[2], {.padding = 2, .dilation = 2, .groups = 3})}; })},
+        {"linear", simple([](const Tensors& in) { return Tensors{linear(in[0], in[1], in[2])}; })},
+        {"pixel_shuffle_r2", simple([](const Tensors& in) { return Tensors{pixel_shuffle(in[0], 2)}; })},
+        {"pixel_shuffle_r3", simple([](const Tensors& in) { return Tensors{pixel_shuffle(in[0], 3)}; })},
+        {"pixel_unshuffle_r2", simple([](const Tensors& in) { return Tensors{pixel_unshuffle(in[0], 2)}; })},
+        {"concat_channels", simple([](const Tensors& in) { return Tensors{concat(in, 1)}; })},
+        {"upsample_nearest_x3", simple([](const Tensors& in) { return Tensors{upsample_nearest(in[0], 3)}; })},
+        {"upsample_bilinear_x2", simple([](const Tensors& in) { return Tensors{upsample_bilinear(in[0], 2.0)}; })},
+        {"upsample_bilinear_x1_5", simple([](const Tensors& in) { return Tensors{upsample_bilinear(in[0], 1.5)}; })},
+        {"upsample_bilinear_size_4x9",
+         simple([](const Tensors& in) { return Tensors{upsample_bilinear(in[0], int64_t{4}, int64_t{9})}; })},
+        {"upsample_bilinear_x0_5", simple([](const Tensors& in) { return Tensors{upsample_bilinear(in[0], 0.5)}; })},
+        {"leaky_relu_0_2", simple([](const Tensors& in) { return Tensors{leaky_relu(in[0], 0.2)}; })},
+        {"prelu", simple([](const Tensors& in) { return Tensors{prelu(in[0], in[1])}; })},
+        {"clamp", simple([](const Tensors& in) { return Tensors{clamp(in[0], -0.5, 0.25)}; })},
+        {"sigmoid", simple([](const Tensors& in) { return Tensors{sigmoid(in[0])}; })},
+        {"tanh", simple([](const Tensors& in) { return Tensors{sr::tanh(in[0])}; })},
+        {"batch_norm2d_train", batch_norm_ref(true)},
+        {"batch_norm2d_eval", batch_norm_ref(false)},
+        {"spectral_norm_train", spectral_ref(true)},
+        {"spectral_norm_eval", spectral_ref(false)},
+        {"dense_block_rdn", dense(0.0, 1.0)},
+        {"dense_block_esrgan", dense(0.2, 0.2)},
+        {"l1_loss", simple([](const Tensors& in) { return Tensors{l1_loss(in[0], in[1])}; })},
+        {"mse_loss", simple([](const Tensors& in) { return Tensors{mse_loss(in[0], in[1])}; })},
+        {"charbonnier_loss", simple([](const Tensors& in) { return Tensors{charbonnier_loss(in[0], in[1])}; })},
+        {"bce_with_logits", simple([](const Tensors& in) { return Tensors{bce_with_logits(in[0], in[1])}; })},
+        {"ssim", simple([](const Tensors& in) { return Tensors{ssim(in[0], in[1])}; })},
+    };
+    return cases;
+}
+
+}  // namespace
+
+TEST_CASE("ops reproduce PyTorch's outputs, gradients and state updates (float64)") {
+    const SafetensorsFile f = read_safetensors(std::string(SR_SOURCE_DIR) + "/tests/fixtures/ops.safetensors");
+    std::set<std::string> names;
+    for (const auto& [key, t] : f.tensors) {
+        const size_t dot = key.find('.');
+        names.insert(key.substr(0, dot));
+    }
+    CHECK(names.size() == reference_cases().size());  // every fixture has a case, and every case a fixture
+    for (const std::string& name : names) {
+        CAPTURE(name);
+        const auto it = reference_cases().find(name);
+        REQUIRE_MESSAGE(it != reference_cases().end(), "fixture case without a C++ counterpart");
+        Tensors inputs;
+        for (int i = 0; f.find(name + ".in." + std::to_string(i)); ++i) {
+            Tensor t = f.at(name + ".in." + std::to_string(i)).clone();
+            if (f.find(name + ".grad." + std::to_string(i))) t.set_requires_grad(true);
+            inputs.push_back(t);
+        }
+        Tensors state;
+        const Tensors outputs = it->second(inputs, f, name, state);
+        Tensors gouts;
+        for (size_t k = 0; k < outputs.size(); ++k) {
+            check_close(outputs[k], f.at(name + ".out." + std::to_string(k)), 1e-10, name + " output");
+            gouts.push_back(f.at(name + ".gout." + std::to_string(k)));
+        }
+        backward(outputs, gouts);
+        for (size_t i = 0; i < inputs.size(); ++i)
+            if (const Tensor* g = f.find(name + ".grad." + std::to_string(i))) {
+                REQUIRE_MESSAGE(inputs[i].grad().defined(), name, ": no gradient for input ", i);
+                check_close(inputs[i].grad(), *g, 1e-9, name + " grad of input " + std::to_string(i));
+            }
+        for (size_t j = 0; j < state.size(); ++j)
+            check_close(state[j], f.at(name + ".state." + std::to_string(j)), 1e-10, name + " state " + std::to_string(j));
+    }
+}
+
+TEST_CASE("blocked GEMM equals the reference triple loop, all transposes, awkward sizes") {
+    Generator gen(3);
+    for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 5, 3}, {65, 513, 257}, {130, 70, 600}}) {
+        for (int ta = 0; ta < 2; ++ta)
+            for (int tb = 0; tb < 2; ++tb) {
+                const Tensor A = uniform({M * K}, -1, 1, {DType::F64}, &gen), B = uniform({K * N}, -1, 1, {DType::F64}, &gen);
+                const Tensor C0 = uniform({M * N}, -1, 1, {DType::F64}, &gen);
+                Tensor fast = C0.clone(), slow = C0.clone();
+                const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+                gemm<double>(ta, tb, M, N, K, 0.5, A.data<double>(), lda, B.data<double>(), ldb, 2.0, fast.data<double>(), N);
+                gemm_reference<double>(ta, tb, M, N, K, 0.5, A.data<double>(), lda, B.data<double>(), ldb, 2.0,
+                                       slow.data<double>(), N);
+                CAPTURE(M);
+                CAPTURE(N);
+                CAPTURE(K);
+                check_close(fast, slow, 1e-12, "gemm");
+            }
+    }
+}
+
+TEST_CASE("im2col convolution equals the direct reference on awkward shapes (float32)") {
+    Generator gen(9);
+    struct Case {
+        Shape x, w;
+        Conv2dOptions o;
+    };
+    const std::vector<Case> cases = {
+        {{1, 3, 17, 13}, {5, 3, 3, 3}, {.padding = 1}},
+        {{2, 7, 9, 11}, {6, 7, 3, 3}, {.stride = 2, .padding = 1}},
+        {{3, 10, 8, 8}, {4, 10, 1, 1}, {}},
+        {{1, 6, 12, 10}, {9, 2, 5, 3}, {.stride = {1, 2}, .padding = {2, 1}, .dilation = {1, 2}, .groups = 3}},
+        {{2, 65, 6, 7}, {33, 65, 3, 3}, {.padding = 1}},
+    };
+    for (const Case& c : cases) {
+        const Tensor x = uniform(c.x, -1, 1, {}, &gen), w = uniform(c.w, -1, 1, {}, &gen), b = uniform({c.w[0]}, -1, 1, {}, &gen);
+        check_close(conv2d(x, w, b, c.o), reference::conv2d(x, w, b, c.o), 1e-5, "conv2d " + to_string(c.x) + " " + to_string(c.w));
+    }
+}
+
+TEST_CASE("residual dense block equals its composition from conv, activation and concat, in value and gradient") {
+    Generator gen(5);
+    const int64_t G0 = 4, G = 3, L = 3;
+    Tensors params;
+    Tensor x = uniform({2, G0, 6, 5}, -1, 1, {DType::F64}, &gen).set_requires_grad(true);
+    Tensors w, b;
+    for (int64_t i = 0; i < L; ++i) {
+        w.push_back(uniform({G, G0 + i * G, 3, 3}, -0.5, 0.5, {DType::F64}, &gen).set_requires_grad(true));
+        b.push_back(uniform({G}, -0.5, 0.5, {DType::F64}, &gen).set_requires_grad(true));
+    }
+    Tensor wf = uniform({G0, G0 + L * G, 3, 3}, -0.5, 0.5, {DType::F64}, &gen).set_requires_grad(true);
+    Tensor bf = uniform({G0}, -0.5, 0.5, {DType::F64}, &gen).set_requires_grad(true);
+    const Tensor gout = uniform({2, G0, 6, 5}, -1, 1, {DType::F64}, &gen);
+
+    Tensor fused = residual_dense_block(x, w, b, wf, bf, {.negative_slope = 0.2, .residual_scale = 0.2});
+    backward(fused, gout);
+    Tensors fused_grads{x.grad(), wf.grad(), bf.grad()};
+    for (int64_t i = 0; i < L; ++i) fused_grads.push_back(w[i].grad());
+    zero_grad({x, wf, bf});
+    zero_grad(w);
+
+    Tensors feats{x};
+    for (int64_t i = 0; i < L; ++i) feats.push_back(leaky_relu(conv2d(concat(feats, 1), w[i], b[i], {.padding = 1}), 0.2));
+    Tensor composed = conv2d(concat(feats, 1), wf, bf, {.padding = 1}) * 0.2 + x;
+    backward(composed, gout);
+    check_close(fused, composed, 1e-12, "dense block output");
+    check_close(fused_grads[0], x.grad(), 1e-12, "dense block dL/dx");
+    check_close(fused_grads[1], wf.grad(), 1e-12, "dense block dL/dfusion weight");
+    check_close(fused_grads[2], bf.grad(), 1e-12, "dense block dL/dfusion bias");
+    for (int64_t i = 0; i < L; ++i) check_close(fused_grads[3 + i], w[i].grad(), 1e-12, "dense block dL/dW_i");
+}
