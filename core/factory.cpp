@@ -22,7 +22,6 @@ Tensor generate(const Shape& shape, Options options, const char* op, ValueAt val
     Tensor t = Tensor::empty(shape, options.dtype, options.device);
     const int64_t n = t.numel();
     if (options.device.is_cuda()) {
-        SR_CHECK(options.dtype == DType::F32, op, ": CUDA tensors are F32, got ", name(options.dtype));
         gpu_fill(t.data<float>(), n, options.device.index);
         return t;
     }

@@ -8,11 +8,12 @@
 namespace sr::gpu {
 
 namespace {
-[[noreturn]] void no_cuda() { fail("cuda: this srforge build has no CUDA support (configured with SR_CUDA=OFF or without a CUDA toolkit)"); }
+const char* const kReason = "this srforge build has no CUDA support (SR_CUDA=OFF or no CUDA toolkit found)";
+[[noreturn]] void no_cuda() { fail("cuda: ", kReason); }
 }  // namespace
 
 bool available(std::string* why) {
-    if (why) *why = "this srforge build has no CUDA support (SR_CUDA=OFF or no CUDA toolkit found)";
+    if (why) *why = kReason;
     return false;
 }
 int device_count() { return 0; }

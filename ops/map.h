@@ -11,11 +11,9 @@
 #include <array>
 
 #include "core/tensor.h"
-#include "ops/strided.h"
-
-#if SR_HAS_CUDA
 #include "cuda/map.h"
-#endif
+#include "ops/cuda_call.h"
+#include "ops/strided.h"
 
 namespace sr {
 
@@ -104,6 +102,13 @@ void cpu_map(int64_t n, const F& f, StridedPtr<T> out, In... in) {
     }
 }
 
+#if SR_HAS_CUDA
+template <class F, size_t K>
+void cuda_map(int64_t n, const F& f, const std::array<StridedPtr<float>, K>& p) {
+    std::apply([&](auto... ptr) { cuda::map(n, f, ptr...); }, p);
+}
+#endif
+
 }  // namespace detail
 
 // Writes f(inputs...) into `out`, which may be a strided view; inputs broadcast to out's shape.
@@ -120,13 +125,8 @@ void map_into(const char* op, const Tensor& out, const F& f, const In&... inputs
     const std::array<Tensor, K> operands{out, inputs...};
     if (dev.is_cuda()) {
         SR_CHECK(out.dtype() == DType::F32, op, ": CUDA tensors are F32, got ", out.dtype());
-#if SR_HAS_CUDA
-        auto p = detail::plan<float, K>(out.shape(), operands, op);
-        std::apply([&](auto... ptr) { cuda::map(n, f, ptr...); }, p);
+        SR_CUDA_CALL(detail::cuda_map(n, f, detail::plan<float, K>(out.shape(), operands, op)));
         return;
-#else
-        fail(op, ": this srforge build has no CUDA support");
-#endif
     }
     dispatch_float(out.dtype(), op, [&]<class T>() {
         auto p = detail::plan<T, K>(out.shape(), operands, op);

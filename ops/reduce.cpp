@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "autograd/node.h"
+#include "cuda/reduce.h"
+#include "ops/cuda_call.h"
 
 namespace sr {
 
@@ -23,7 +25,6 @@ std::vector<bool> reduced_mask(const Tensor& x, const std::vector<int64_t>& dims
 // in reduced dimensions). The input is permuted so that reduced dimensions come last and made
 // contiguous; each output element is then the sum of one contiguous run.
 Tensor sum_kernel(const Tensor& x, const std::vector<bool>& mask, const char* op) {
-    SR_CHECK(x.is_cpu(), op, ": runs on the CPU only in this version of srforge, got ", x);
     std::vector<int64_t> order;
     Shape kept = x.shape();
     for (size_t d = 0; d < mask.size(); ++d)
@@ -37,6 +38,11 @@ Tensor sum_kernel(const Tensor& x, const std::vector<bool>& mask, const char* op
     Tensor out = Tensor::empty(kept, x.dtype(), x.device());
     const int64_t outer = out.numel();
     const int64_t run = outer == 0 ? 0 : x.numel() / outer;
+    if (x.is_cuda()) {
+        SR_CHECK(x.dtype() == DType::F32, op, ": CUDA tensors are F32, got ", x);
+        SR_CUDA_CALL(cuda::sum_rows(src.data<float>(), out.data<float>(), outer, run, x.device().index));
+        return out;
+    }
     dispatch_float(x.dtype(), op, [&]<class T>() {
         const T* in = src.data<T>();
         T* o = out.data<T>();
@@ -145,12 +151,12 @@ std::vector<OpSpec> reduce_specs() {
         return OpCase{std::move(label), {{2, 3, 5, 7}}, [fn](const Tensors& in) { return Tensors{fn(in[0])}; }};
     };
     return {
-        {"sum", __FILE__, false,
+        {"sum", __FILE__, true,
          {c("all", [](const Tensor& x) { return sum(x); }),
           c("dims [0,2,3] keepdim", [](const Tensor& x) { return sum(x, {0, 2, 3}, true); }),
           c("dim -1", [](const Tensor& x) { return sum(x, {-1}); }),
           c("of a permuted view, dim 1", [](const Tensor& x) { return sum(x.permute({3, 1, 0, 2}), {1}); })}},
-        {"mean", __FILE__, false,
+        {"mean", __FILE__, true,
          {c("all", [](const Tensor& x) { return mean(x); }),
           c("dims [1] keepdim", [](const Tensor& x) { return mean(x, {1}, true); }),
           c("dims [2,3]", [](const Tensor& x) { return mean(x, {2, 3}); })}},

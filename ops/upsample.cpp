@@ -163,7 +163,7 @@ Tensor upsample_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
 
 std::vector<OpSpec> upsample_specs() {
     return {
-        {"upsample_nearest", __FILE__, false,
+        {"upsample_nearest", __FILE__, true,
          {{"x2", {{2, 3, 5, 7}}, [](const Tensors& in) { return Tensors{upsample_nearest(in[0], 2)}; }},
           {"x3", {{1, 2, 3, 4}}, [](const Tensors& in) { return Tensors{upsample_nearest(in[0], 3)}; }}}},
         {"upsample_bilinear", __FILE__, false,

@@ -3,6 +3,7 @@
 
 #include "autograd/node.h"
 #include "core/factory.h"
+#include "core/gpu.h"
 #include "core/rng.h"
 #include "ops/layout.h"
 #include "ops/elementwise.h"
@@ -128,4 +129,12 @@ TEST_CASE("errors name the op and the shapes") {
     CHECK(error_of([] { (void)zeros({2}).item(); }) == "item: expects a tensor with one element, got shape [2]");
     CHECK(error_of([] { (void)zeros({2}, {.device = Device::parse("gpu")}); }) ==
           "device: expected cpu, cuda or cuda:N, got 'gpu'");
+}
+
+TEST_CASE("a CUDA tensor without a usable GPU is one clear error") {
+    std::string why;
+    if (gpu::available(&why)) return;  // covered by test_cuda on GPU machines
+    const std::string e = error_of([] { (void)zeros({2}, {.device = Device::cuda()}); });
+    CHECK(e.rfind("cuda: ", 0) == 0);
+    CHECK(e.find(why) != std::string::npos);
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up and builds srforge on a Debian machine: installs the Debian packages it needs when they
+# are missing, then configures and builds (Release) into build/. The CUDA backend is built
+# whenever nvcc, cuBLAS and cuDNN are found (SR_CUDA=AUTO); set SR_CUDA=OFF for a CPU-only build.
+#
+#   tools/setup.sh            # from the repository root
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(cmake g++ make libstb-dev doctest-dev ccache)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSR_CUDA="${SR_CUDA:-AUTO}"
+cmake --build build -j"$jobs"
