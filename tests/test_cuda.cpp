@@ -28,21 +28,13 @@ namespace {
 
 const Device kGpu = Device::cuda(0);
 
-// Largest |a - b| relative to the CPU result's scale, with the worst element in the message.
+// Largest |gpu - cpu| relative to the CPU result's scale, with the worst element in the message.
 void check_devices_agree(const Tensor& gpu, const Tensor& cpu, double tol, const std::string& what) {
     REQUIRE_MESSAGE(gpu.is_cuda(), what, ": result is not on the GPU");
     REQUIRE_MESSAGE(gpu.shape() == cpu.shape(), what, ": shapes differ");
-    const auto a = to_vector(gpu), b = to_vector(cpu);
-    double scale = 1e-30, worst = 0;
-    size_t at = 0;
-    for (double v : b) scale = std::max(scale, std::abs(v));
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::abs(a[i] - b[i]) > worst) {
-            worst = std::abs(a[i] - b[i]);
-            at = i;
-        }
-    INFO(what, ": worst element ", at, ": cuda ", a.empty() ? 0 : a[at], ", cpu ", b.empty() ? 0 : b[at], " (scale ", scale, ")");
-    CHECK(worst <= tol * std::max(scale, 1.0));
+    const Difference d = largest_difference(gpu, cpu);
+    INFO(what, ": worst element ", d.at, ": cuda ", d.got, ", cpu ", d.want, " (scale ", d.scale, ")");
+    CHECK(d.worst <= tol * std::max(d.scale, 1.0));
 }
 
 }  // namespace

@@ -25,25 +25,18 @@
 #include "ops/spectral_norm.h"
 #include "ops/ssim.h"
 #include "ops/upsample.h"
+#include "test_util.h"
 
 using namespace sr;
 
 namespace {
 
-// max |a - b| relative to the reference's scale; prints the worst element on failure.
+// max |got - want| relative to the reference's scale; prints the worst element on failure.
 void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
     REQUIRE_MESSAGE(got.shape() == want.shape(), what, ": shape ", to_string(got.shape()), " vs ", to_string(want.shape()));
-    const auto a = to_vector(got), b = to_vector(want);
-    double scale = 1e-30, worst = 0;
-    size_t at = 0;
-    for (double v : b) scale = std::max(scale, std::abs(v));
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::abs(a[i] - b[i]) > worst) {
-            worst = std::abs(a[i] - b[i]);
-            at = i;
-        }
-    INFO(what, ": worst element ", at, ": got ", a.empty() ? 0 : a[at], ", want ", b.empty() ? 0 : b[at]);
-    CHECK(worst <= tol * scale);
+    const Difference d = largest_difference(got, want);
+    INFO(what, ": worst element ", d.at, ": got ", d.got, ", want ", d.want);
+    CHECK(d.worst <= tol * std::max(d.scale, 1e-30));
 }
 
 using RefFn = std::function<Tensors(const Tensors& in, const SafetensorsFile& f, const std::string& name, Tensors& state)>;
