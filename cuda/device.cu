@@ -98,9 +98,9 @@ std::string describe(int device) {
 void* allocate(size_t nbytes, int device) {
     static std::string why;
     static const bool usable = available(&why);
+    static const int count = usable ? device_count() : 0;
     SR_CHECK(usable, "cuda: cannot create a CUDA tensor: ", why);
-    SR_CHECK(device >= 0 && device < device_count(), "cuda: device ", device, " does not exist (", device_count(),
-             " visible)");
+    SR_CHECK(device >= 0 && device < count, "cuda: device ", device, " does not exist (", count, " visible)");
     return cuda::device_allocate(nbytes, device);
 }
 void release(void* ptr, int device) { cuda::device_release(ptr, device); }
