@@ -2,10 +2,11 @@
 //   x [N, C, H, W], weight [OC, C / groups, KH, KW], bias [OC] or undefined -> y [N, OC, OH, OW]
 //   OH = (H + 2 pad_h - dil_h (KH - 1) - 1) / stride_h + 1, likewise OW.
 //
-// On the CPU it is im2col + GEMM: for each sample and group, the input patches under every output
-// position are unrolled into the columns of a matrix `col` [C/groups * KH * KW, OH * OW], and
-// y = W col + b is one matrix product. The backward pass is two more products:
+// It is a matrix product: for each sample and group, the input patches under every output
+// position form the columns of the "im2col" matrix col [C/groups * KH * KW, OH * OW], and
+// y = W col + b. The backward pass is two more products:
 //   dL/dcol = W^T dL/dy (folded back onto the input by col2im),   dL/dW = dL/dy col^T.
+// The CPU kernels (ops/conv2d_cpu.cpp) run these as implicit GEMMs that never store col.
 #pragma once
 
 #include "core/tensor.h"
@@ -19,11 +20,18 @@ struct Hw {
     Hw(int64_t h_, int64_t w_) : h(h_), w(w_) {}
 };
 
+// An activation applied to the convolution's output inside the op (conv + bias + activation in
+// one pass over the output; backward uses the output to mask the gradient, and saves no extra
+// tensor).
+enum class Activation { None, ReLU, LeakyReLU };
+
 struct Conv2dOptions {
     Hw stride = 1;
     Hw padding = 0;  // zeros
     Hw dilation = 1;
     int64_t groups = 1;
+    Activation activation = Activation::None;
+    double negative_slope = 0.01;  // of LeakyReLU
 };
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dOptions options = {});
@@ -40,13 +48,14 @@ struct ConvShape {
     int64_t group_out() const { return OC / opt.groups; }
 };
 
-// CPU kernels on raw pointers, used by conv2d and by the residual dense block. A sample's block of
-// channels must be contiguous ([C, H, W] with row stride W), but consecutive samples may be
-// `*_batch_stride` elements apart, so a kernel can read or write a channel slice of a larger
-// buffer. With `accumulate` the result is added to the destination instead of replacing it.
+// CPU kernels on raw pointers (ops/conv2d_cpu.cpp), used by conv2d and by the residual dense
+// block. A sample's block of channels must be contiguous ([C, H, W] with row stride W), but
+// consecutive samples may be `*_batch_stride` elements apart, so a kernel can read or write a
+// channel slice of a larger buffer. With `accumulate` the result is added to the destination
+// instead of replacing it (forward: then bias and activation are not applied).
 template <class T>
 void conv2d_forward_cpu(const ConvShape& s, const T* x, int64_t x_batch_stride, const T* weight, const T* bias,
-                        T* y, int64_t y_batch_stride);
+                        T* y, int64_t y_batch_stride, bool accumulate = false);
 template <class T>
 void conv2d_backward_input_cpu(const ConvShape& s, const T* gy, int64_t gy_batch_stride, const T* weight, T* gx,
                                int64_t gx_batch_stride, bool accumulate);

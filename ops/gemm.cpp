@@ -1,27 +1,201 @@
 #include "ops/gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <omp.h>
+#include <string>
 #include <vector>
+
+#include "core/cpu.h"
+#include "core/error.h"
+#include "ops/gemm_kernels/kernels.h"
 
 namespace sr {
 
 namespace {
 
-// Block sizes: an MC x KC block of A and a KC x NC block of B are copied ("packed") into
-// contiguous row-major buffers that stay in the L2 cache while the block product runs.
-constexpr int64_t MC = 64, KC = 256, NC = 512;
+using gemm_kernels::Kernel;
+
+// The best micro-kernel this CPU runs.
+Kernel best_kernel() {
+    const CpuInfo& cpu = cpu_info();
+    if (cpu.avx512f) return gemm_kernels::avx512_kernel();
+    if (cpu.avx2 && cpu.fma) return gemm_kernels::avx2_kernel();
+    return gemm_kernels::generic_kernel();
+}
+
+Kernel& active_kernel() {
+    static Kernel kernel = best_kernel();
+    return kernel;
+}
+
+// Cache blocking. KC x NR floats of B (16 KB for AVX2) stay in L1 while a panel of A streams
+// past; MC x KC of A (144 KB) stays in L2; KC x NC of B (4 MB) in L3. MC and NC are whole
+// numbers of panels.
+constexpr int64_t KC = 256;
+int64_t mc_for(const Kernel& k) { return k.mr * 24; }
+int64_t nc_for(const Kernel& k) { return k.nr * 255; }
+
+// A growable 64-byte aligned float buffer, one per thread, reused across calls (packing
+// buffers are megabytes; allocating them per call would cost page faults every time).
+class PackBuffer {
+public:
+    float* get(size_t floats) {
+        if (floats > size_) {
+            std::free(data_);
+            size_ = floats;
+            data_ = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+            SR_CHECK(data_ != nullptr, "gemm: out of memory for packing buffers");
+        }
+        return data_;
+    }
+    ~PackBuffer() { std::free(data_); }
+
+private:
+    float* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+// The body of gemm_packed, run by every thread of the team (or by one thread alone).
+// `b_pack` is shared by the team; each thread packs its own A block.
+void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
+               const Kernel& kern, float* b_pack, float* a_pack) {
+    const int64_t MC = mc_for(kern), NC = nc_for(kern), MR = kern.mr, NR = kern.nr;
+    alignas(64) float edge[16 * 64];  // an MR x NR tile for the ragged edges (MR <= 16, NR <= 64)
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            const int64_t kc = std::min(KC, K - pc);
+            // Pack B[pc : pc + kc, jc : jc + nc], panels shared out among the threads.
+#pragma omp for schedule(static)
+            for (int64_t q = 0; q < n_panels; ++q)
+                B.pack_b(pc, kc, jc + q * NR, std::min(NR, nc - q * NR), static_cast<int>(NR), b_pack + q * kc * NR);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                const int64_t mc = std::min(MC, M - ic), m_panels = (mc + MR - 1) / MR;
+                // Each thread packs the A block itself: it is small and every thread needs all of it.
+                A.pack_a(ic, mc, pc, kc, static_cast<int>(MR), a_pack);
+#pragma omp for collapse(2) schedule(static)
+                for (int64_t jq = 0; jq < n_panels; ++jq) {
+                    for (int64_t iq = 0; iq < m_panels; ++iq) {
+                        const int64_t i = ic + iq * MR, j = jc + jq * NR;
+                        const float* ap = a_pack + iq * kc * MR;
+                        const float* bp = b_pack + jq * kc * NR;
+                        const int64_t rows = std::min(MR, M - i), cols = std::min(NR, N - j);
+                        if (rows == MR && cols == NR) {
+                            kern.fn(kc, ap, bp, C + i * ldc + j, ldc);
+                            continue;
+                        }
+                        // A ragged tile: compute the full tile into `edge`, add the valid part.
+                        std::fill(edge, edge + MR * NR, 0.0f);
+                        kern.fn(kc, ap, bp, edge, NR);
+                        for (int64_t r = 0; r < rows; ++r)
+                            for (int64_t c = 0; c < cols; ++c) C[(i + r) * ldc + j + c] += edge[r * NR + c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+const char* gemm_kernel_name() { return active_kernel().name; }
+
+bool select_gemm_kernel(const std::string& name) {
+    const CpuInfo& cpu = cpu_info();
+    if (name == "avx512" && cpu.avx512f) active_kernel() = gemm_kernels::avx512_kernel();
+    else if (name == "avx2" && cpu.avx2 && cpu.fma) active_kernel() = gemm_kernels::avx2_kernel();
+    else if (name == "generic") active_kernel() = gemm_kernels::generic_kernel();
+    else if (name == "best") active_kernel() = best_kernel();
+    else return false;
+    return true;
+}
+
+void GemmOperand::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const {
+    for (int64_t q = 0; q * mr < mc; ++q)
+        for (int64_t k = 0; k < kc; ++k)
+            for (int64_t r = 0; r < mr; ++r)
+                dst[(q * kc + k) * mr + r] = q * mr + r < mc ? at(i0 + q * mr + r, k0 + k) : 0.0f;
+}
+
+void GemmOperand::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const {
+    for (int64_t q = 0; q * nr < nc; ++q)
+        for (int64_t k = 0; k < kc; ++k)
+            for (int64_t j = 0; j < nr; ++j)
+                dst[(q * kc + k) * nr + j] = q * nr + j < nc ? at(k0 + k, j0 + q * nr + j) : 0.0f;
+}
+
+void StridedMatrix::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const {
+    for (int64_t q = 0; q * mr < mc; ++q) {
+        float* panel = dst + q * kc * mr;
+        const int64_t rows = std::min<int64_t>(mr, mc - q * mr);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* src = data_ + (i0 + q * mr + r) * rs_ + k0 * cs_;
+            for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k * cs_];
+        }
+        for (int64_t r = rows; r < mr; ++r)
+            for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = 0.0f;
+    }
+}
+
+void StridedMatrix::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const {
+    if (cs_ == 1 && nc == nr) {  // rows of B are contiguous: copy nr floats per k
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, data_ + (k0 + k) * rs_ + j0, sizeof(float) * nr);
+        return;
+    }
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* src = data_ + (k0 + k) * rs_ + j0 * cs_;
+        for (int64_t j = 0; j < nc; ++j) dst[k * nr + j] = src[j * cs_];
+        for (int64_t j = nc; j < nr; ++j) dst[k * nr + j] = 0.0f;
+    }
+}
+
+void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
+                 bool accumulate) {
+    if (M <= 0 || N <= 0) return;
+    if (!accumulate)
+        for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+    if (K <= 0) return;
+    const Kernel kern = active_kernel();
+    const int64_t NC = nc_for(kern), MC = mc_for(kern);
+    const size_t b_size = static_cast<size_t>(KC * (std::min(NC, N) + kern.nr));
+    const size_t a_size = static_cast<size_t>(KC * (MC + kern.mr));
+    // Inside an enclosing parallel region (conv2d runs samples in parallel) this GEMM gets a team
+    // of one: the nested region is inactive, and its worksharing loops bind to it, not to the
+    // enclosing team.
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    static thread_local PackBuffer b_buffer;
+    float* b_pack = b_buffer.get(b_size);
+#pragma omp parallel num_threads(threads)
+    {
+        static thread_local PackBuffer a_buffer;
+        gemm_team(M, N, K, A, B, C, ldc, kern, b_pack, a_buffer.get(a_size));
+    }
+}
+
+namespace {
 
 template <class T>
 T element(const T* X, int64_t ld, bool trans, int64_t row, int64_t col) {
     return trans ? X[col * ld + row] : X[row * ld + col];
 }
 
-template <class T>
-void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
-    if (beta == T(1)) return;
-#pragma omp parallel for if (M * N > 65536)
-    for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+// The double-precision path (gradient checks only): a plain loop nest blocked over K.
+void gemm_double(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                 int64_t lda, const double* B, int64_t ldb, double* C, int64_t ldc) {
+#pragma omp parallel for if (M * N * K > 1000000)
+    for (int64_t i = 0; i < M; ++i) {
+        double* c_row = C + i * ldc;
+        for (int64_t p = 0; p < K; ++p) {
+            const double a = alpha * element(A, lda, trans_a, i, p);
+            if (trans_b)
+                for (int64_t j = 0; j < N; ++j) c_row[j] += a * B[j * ldb + p];
+            else
+                for (int64_t j = 0; j < N; ++j) c_row[j] += a * B[p * ldb + j];
+        }
+    }
 }
 
 }  // namespace
@@ -29,38 +203,24 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-    scale_c(M, N, beta, C, ldc);
+    if (beta != T(1))
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
     if (M == 0 || N == 0 || K == 0 || alpha == T(0)) return;
-    const int64_t m_blocks = (M + MC - 1) / MC, n_blocks = (N + NC - 1) / NC;
-    // K blocks run one after another, so every C element sums its products in the same order
-    // whatever the number of threads: results are deterministic.
-    for (int64_t pc = 0; pc < K; pc += KC) {
-        const int64_t kc = std::min(KC, K - pc);
-#pragma omp parallel
-        {
-            std::vector<T> a_pack(static_cast<size_t>(MC * KC)), b_pack(static_cast<size_t>(KC * NC));
-#pragma omp for collapse(2) schedule(static)
-            for (int64_t mb = 0; mb < m_blocks; ++mb) {
-                for (int64_t nb = 0; nb < n_blocks; ++nb) {
-                    const int64_t ic = mb * MC, jc = nb * NC;
-                    const int64_t mc = std::min(MC, M - ic), nc = std::min(NC, N - jc);
-                    for (int64_t i = 0; i < mc; ++i)
-                        for (int64_t p = 0; p < kc; ++p)
-                            a_pack[i * kc + p] = alpha * element(A, lda, trans_a, ic + i, pc + p);
-                    for (int64_t p = 0; p < kc; ++p)
-                        for (int64_t j = 0; j < nc; ++j) b_pack[p * nc + j] = element(B, ldb, trans_b, pc + p, jc + j);
-                    for (int64_t i = 0; i < mc; ++i) {
-                        T* c_row = C + (ic + i) * ldc + jc;
-                        for (int64_t p = 0; p < kc; ++p) {
-                            const T a = a_pack[i * kc + p];
-                            const T* b_row = b_pack.data() + p * nc;
-#pragma omp simd
-                            for (int64_t j = 0; j < nc; ++j) c_row[j] += a * b_row[j];
-                        }
-                    }
-                }
-            }
+    if constexpr (std::is_same_v<T, float>) {
+        const StridedMatrix a = trans_a ? StridedMatrix(A, 1, lda) : StridedMatrix(A, lda, 1);
+        const StridedMatrix b = trans_b ? StridedMatrix(B, 1, ldb) : StridedMatrix(B, ldb, 1);
+        if (alpha == 1.0f) {
+            gemm_packed(M, N, K, a, b, C, ldc, true);
+            return;
         }
+        // alpha != 1 is rare: scale A into a copy.
+        std::vector<float> scaled(static_cast<size_t>(M * K));
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t p = 0; p < K; ++p) scaled[i * K + p] = alpha * element(A, lda, trans_a, i, p);
+        gemm_packed(M, N, K, StridedMatrix(scaled.data(), K, 1), b, C, ldc, true);
+    } else {
+        gemm_double(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
     }
 }
 

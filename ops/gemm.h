@@ -1,21 +1,75 @@
-// Matrix multiplication on the CPU, row-major:
-//   C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C,   op(X) = X or X^T.
-// lda/ldb/ldc are the row strides of A, B and C as stored (before any transpose).
+// Matrix multiplication on the CPU, row-major:  C[M, N] (+)= op(A)[M, K] * op(B)[K, N].
 //
-// gemm() is the blocked, threaded version the ops use; gemm_reference() is the plain triple
-// loop it is tested against. The fast SIMD GEMM of the CPU-speed issue replaces gemm()'s body.
+// The float path is a GotoBLAS/BLIS-style packed GEMM (ops/gemm.cpp):
+//   for each NC-wide block of columns, for each KC-deep slice of K:
+//     pack B[KC x NC] into panels of NR columns          (stays in L3, each panel in L1)
+//     for each MC-tall block of rows:
+//       pack A[MC x KC] into panels of MR rows           (stays in L2)
+//       for every (NR panel, MR panel) pair: the SIMD micro-kernel adds its MR x NR tile to C
+// with the micro-kernel chosen at run time from the CPU's features (AVX-512, AVX2+FMA, or
+// portable C++; ops/gemm_kernels/). Threads split the tiles; every C element sums its products
+// in the same order whatever the number of threads, so results are deterministic.
+//
+// Operands are GemmOperands: anything that can pack a block of itself. A strided matrix is one
+// (StridedMatrix, which also expresses transposes); conv2d supplies im2col views of an image, so
+// convolution is an implicit GEMM that never materialises the unrolled patch matrix.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace sr {
 
+// A logical matrix that the packed GEMM reads only through packing calls. An operand defines
+// at(); it overrides pack_a/pack_b (element by element through at() by default) with fast
+// versions for the roles it is used in.
+class GemmOperand {
+public:
+    virtual ~GemmOperand() = default;
+    virtual float at(int64_t row, int64_t col) const = 0;
+    // As A: rows [i0, i0 + mc) x cols [k0, k0 + kc) into panels of `mr` rows; panel q holds, for
+    // each k, the mr values of its rows: dst[q * kc * mr + k * mr + i]. Rows past mc are 0.
+    virtual void pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const;
+    // As B: rows [k0, k0 + kc) x cols [j0, j0 + nc) into panels of `nr` columns; panel q holds, for
+    // each k, its nr values: dst[q * kc * nr + k * nr + j]. Columns past nc are 0.
+    virtual void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const;
+};
+
+// element(r, c) = data[r * row_stride + c * col_stride]; a transpose swaps the two strides.
+class StridedMatrix final : public GemmOperand {
+public:
+    StridedMatrix(const float* data, int64_t row_stride, int64_t col_stride)
+        : data_(data), rs_(row_stride), cs_(col_stride) {}
+    float at(int64_t row, int64_t col) const override { return data_[row * rs_ + col * cs_]; }
+    void pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const override;
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override;
+
+private:
+    const float* data_;
+    int64_t rs_, cs_;
+};
+
+// C (row stride ldc) = A * B, or C += A * B with `accumulate`. Uses all threads unless called
+// from inside an OpenMP parallel region, where it runs on the calling thread alone.
+void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
+                 bool accumulate);
+
+// The BLAS-like entry point: C = alpha op(A) op(B) + beta C, with lda/ldb/ldc the row strides of
+// A, B and C as stored. float goes through gemm_packed; double (used for float64 gradient
+// checks) through a plain cache-blocked loop.
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// The triple loop every fast path is tested against.
 template <class T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                     int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// The micro-kernel in use, e.g. "avx2+fma 6x16" (for sr_bench's machine line).
+const char* gemm_kernel_name();
+// Switches micro-kernel: "avx512", "avx2", "generic" or "best". False (and no change) when the
+// CPU lacks the instructions. For tests and benchmarks; not thread-safe against running GEMMs.
+bool select_gemm_kernel(const std::string& name);
 
 }  // namespace sr

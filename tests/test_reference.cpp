@@ -217,3 +217,68 @@ TEST_CASE("residual dense block equals its composition from conv, activation and
     check_close(fused_grads[2], bf.grad(), 1e-12, "dense block dL/dfusion bias");
     for (int64_t i = 0; i < L; ++i) check_close(fused_grads[3 + i], w[i].grad(), 1e-12, "dense block dL/dW_i");
 }
+
+namespace {
+
+// conv2d in float32 (implicit-GEMM kernels) against float64 (explicit im2col), same inputs:
+// output and all three gradients.
+void check_conv_f32_against_f64(const Shape& xs, const Shape& ws, bool bias, const Conv2dOptions& o, uint64_t seed) {
+    Generator gen(seed);
+    const Tensor x64 = uniform(xs, -1, 1, {DType::F64}, &gen), w64 = uniform(ws, -1, 1, {DType::F64}, &gen);
+    const Tensor b64 = bias ? uniform({ws[0]}, -1, 1, {DType::F64}, &gen) : Tensor();
+    Tensors results[2];
+    for (DType t : {DType::F64, DType::F32}) {
+        Tensor x = x64.to(t).detach().set_requires_grad(true), w = w64.to(t).detach().set_requires_grad(true);
+        Tensor b = bias ? b64.to(t).detach().set_requires_grad(true) : Tensor();
+        Tensor y = conv2d(x, w, b, o);
+        Generator g_gen(seed + 100);
+        backward(y, uniform(y.shape(), -1, 1, {t}, &g_gen));
+        Tensors& r = results[t == DType::F32];
+        r = {y.to(DType::F64), x.grad().to(DType::F64), w.grad().to(DType::F64)};
+        if (bias) r.push_back(b.grad().to(DType::F64));
+    }
+    const char* names[] = {"output", "dL/dx", "dL/dW", "dL/db"};
+    for (size_t i = 0; i < results[0].size(); ++i)
+        check_close(results[1][i], results[0][i], 2e-5, std::string("f32 conv ") + names[i] + " " + to_string(xs) + " " + to_string(ws));
+}
+
+}  // namespace
+
+TEST_CASE("conv2d float32 kernels (implicit GEMM, every backward path) match float64") {
+    // Batch sizes below and above the thread count (per-sample parallelism), stride 1 (data
+    // gradient as a convolution) and stride 2 (col2im), groups, dilation, 1x1, activations.
+    check_conv_f32_against_f64({1, 3, 17, 13}, {5, 3, 3, 3}, true, {.padding = 1}, 1);
+    check_conv_f32_against_f64({4, 16, 20, 19}, {24, 16, 3, 3}, true, {.padding = 1, .activation = Activation::ReLU}, 2);
+    check_conv_f32_against_f64({3, 7, 9, 11}, {6, 7, 3, 3}, false, {.stride = 2, .padding = 1}, 3);
+    check_conv_f32_against_f64({2, 10, 8, 8}, {4, 10, 1, 1}, true, {}, 4);
+    check_conv_f32_against_f64({2, 6, 12, 10}, {9, 2, 5, 3}, true, {.stride = {1, 2}, .padding = {2, 1}, .dilation = {1, 2}, .groups = 3}, 5);
+    check_conv_f32_against_f64({2, 8, 11, 9}, {8, 4, 3, 3}, true, {.padding = 2, .dilation = 2, .groups = 2,
+                                                                   .activation = Activation::LeakyReLU, .negative_slope = 0.2}, 6);
+    check_conv_f32_against_f64({5, 33, 7, 40}, {17, 33, 3, 3}, true, {.padding = 1}, 7);
+    check_conv_f32_against_f64({2, 3, 9, 9}, {4, 3, 3, 3}, false, {}, 8);  // no padding
+}
+
+TEST_CASE("every GEMM micro-kernel this CPU has equals the reference") {
+    Generator gen(13);
+    for (const char* kernel : {"generic", "avx2", "avx512"}) {
+        if (!select_gemm_kernel(kernel)) {
+            MESSAGE("GEMM kernel ", std::string(kernel), " not supported by this CPU: not tested here");
+            continue;
+        }
+        CAPTURE(kernel);
+        for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {13, 37, 5}, {150, 300, 520}, {7, 4100, 9}}) {
+            for (int ta = 0; ta < 2; ++ta)
+                for (int tb = 0; tb < 2; ++tb) {
+                    const Tensor A = uniform({M * K}, -1, 1, {}, &gen), B = uniform({K * N}, -1, 1, {}, &gen);
+                    const Tensor C0 = uniform({M * N}, -1, 1, {}, &gen);
+                    Tensor fast = C0.clone(), slow = C0.clone();
+                    const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+                    gemm<float>(ta, tb, M, N, K, 1.0f, A.data<float>(), lda, B.data<float>(), ldb, 0.5f, fast.data<float>(), N);
+                    gemm_reference<float>(ta, tb, M, N, K, 1.0f, A.data<float>(), lda, B.data<float>(), ldb, 0.5f,
+                                          slow.data<float>(), N);
+                    check_close(fast, slow, 1e-5, "sgemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K));
+                }
+        }
+    }
+    select_gemm_kernel("best");
+}

@@ -1,0 +1,355 @@
+// The CPU kernels of conv2d (declared in ops/conv2d.h).
+//
+// float: implicit GEMM. The im2col matrix is never stored: Im2colMatrix packs the blocks the
+// packed GEMM asks for straight from the image, so a 3x3 convolution costs one pass over the
+// input per GEMM block instead of writing and re-reading a 9x larger matrix.
+//   forward          Y_g [OC/g, P]   = W_g [OC/g, C/g KH KW] x im2col(X_g)            (+ bias)
+//   backward, data   stride 1: a forward convolution of dY with W flipped and transposed;
+//                    otherwise dcol = W_g^T dY_g, folded back onto dX by col2im
+//   backward, weight dW_g [OC/g, C/g KH KW] += dY_g [OC/g, P] x im2col(X_g)^T, sample by sample
+// double (used by float64 gradient checks): the textbook version, an explicit im2col buffer and
+// gemm<double>, kept simple on purpose.
+#include <algorithm>
+#include <cstring>
+#include <omp.h>
+#include <vector>
+
+#include "ops/conv2d.h"
+#include "ops/gemm.h"
+
+namespace sr {
+
+namespace {
+
+bool is_pointwise(const ConvShape& s) {
+    return s.KH == 1 && s.KW == 1 && s.opt.stride.h == 1 && s.opt.stride.w == 1 && s.opt.padding.h == 0 &&
+           s.opt.padding.w == 0;
+}
+
+// Input row and column read by output position (oh, ow) through kernel tap (kh, kw).
+int64_t input_row(const ConvShape& s, int64_t oh, int64_t kh) { return oh * s.opt.stride.h - s.opt.padding.h + kh * s.opt.dilation.h; }
+int64_t input_col(const ConvShape& s, int64_t ow, int64_t kw) { return ow * s.opt.stride.w - s.opt.padding.w + kw * s.opt.dilation.w; }
+
+// ---- the explicit im2col matrix (double path, and col2im for strided backward) ------------------
+
+// col[(c KH + kh) KW + kw, oh OW + ow] = x[c, ih, iw], 0 outside; x is one group of one sample.
+template <class T>
+void im2col(const ConvShape& s, const T* x, T* col) {
+    const int64_t rows = s.group_in() * s.KH * s.KW, cols = s.OH * s.OW;
+#pragma omp parallel for if (rows * cols > 32768 && !omp_in_parallel())
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t c = r / (s.KH * s.KW), kh = (r / s.KW) % s.KH, kw = r % s.KW;
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+            T* dst = col + r * cols + oh * s.OW;
+            const int64_t ih = input_row(s, oh, kh);
+            for (int64_t ow = 0; ow < s.OW; ++ow) {
+                const int64_t iw = input_col(s, ow, kw);
+                dst[ow] = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W ? x[(c * s.H + ih) * s.W + iw] : T(0);
+            }
+        }
+    }
+}
+
+// The adjoint of im2col: adds each col entry onto the input position it was read from. Channels
+// are independent, so they run in parallel without write conflicts.
+template <class T>
+void col2im_add(const ConvShape& s, const T* col, T* x) {
+    const int64_t cols = s.OH * s.OW;
+#pragma omp parallel for if (s.group_in() * s.KH * s.KW * cols > 32768 && !omp_in_parallel())
+    for (int64_t c = 0; c < s.group_in(); ++c)
+        for (int64_t kh = 0; kh < s.KH; ++kh)
+            for (int64_t kw = 0; kw < s.KW; ++kw) {
+                const T* src = col + ((c * s.KH + kh) * s.KW + kw) * cols;
+                for (int64_t oh = 0; oh < s.OH; ++oh) {
+                    const int64_t ih = input_row(s, oh, kh);
+                    if (ih < 0 || ih >= s.H) continue;
+                    for (int64_t ow = 0; ow < s.OW; ++ow) {
+                        const int64_t iw = input_col(s, ow, kw);
+                        if (iw >= 0 && iw < s.W) x[(c * s.H + ih) * s.W + iw] += src[oh * s.OW + ow];
+                    }
+                }
+            }
+}
+
+// ---- implicit im2col operands for the packed GEMM ----------------------------------------------
+
+// The im2col matrix of one group of one sample, as a GEMM operand: row k = (c, kh, kw), column
+// j = (oh, ow). Packing walks output positions row by row; where a run of output columns reads a
+// contiguous, fully in-bounds run of input (stride 1, away from the padding) it is one memcpy.
+class Im2colMatrix final : public GemmOperand {
+public:
+    Im2colMatrix(const ConvShape& s, const float* x) : s_(s), x_(x) {}
+
+    float at(int64_t k, int64_t j) const override {
+        const int64_t c = k / (s_.KH * s_.KW), kh = (k / s_.KW) % s_.KH, kw = k % s_.KW;
+        const int64_t ih = input_row(s_, j / s_.OW, kh), iw = input_col(s_, j % s_.OW, kw);
+        return ih >= 0 && ih < s_.H && iw >= 0 && iw < s_.W ? x_[(c * s_.H + ih) * s_.W + iw] : 0.0f;
+    }
+
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        for (int64_t q = 0; q * nr < nc; ++q) {
+            const int64_t first = j0 + q * nr, cols = std::min<int64_t>(nr, nc - q * nr);
+            float* panel = dst + q * kc * nr;
+            for (int64_t p = 0; p < kc; ++p) {
+                const int64_t k = k0 + p;
+                const int64_t c = k / (s_.KH * s_.KW), kh = (k / s_.KW) % s_.KH, kw = k % s_.KW;
+                float* d = panel + p * nr;
+                // The panel's columns, split into runs that lie in one output row.
+                for (int64_t jj = 0; jj < cols;) {
+                    const int64_t oh = (first + jj) / s_.OW, ow = (first + jj) % s_.OW;
+                    const int64_t run = std::min(cols - jj, s_.OW - ow);
+                    const int64_t ih = input_row(s_, oh, kh), iw = input_col(s_, ow, kw);
+                    if (ih < 0 || ih >= s_.H) {
+                        std::fill(d + jj, d + jj + run, 0.0f);
+                    } else {
+                        const float* row = x_ + (c * s_.H + ih) * s_.W;
+                        const int64_t sw = s_.opt.stride.w;
+                        if (sw == 1 && iw >= 0 && iw + run <= s_.W) {
+                            std::memcpy(d + jj, row + iw, sizeof(float) * run);
+                        } else {
+                            for (int64_t r = 0; r < run; ++r) {
+                                const int64_t col = iw + r * sw;
+                                d[jj + r] = col >= 0 && col < s_.W ? row[col] : 0.0f;
+                            }
+                        }
+                    }
+                    jj += run;
+                }
+                std::fill(d + cols, d + nr, 0.0f);
+            }
+        }
+    }
+
+private:
+    const ConvShape& s_;
+    const float* x_;
+};
+
+// The transposed im2col matrix (row k = output position, column j = (c, kh, kw)): the B operand
+// of the weight gradient dW = dY im2col(X)^T. Packed tap by tap: for one tap, consecutive output
+// positions of a row read consecutive input (stride 1), written down the panel.
+class Im2colTransposed final : public GemmOperand {
+public:
+    Im2colTransposed(const ConvShape& s, const float* x) : s_(s), x_(x) {}
+
+    float at(int64_t k, int64_t j) const override { return Im2colMatrix(s_, x_).at(j, k); }
+
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        for (int64_t q = 0; q * nr < nc; ++q) {
+            float* panel = dst + q * kc * nr;
+            const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
+            for (int64_t jj = 0; jj < nr; ++jj) {
+                if (jj >= cols) {
+                    for (int64_t p = 0; p < kc; ++p) panel[p * nr + jj] = 0.0f;
+                    continue;
+                }
+                const int64_t tap = j0 + q * nr + jj;
+                const int64_t c = tap / (s_.KH * s_.KW), kh = (tap / s_.KW) % s_.KH, kw = tap % s_.KW;
+                for (int64_t p = 0; p < kc;) {
+                    const int64_t oh = (k0 + p) / s_.OW, ow = (k0 + p) % s_.OW;
+                    const int64_t run = std::min(kc - p, s_.OW - ow);
+                    const int64_t ih = input_row(s_, oh, kh), iw = input_col(s_, ow, kw), sw = s_.opt.stride.w;
+                    const float* row = x_ + (c * s_.H + ih) * s_.W;
+                    const bool row_inside = ih >= 0 && ih < s_.H;
+                    for (int64_t r = 0; r < run; ++r) {
+                        const int64_t col = iw + r * sw;
+                        panel[(p + r) * nr + jj] = row_inside && col >= 0 && col < s_.W ? row[col] : 0.0f;
+                    }
+                    p += run;
+                }
+            }
+        }
+    }
+
+private:
+    const ConvShape& s_;
+    const float* x_;
+};
+
+// Runs body(n) for every sample: in parallel over samples when there are at least as many as
+// threads (each GEMM then runs on one thread), otherwise one after another (each GEMM then uses
+// all threads). Either way each output element is computed by one thread in a fixed order.
+template <class Body>
+void for_each_sample(int64_t N, const Body& body) {
+    if (N >= omp_get_max_threads() && N > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+        for (int64_t n = 0; n < N; ++n) body(n);
+    } else {
+        for (int64_t n = 0; n < N; ++n) body(n);
+    }
+}
+
+void apply_activation(float* y, int64_t count, const Conv2dOptions& o) {
+    if (o.activation == Activation::ReLU)
+        for (int64_t i = 0; i < count; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    else if (o.activation == Activation::LeakyReLU) {
+        const float slope = static_cast<float>(o.negative_slope);
+        for (int64_t i = 0; i < count; ++i) y[i] = y[i] > 0.0f ? y[i] : slope * y[i];
+    }
+}
+
+// ---- float: implicit GEMM ----------------------------------------------------------------------
+
+void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
+                   int64_t y_bs, bool accumulate) {
+    const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    for_each_sample(s.N, [&](int64_t n) {
+        for (int64_t g = 0; g < s.opt.groups; ++g) {
+            const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
+            float* yg = y + n * y_bs + g * OCg * P;
+            if (!accumulate)
+                for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
+            const StridedMatrix a(w + g * OCg * K, K, 1);
+            if (is_pointwise(s)) gemm_packed(OCg, P, K, a, StridedMatrix(xg, P, 1), yg, P, true);
+            else gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
+        }
+        if (!accumulate) apply_activation(y + n * y_bs, s.OC * P, s.opt);
+    });
+}
+
+// For stride 1 (and padding <= dilation (K - 1), true for every "same" convolution), the data
+// gradient is itself a convolution: dX = conv(dY, W'), W'[c, o, kh, kw] = W[o, c, KH-1-kh, KW-1-kw],
+// padding dilation (K - 1) - padding, same dilation and groups.
+bool data_grad_is_convolution(const ConvShape& s) {
+    return s.opt.stride.h == 1 && s.opt.stride.w == 1 && s.opt.padding.h <= s.opt.dilation.h * (s.KH - 1) &&
+           s.opt.padding.w <= s.opt.dilation.w * (s.KW - 1);
+}
+
+void backward_input_float(const ConvShape& s, const float* gy, int64_t gy_bs, const float* w, float* gx, int64_t gx_bs,
+                          bool accumulate) {
+    const int64_t Cg = s.group_in(), OCg = s.group_out(), KK = s.KH * s.KW;
+    if (data_grad_is_convolution(s)) {
+        std::vector<float> flipped(static_cast<size_t>(s.OC * Cg * KK));
+        for (int64_t g = 0; g < s.opt.groups; ++g)
+            for (int64_t o = 0; o < OCg; ++o)
+                for (int64_t c = 0; c < Cg; ++c)
+                    for (int64_t k = 0; k < KK; ++k)
+                        flipped[((g * Cg + c) * OCg + o) * KK + (KK - 1 - k)] = w[((g * OCg + o) * Cg + c) * KK + k];
+        ConvShape t{s.N, s.OC, s.OH, s.OW, s.C, s.KH, s.KW, s.H, s.W, s.opt};
+        t.opt.padding = Hw(s.opt.dilation.h * (s.KH - 1) - s.opt.padding.h, s.opt.dilation.w * (s.KW - 1) - s.opt.padding.w);
+        t.opt.activation = Activation::None;
+        forward_float(t, gy, gy_bs, flipped.data(), nullptr, gx, gx_bs, accumulate);
+        return;
+    }
+    const int64_t K = Cg * KK, P = s.OH * s.OW;
+    for_each_sample(s.N, [&](int64_t n) {
+        std::vector<float> dcol(static_cast<size_t>(K * P));
+        for (int64_t g = 0; g < s.opt.groups; ++g) {
+            float* gxg = gx + n * gx_bs + g * Cg * s.H * s.W;
+            gemm_packed(K, P, OCg, StridedMatrix(w + g * OCg * K, 1, K), StridedMatrix(gy + n * gy_bs + g * OCg * P, P, 1),
+                        dcol.data(), P, false);
+            if (!accumulate) std::fill(gxg, gxg + Cg * s.H * s.W, 0.0f);
+            col2im_add(s, dcol.data(), gxg);
+        }
+    });
+}
+
+void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw,
+                           bool accumulate) {
+    const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    // Samples one after another, so dW sums them in a fixed order; the GEMMs use all threads.
+    for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t g = 0; g < s.opt.groups; ++g) {
+            const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
+            const StridedMatrix a(gy + n * gy_bs + g * OCg * P, P, 1);
+            const bool acc = accumulate || n > 0;
+            if (is_pointwise(s)) gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, acc);
+            else gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, acc);
+        }
+}
+
+// ---- double: explicit im2col and gemm<double> ---------------------------------------------------
+
+void forward_double(const ConvShape& s, const double* x, int64_t x_bs, const double* w, const double* bias, double* y,
+                    int64_t y_bs, bool accumulate) {
+    const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    std::vector<double> col(static_cast<size_t>(K * P));
+    for (int64_t n = 0; n < s.N; ++n) {
+        for (int64_t g = 0; g < s.opt.groups; ++g) {
+            double* yg = y + n * y_bs + g * OCg * P;
+            if (!accumulate)
+                for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0);
+            im2col(s, x + n * x_bs + g * s.group_in() * s.H * s.W, col.data());
+            gemm<double>(false, false, OCg, P, K, 1.0, w + g * OCg * K, K, col.data(), P, 1.0, yg, P);
+        }
+        double* yn = y + n * y_bs;
+        const double slope = s.opt.activation == Activation::ReLU ? 0.0 : s.opt.negative_slope;
+        if (!accumulate && s.opt.activation != Activation::None)
+            for (int64_t i = 0; i < s.OC * P; ++i) yn[i] = yn[i] > 0 ? yn[i] : slope * yn[i];
+    }
+}
+
+void backward_input_double(const ConvShape& s, const double* gy, int64_t gy_bs, const double* w, double* gx,
+                           int64_t gx_bs, bool accumulate) {
+    const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    std::vector<double> dcol(static_cast<size_t>(K * P));
+    for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t g = 0; g < s.opt.groups; ++g) {
+            double* gxg = gx + n * gx_bs + g * s.group_in() * s.H * s.W;
+            gemm<double>(true, false, K, P, OCg, 1.0, w + g * OCg * K, K, gy + n * gy_bs + g * OCg * P, P, 0.0, dcol.data(), P);
+            if (!accumulate) std::fill(gxg, gxg + s.group_in() * s.H * s.W, 0.0);
+            col2im_add(s, dcol.data(), gxg);
+        }
+}
+
+void backward_weight_double(const ConvShape& s, const double* x, int64_t x_bs, const double* gy, int64_t gy_bs,
+                            double* gw, bool accumulate) {
+    const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    std::vector<double> col(static_cast<size_t>(K * P));
+    for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t g = 0; g < s.opt.groups; ++g) {
+            im2col(s, x + n * x_bs + g * s.group_in() * s.H * s.W, col.data());
+            gemm<double>(false, true, OCg, K, P, 1.0, gy + n * gy_bs + g * OCg * P, P, col.data(), P,
+                         accumulate || n > 0 ? 1.0 : 0.0, gw + g * OCg * K, K);
+        }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward_cpu(const ConvShape& s, const T* x, int64_t x_batch_stride, const T* weight, const T* bias, T* y,
+                        int64_t y_batch_stride, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) forward_float(s, x, x_batch_stride, weight, bias, y, y_batch_stride, accumulate);
+    else forward_double(s, x, x_batch_stride, weight, bias, y, y_batch_stride, accumulate);
+}
+
+template <class T>
+void conv2d_backward_input_cpu(const ConvShape& s, const T* gy, int64_t gy_batch_stride, const T* weight, T* gx,
+                               int64_t gx_batch_stride, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>)
+        backward_input_float(s, gy, gy_batch_stride, weight, gx, gx_batch_stride, accumulate);
+    else
+        backward_input_double(s, gy, gy_batch_stride, weight, gx, gx_batch_stride, accumulate);
+}
+
+template <class T>
+void conv2d_backward_params_cpu(const ConvShape& s, const T* x, int64_t x_batch_stride, const T* gy,
+                                int64_t gy_batch_stride, T* gweight, T* gbias, bool accumulate) {
+    if (gweight) {
+        if constexpr (std::is_same_v<T, float>)
+            backward_weight_float(s, x, x_batch_stride, gy, gy_batch_stride, gweight, accumulate);
+        else
+            backward_weight_double(s, x, x_batch_stride, gy, gy_batch_stride, gweight, accumulate);
+    }
+    if (gbias) {
+        const int64_t P = s.OH * s.OW;
+#pragma omp parallel for
+        for (int64_t o = 0; o < s.OC; ++o) {
+            double acc = 0;
+            for (int64_t n = 0; n < s.N; ++n) {
+                const T* row = gy + n * gy_batch_stride + o * P;
+                for (int64_t p = 0; p < P; ++p) acc += row[p];
+            }
+            gbias[o] = static_cast<T>(accumulate ? gbias[o] + acc : acc);
+        }
+    }
+}
+
+#define SR_INSTANTIATE_CONV(T)                                                                                       \
+    template void conv2d_forward_cpu<T>(const ConvShape&, const T*, int64_t, const T*, const T*, T*, int64_t, bool); \
+    template void conv2d_backward_input_cpu<T>(const ConvShape&, const T*, int64_t, const T*, T*, int64_t, bool);    \
+    template void conv2d_backward_params_cpu<T>(const ConvShape&, const T*, int64_t, const T*, int64_t, T*, T*, bool);
+SR_INSTANTIATE_CONV(float)
+SR_INSTANTIATE_CONV(double)
+
+}  // namespace sr

@@ -1,0 +1,30 @@
+// The AVX2 + FMA micro-kernel: 6 x 16 (12 ymm accumulators). Compiled with -mavx2 -mfma; called
+// only when the CPU has both (ops/gemm.cpp checks).
+#include <immintrin.h>
+
+#include "ops/gemm_kernels/kernels.h"
+#include "ops/gemm_kernels/microkernel.h"
+
+namespace sr::gemm_kernels {
+
+namespace {
+struct Avx2 {
+    using V = __m256;
+    static constexpr int kWidth = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V load(const float* p) { return _mm256_load_ps(p); }
+    static V loadu(const float* p) { return _mm256_loadu_ps(p); }
+    static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
+};
+
+void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
+    microkernel<Avx2, 6, 2>(kc, a, b, c, ldc);
+}
+}  // namespace
+
+Kernel avx2_kernel() { return {"avx2+fma 6x16", 6, 16, kernel_6x16}; }
+
+}  // namespace sr::gemm_kernels

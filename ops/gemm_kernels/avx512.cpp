@@ -1,0 +1,30 @@
+// The AVX-512 micro-kernel: 14 x 32 (28 zmm accumulators of 32). Compiled with -mavx512f; called
+// only when the CPU has AVX-512F (ops/gemm.cpp checks).
+#include <immintrin.h>
+
+#include "ops/gemm_kernels/kernels.h"
+#include "ops/gemm_kernels/microkernel.h"
+
+namespace sr::gemm_kernels {
+
+namespace {
+struct Avx512 {
+    using V = __m512;
+    static constexpr int kWidth = 16;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V load(const float* p) { return _mm512_load_ps(p); }
+    static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+    static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
+    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+};
+
+void kernel_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
+    microkernel<Avx512, 14, 2>(kc, a, b, c, ldc);
+}
+}  // namespace
+
+Kernel avx512_kernel() { return {"avx512 14x32", 14, 32, kernel_14x32}; }
+
+}  // namespace sr::gemm_kernels

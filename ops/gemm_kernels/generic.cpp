@@ -1,0 +1,28 @@
+// The portable micro-kernel: 4 x 8 in plain C++ (the compiler vectorises what it can for the
+// baseline instruction set). Used on CPUs without AVX2.
+#include "ops/gemm_kernels/kernels.h"
+#include "ops/gemm_kernels/microkernel.h"
+
+namespace sr::gemm_kernels {
+
+namespace {
+struct Scalar {
+    using V = float;
+    static constexpr int kWidth = 1;
+    static V zero() { return 0.0f; }
+    static V load(const float* p) { return *p; }
+    static V loadu(const float* p) { return *p; }
+    static V broadcast(const float* p) { return *p; }
+    static V fma(V a, V b, V c) { return a * b + c; }
+    static V add(V a, V b) { return a + b; }
+    static void storeu(float* p, V v) { *p = v; }
+};
+
+void kernel_4x8(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
+    microkernel<Scalar, 4, 8>(kc, a, b, c, ldc);
+}
+}  // namespace
+
+Kernel generic_kernel() { return {"generic 4x8", 4, 8, kernel_4x8}; }
+
+}  // namespace sr::gemm_kernels

@@ -1,0 +1,21 @@
+// The micro-kernels srforge has, one per instruction set, and how to pick one at run time.
+// Each computes C[MR x NR] += A_panel * B_panel for packed panels (ops/gemm_kernels/microkernel.h).
+#pragma once
+
+#include <cstdint>
+
+namespace sr::gemm_kernels {
+
+using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc);
+
+struct Kernel {
+    const char* name;  // "avx512 14x32", shown by sr_bench
+    int mr, nr;
+    KernelFn fn;
+};
+
+Kernel avx512_kernel();  // needs AVX-512F
+Kernel avx2_kernel();    // needs AVX2 and FMA
+Kernel generic_kernel(); // any x86-64 or other CPU
+
+}  // namespace sr::gemm_kernels

@@ -1,0 +1,50 @@
+// The GEMM micro-kernel, written once over an instruction-set "traits" type.
+//
+// It computes an MR x NR block of C += A_panel * B_panel, where (see ops/gemm.cpp for packing)
+//   A_panel is kc columns of MR values (MR rows of A, interleaved: a[p * MR + i]),
+//   B_panel is kc rows of NR values (NR columns of B, contiguous:  b[p * NR + j]),
+// NR = NV vectors of Isa::kWidth floats. The MR x NV accumulators live in registers for the whole
+// k loop: per step the kernel loads NV vectors of B, broadcasts MR values of A and issues MR x NV
+// fused multiply-adds (AVX2 6 x 16: 12 FMAs on 14 of the 16 ymm registers).
+//
+// Each instruction set's translation unit (avx2.cpp, avx512.cpp, generic.cpp) is compiled for
+// that ISA only and instantiates this template with its traits. This header includes nothing
+// from the standard library on purpose: an inline library function compiled with AVX-512 in one
+// translation unit could otherwise be picked by the linker for code that runs on any CPU.
+#pragma once
+
+#include <cstdint>
+
+namespace sr::gemm_kernels {
+
+template <class Isa, int MR, int NV>
+inline void microkernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                        int64_t ldc) {
+    using V = typename Isa::V;
+    constexpr int W = Isa::kWidth;
+    V acc[MR][NV];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[i][v] = Isa::zero();
+    for (int64_t p = 0; p < kc; ++p) {
+        V bv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) bv[v] = Isa::load(b + p * (NV * W) + v * W);
+#pragma GCC unroll 32
+        for (int i = 0; i < MR; ++i) {
+            const V av = Isa::broadcast(a + p * MR + i);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[i][v] = Isa::fma(av, bv[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) {
+            float* cp = c + i * ldc + v * W;
+            Isa::storeu(cp, Isa::add(Isa::loadu(cp), acc[i][v]));
+        }
+}
+
+}  // namespace sr::gemm_kernels
