@@ -74,8 +74,9 @@ void col2im_add(const ConvShape& s, const T* col, T* x) {
 // ---- implicit im2col operands for the packed GEMM ----------------------------------------------
 
 // The im2col matrix of one group of one sample, as a GEMM operand: row k = (c, kh, kw), column
-// j = (oh, ow). Packing walks output positions row by row; where a run of output columns reads a
-// contiguous, fully in-bounds run of input (stride 1, away from the padding) it is one memcpy.
+// j = (oh, ow). A packed panel holds nr consecutive output positions; when they lie in one output
+// row, the stride is 1 and the input they read is in bounds (everywhere but the borders), each
+// row of the panel is one fixed-size copy of nr contiguous input values.
 class Im2colMatrix final : public GemmOperand {
 public:
     Im2colMatrix(const ConvShape& s, const float* x) : s_(s), x_(x) {}
@@ -87,47 +88,67 @@ public:
     }
 
     void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
-        for (int64_t q = 0; q * nr < nc; ++q) {
-            const int64_t first = j0 + q * nr, cols = std::min<int64_t>(nr, nc - q * nr);
-            float* panel = dst + q * kc * nr;
-            for (int64_t p = 0; p < kc; ++p) {
-                const int64_t k = k0 + p;
-                const int64_t c = k / (s_.KH * s_.KW), kh = (k / s_.KW) % s_.KH, kw = k % s_.KW;
-                float* d = panel + p * nr;
-                // The panel's columns, split into runs that lie in one output row.
-                for (int64_t jj = 0; jj < cols;) {
-                    const int64_t oh = (first + jj) / s_.OW, ow = (first + jj) % s_.OW;
-                    const int64_t run = std::min(cols - jj, s_.OW - ow);
-                    const int64_t ih = input_row(s_, oh, kh), iw = input_col(s_, ow, kw);
-                    if (ih < 0 || ih >= s_.H) {
-                        std::fill(d + jj, d + jj + run, 0.0f);
-                    } else {
-                        const float* row = x_ + (c * s_.H + ih) * s_.W;
-                        const int64_t sw = s_.opt.stride.w;
-                        if (sw == 1 && iw >= 0 && iw + run <= s_.W) {
-                            std::memcpy(d + jj, row + iw, sizeof(float) * run);
-                        } else {
-                            for (int64_t r = 0; r < run; ++r) {
-                                const int64_t col = iw + r * sw;
-                                d[jj + r] = col >= 0 && col < s_.W ? row[col] : 0.0f;
-                            }
-                        }
-                    }
-                    jj += run;
-                }
-                std::fill(d + cols, d + nr, 0.0f);
-            }
+        switch (nr) {  // a compile-time panel width turns the row copy into a few vector moves
+            case 8: return pack<8>(k0, kc, j0, nc, dst);
+            case 16: return pack<16>(k0, kc, j0, nc, dst);
+            case 24: return pack<24>(k0, kc, j0, nc, dst);
+            case 32: return pack<32>(k0, kc, j0, nc, dst);
+            default: GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
         }
     }
 
 private:
+    template <int NR>
+    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* __restrict dst) const {
+        for (int64_t q = 0; q * NR < nc; ++q) {
+            const int64_t first = j0 + q * NR, cols = std::min<int64_t>(NR, nc - q * NR);
+            // Where each column's output position reads for tap (0, 0): base row and column.
+            int64_t row0[NR], col0[NR];
+            for (int64_t jj = 0, oh = first / s_.OW, ow = first % s_.OW; jj < NR; ++jj) {
+                row0[jj] = input_row(s_, oh, 0);
+                col0[jj] = input_col(s_, ow, 0);
+                if (++ow == s_.OW) {
+                    ow = 0;
+                    ++oh;
+                }
+            }
+            const bool one_row = cols == NR && row0[NR - 1] == row0[0] && s_.opt.stride.w == 1;
+            float* panel = dst + q * kc * NR;
+            // (c, kh, kw) of row k0, then stepped along without divisions.
+            int64_t c = k0 / (s_.KH * s_.KW), kh = (k0 / s_.KW) % s_.KH, kw = k0 % s_.KW;
+            for (int64_t p = 0; p < kc; ++p) {
+                float* __restrict d = panel + p * NR;
+                const int64_t dh = kh * s_.opt.dilation.h, dw = kw * s_.opt.dilation.w;
+                const float* plane = x_ + c * s_.H * s_.W;
+                const int64_t ih = row0[0] + dh, iw = col0[0] + dw;
+                if (one_row && ih >= 0 && ih < s_.H && iw >= 0 && iw + NR <= s_.W) {
+                    const float* __restrict src = plane + ih * s_.W + iw;
+                    for (int jj = 0; jj < NR; ++jj) d[jj] = src[jj];
+                } else {
+                    for (int64_t jj = 0; jj < NR; ++jj) {
+                        const int64_t r = row0[jj] + dh, col = col0[jj] + dw;
+                        d[jj] = jj < cols && r >= 0 && r < s_.H && col >= 0 && col < s_.W ? plane[r * s_.W + col] : 0.0f;
+                    }
+                }
+                if (++kw == s_.KW) {
+                    kw = 0;
+                    if (++kh == s_.KH) {
+                        kh = 0;
+                        ++c;
+                    }
+                }
+            }
+        }
+    }
+
     const ConvShape& s_;
     const float* x_;
 };
 
 // The transposed im2col matrix (row k = output position, column j = (c, kh, kw)): the B operand
-// of the weight gradient dW = dY im2col(X)^T. Packed tap by tap: for one tap, consecutive output
-// positions of a row read consecutive input (stride 1), written down the panel.
+// of the weight gradient dW = dY im2col(X)^T. The packed block's output positions are first cut
+// into runs within one output row (the same for every tap); then for each tap a run reads
+// consecutive input values (stride 1) and writes them down its panel column.
 class Im2colTransposed final : public GemmOperand {
 public:
     Im2colTransposed(const ConvShape& s, const float* x) : s_(s), x_(x) {}
@@ -135,6 +156,16 @@ public:
     float at(int64_t k, int64_t j) const override { return Im2colMatrix(s_, x_).at(j, k); }
 
     void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        struct Run {
+            int64_t p, oh, ow, len;
+        };
+        std::vector<Run> runs;
+        for (int64_t p = 0; p < kc;) {
+            const int64_t oh = (k0 + p) / s_.OW, ow = (k0 + p) % s_.OW, len = std::min(kc - p, s_.OW - ow);
+            runs.push_back({p, oh, ow, len});
+            p += len;
+        }
+        const int64_t sw = s_.opt.stride.w;
         for (int64_t q = 0; q * nr < nc; ++q) {
             float* panel = dst + q * kc * nr;
             const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
@@ -145,17 +176,22 @@ public:
                 }
                 const int64_t tap = j0 + q * nr + jj;
                 const int64_t c = tap / (s_.KH * s_.KW), kh = (tap / s_.KW) % s_.KH, kw = tap % s_.KW;
-                for (int64_t p = 0; p < kc;) {
-                    const int64_t oh = (k0 + p) / s_.OW, ow = (k0 + p) % s_.OW;
-                    const int64_t run = std::min(kc - p, s_.OW - ow);
-                    const int64_t ih = input_row(s_, oh, kh), iw = input_col(s_, ow, kw), sw = s_.opt.stride.w;
-                    const float* row = x_ + (c * s_.H + ih) * s_.W;
-                    const bool row_inside = ih >= 0 && ih < s_.H;
-                    for (int64_t r = 0; r < run; ++r) {
-                        const int64_t col = iw + r * sw;
-                        panel[(p + r) * nr + jj] = row_inside && col >= 0 && col < s_.W ? row[col] : 0.0f;
+                for (const Run& r : runs) {
+                    float* d = panel + r.p * nr + jj;
+                    const int64_t ih = input_row(s_, r.oh, kh), iw = input_col(s_, r.ow, kw);
+                    if (ih < 0 || ih >= s_.H) {
+                        for (int64_t t = 0; t < r.len; ++t) d[t * nr] = 0.0f;
+                        continue;
                     }
-                    p += run;
+                    const float* row = x_ + (c * s_.H + ih) * s_.W;
+                    if (sw == 1 && iw >= 0 && iw + r.len <= s_.W) {
+                        for (int64_t t = 0; t < r.len; ++t) d[t * nr] = row[iw + t];
+                        continue;
+                    }
+                    for (int64_t t = 0; t < r.len; ++t) {
+                        const int64_t col = iw + t * sw;
+                        d[t * nr] = col >= 0 && col < s_.W ? row[col] : 0.0f;
+                    }
                 }
             }
         }
@@ -165,6 +201,118 @@ private:
     const ConvShape& s_;
     const float* x_;
 };
+
+// ---- stride 1: convolution on the padded grid ------------------------------------------------------
+//
+// With stride 1, pad each input plane once (Hp = H + 2 ph rows, Wp = W + 2 pw columns) and compute
+// the output on the padded width: output position j = oh Wp + ow, where the last Wp - OW columns of
+// every row are junk, computed and thrown away (2 of 130 for a 3x3 kernel on 128 columns). Then the
+// im2col row of tap (c, kh, kw) is just the padded image read from one offset,
+//     B[(c, kh, kw), j] = xp[c Hp Wp + kh dh Wp + kw dw + j],
+// so packing B is a plain copy, with no bounds checks and no border cases.
+struct PaddedGrid {
+    int64_t Hp, Wp, L;     // padded height and width; output positions on the padded grid (OH Wp)
+    int64_t channels, KH, KW, dh, dw;
+    int64_t plane() const { return Hp * Wp; }
+    int64_t size() const { return channels * plane() + (KW - 1) * dw; }  // the last taps read a little past
+    int64_t offset(int64_t k) const {
+        const int64_t c = k / (KH * KW), kh = (k / KW) % KH, kw = k % KW;
+        return c * plane() + kh * dh * Wp + kw * dw;
+    }
+    static PaddedGrid of(const ConvShape& s) {
+        const int64_t Hp = s.H + 2 * s.opt.padding.h, Wp = s.W + 2 * s.opt.padding.w;
+        return {Hp, Wp, s.OH * Wp, s.group_in(), s.KH, s.KW, s.opt.dilation.h, s.opt.dilation.w};
+    }
+};
+
+bool use_padded_grid(const ConvShape& s) { return s.opt.stride.h == 1 && s.opt.stride.w == 1 && !is_pointwise(s); }
+
+// xp = one group of one sample, zero-padded, with zero slack at the end.
+void pad_into(const ConvShape& s, const PaddedGrid& g, const float* x, float* xp) {
+    const int64_t ph = s.opt.padding.h, pw = s.opt.padding.w;
+    for (int64_t c = 0; c < g.channels; ++c) {
+        float* dst = xp + c * g.plane();
+        std::fill(dst, dst + ph * g.Wp, 0.0f);
+        for (int64_t h = 0; h < s.H; ++h) {
+            float* row = dst + (h + ph) * g.Wp;
+            std::fill(row, row + pw, 0.0f);
+            std::copy_n(x + (c * s.H + h) * s.W, s.W, row + pw);
+            std::fill(row + pw + s.W, row + g.Wp, 0.0f);
+        }
+        std::fill(dst + (s.H + ph) * g.Wp, dst + g.plane(), 0.0f);
+    }
+    std::fill(xp + g.channels * g.plane(), xp + g.size(), 0.0f);
+}
+
+// B[(c, kh, kw), j] on the padded grid: every row a contiguous run of xp.
+class ShiftedRows final : public GemmOperand {
+public:
+    ShiftedRows(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
+    float at(int64_t k, int64_t j) const override { return xp_[g_.offset(k) + j]; }
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        switch (nr) {  // a compile-time panel width turns each row copy into a few vector moves
+            case 8: return pack<8>(k0, kc, j0, nc, dst);
+            case 16: return pack<16>(k0, kc, j0, nc, dst);
+            case 24: return pack<24>(k0, kc, j0, nc, dst);
+            case 32: return pack<32>(k0, kc, j0, nc, dst);
+            default: GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
+        }
+    }
+
+private:
+    template <int NR>
+    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* __restrict dst) const {
+        std::vector<int64_t> offsets(static_cast<size_t>(kc));
+        for (int64_t p = 0; p < kc; ++p) offsets[p] = g_.offset(k0 + p);
+        for (int64_t q = 0; q * NR < nc; ++q) {
+            const int64_t cols = std::min<int64_t>(NR, nc - q * NR);
+            float* panel = dst + q * kc * NR;
+            for (int64_t p = 0; p < kc; ++p) {
+                const float* __restrict src = xp_ + offsets[p] + j0 + q * NR;
+                float* __restrict d = panel + p * NR;
+                if (cols == NR) {
+                    for (int j = 0; j < NR; ++j) d[j] = src[j];
+                } else {
+                    for (int j = 0; j < NR; ++j) d[j] = j < cols ? src[j] : 0.0f;
+                }
+            }
+        }
+    }
+    const PaddedGrid& g_;
+    const float* xp_;
+};
+
+// Its transpose, B[j, (c, kh, kw)], the B operand of the weight gradient dW = dY_grid B^T: each
+// panel column is a contiguous run of xp written down the panel.
+class ShiftedRowsTransposed final : public GemmOperand {
+public:
+    ShiftedRowsTransposed(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
+    float at(int64_t j, int64_t k) const override { return xp_[g_.offset(k) + j]; }
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        for (int64_t q = 0; q * nr < nc; ++q) {
+            float* panel = dst + q * kc * nr;
+            const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
+            for (int64_t jj = 0; jj < nr; ++jj) {
+                if (jj >= cols) {
+                    for (int64_t p = 0; p < kc; ++p) panel[p * nr + jj] = 0.0f;
+                    continue;
+                }
+                const float* src = xp_ + g_.offset(j0 + q * nr + jj) + k0;
+                for (int64_t p = 0; p < kc; ++p) panel[p * nr + jj] = src[p];
+            }
+        }
+    }
+
+private:
+    const PaddedGrid& g_;
+    const float* xp_;
+};
+
+// A per-thread scratch buffer of at least n floats.
+float* scratch(std::vector<float>& buffer, int64_t n) {
+    if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+    return buffer.data();
+}
 
 // Runs body(n) for every sample: in parallel over samples when there are at least as many as
 // threads (each GEMM then runs on one thread), otherwise one after another (each GEMM then uses
@@ -200,8 +348,25 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
             if (!accumulate)
                 for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
             const StridedMatrix a(w + g * OCg * K, K, 1);
-            if (is_pointwise(s)) gemm_packed(OCg, P, K, a, StridedMatrix(xg, P, 1), yg, P, true);
-            else gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
+            if (is_pointwise(s)) {
+                gemm_packed(OCg, P, K, a, StridedMatrix(xg, P, 1), yg, P, true);
+            } else if (use_padded_grid(s)) {
+                // Compute on the padded grid, then keep the OW real columns of each row.
+                static thread_local std::vector<float> xp_buffer, y_buffer;
+                const PaddedGrid grid = PaddedGrid::of(s);
+                float* xp = scratch(xp_buffer, grid.size());
+                float* yp = scratch(y_buffer, OCg * grid.L);
+                pad_into(s, grid, xg, xp);
+                gemm_packed(OCg, grid.L, K, a, ShiftedRows(grid, xp), yp, grid.L, false);
+                for (int64_t o = 0; o < OCg; ++o)
+                    for (int64_t oh = 0; oh < s.OH; ++oh) {
+                        const float* src = yp + o * grid.L + oh * grid.Wp;
+                        float* dst = yg + o * P + oh * s.OW;
+                        for (int64_t ow = 0; ow < s.OW; ++ow) dst[ow] += src[ow];
+                    }
+            } else {
+                gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
+            }
         }
         if (!accumulate) apply_activation(y + n * y_bs, s.OC * P, s.opt);
     });
@@ -253,8 +418,27 @@ void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, con
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
             const StridedMatrix a(gy + n * gy_bs + g * OCg * P, P, 1);
             const bool acc = accumulate || n > 0;
-            if (is_pointwise(s)) gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, acc);
-            else gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, acc);
+            if (is_pointwise(s)) {
+                gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, acc);
+            } else if (use_padded_grid(s)) {
+                // dY on the padded grid (zeros in the junk columns, so they add nothing).
+                static thread_local std::vector<float> xp_buffer, gy_buffer;
+                const PaddedGrid grid = PaddedGrid::of(s);
+                float* xp = scratch(xp_buffer, grid.size());
+                float* gyp = scratch(gy_buffer, OCg * grid.L);
+                pad_into(s, grid, xg, xp);
+                const float* gyg = gy + n * gy_bs + g * OCg * P;
+                for (int64_t o = 0; o < OCg; ++o)
+                    for (int64_t oh = 0; oh < s.OH; ++oh) {
+                        float* row = gyp + o * grid.L + oh * grid.Wp;
+                        std::copy_n(gyg + o * P + oh * s.OW, s.OW, row);
+                        std::fill(row + s.OW, row + grid.Wp, 0.0f);
+                    }
+                gemm_packed(OCg, K, grid.L, StridedMatrix(gyp, grid.L, 1), ShiftedRowsTransposed(grid, xp), gw + g * OCg * K, K,
+                            acc);
+            } else {
+                gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, acc);
+            }
         }
 }
 

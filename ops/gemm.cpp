@@ -102,6 +102,7 @@ void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Gemm
 }  // namespace
 
 const char* gemm_kernel_name() { return active_kernel().name; }
+GemmPeakLoop gemm_peak_loop() { return active_kernel().peak_loop; }
 
 bool select_gemm_kernel(const std::string& name) {
     const CpuInfo& cpu = cpu_info();
@@ -141,14 +142,22 @@ void StridedMatrix::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int m
 }
 
 void StridedMatrix::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const {
-    if (cs_ == 1 && nc == nr) {  // rows of B are contiguous: copy nr floats per k
-        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, data_ + (k0 + k) * rs_ + j0, sizeof(float) * nr);
-        return;
-    }
-    for (int64_t k = 0; k < kc; ++k) {
-        const float* src = data_ + (k0 + k) * rs_ + j0 * cs_;
-        for (int64_t j = 0; j < nc; ++j) dst[k * nr + j] = src[j * cs_];
-        for (int64_t j = nc; j < nr; ++j) dst[k * nr + j] = 0.0f;
+    for (int64_t q = 0; q * nr < nc; ++q) {
+        float* panel = dst + q * kc * nr;
+        const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
+        if (rs_ == 1) {  // a transposed matrix: read each column of the panel contiguously
+            for (int64_t j = 0; j < nr; ++j) {
+                const float* src = data_ + k0 + (j0 + q * nr + j) * cs_;
+                for (int64_t k = 0; k < kc; ++k) panel[k * nr + j] = j < cols ? src[k] : 0.0f;
+            }
+            continue;
+        }
+        for (int64_t k = 0; k < kc; ++k) {
+            const float* src = data_ + (k0 + k) * rs_ + (j0 + q * nr) * cs_;
+            if (cs_ == 1 && cols == nr) std::copy_n(src, nr, panel + k * nr);
+            else
+                for (int64_t j = 0; j < nr; ++j) panel[k * nr + j] = j < cols ? src[j * cs_] : 0.0f;
+        }
     }
 }
 

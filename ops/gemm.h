@@ -71,5 +71,8 @@ const char* gemm_kernel_name();
 // Switches micro-kernel: "avx512", "avx2", "generic" or "best". False (and no change) when the
 // CPU lacks the instructions. For tests and benchmarks; not thread-safe against running GEMMs.
 bool select_gemm_kernel(const std::string& name);
+// The active kernel's FMA loop (see ops/gemm_kernels/kernels.h), for measuring the peak.
+using GemmPeakLoop = double (*)(int64_t iterations, float* sink);
+GemmPeakLoop gemm_peak_loop();
 
 }  // namespace sr

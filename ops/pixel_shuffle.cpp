@@ -7,17 +7,47 @@ namespace sr {
 
 namespace {
 
-// Both directions are a permutation of a 6-d view; contiguous() moves the data (on the CPU or,
-// through the same copy launcher, on the GPU).
-Tensor shuffle(const Tensor& x, int64_t r) {
-    const int64_t N = x.size(0), C = x.size(1) / (r * r), H = x.size(2), W = x.size(3);
-    return x.detach().reshape({N, C, r, r, H, W}).permute({0, 1, 4, 2, 5, 3}).contiguous().reshape({N, C, H * r, W * r});
+// The two layouts: big[n, c, h r + i, w r + j] = small[n, c r^2 + i r + j, h, w]. On the CPU, copy
+// one row of one layout at a time, in parallel over (n, c, h); kToBig is pixel_shuffle.
+template <class T, bool kToBig>
+void shuffle_cpu(const T* src, T* dst, int64_t N, int64_t C, int64_t H, int64_t W, int64_t r) {
+#pragma omp parallel for if (N * C * H * W * r * r > 65536)
+    for (int64_t nch = 0; nch < N * C * H; ++nch) {
+        const int64_t h = nch % H, nc = nch / H;  // nc = n C + c
+        for (int64_t i = 0; i < r; ++i)
+            for (int64_t j = 0; j < r; ++j) {
+                const int64_t big = ((nc * H + h) * r + i) * W * r + j, small = ((nc * r * r + i * r + j) * H + h) * W;
+                if constexpr (kToBig)
+                    for (int64_t w = 0; w < W; ++w) dst[big + w * r] = src[small + w];
+                else
+                    for (int64_t w = 0; w < W; ++w) dst[small + w] = src[big + w * r];
+            }
+    }
 }
 
-Tensor unshuffle(const Tensor& x, int64_t r) {
-    const int64_t N = x.size(0), C = x.size(1), H = x.size(2) / r, W = x.size(3) / r;
-    return x.detach().reshape({N, C, H, r, W, r}).permute({0, 1, 3, 5, 2, 4}).contiguous().reshape({N, C * r * r, H, W});
+// The rearrangement, either way: `small` is [N, C r^2, H, W], `big` [N, C, H r, W r]. On the GPU
+// (for now) it is a permutation of a 6-d view, copied by the generic strided copy.
+Tensor rearrange(const Tensor& x, int64_t r, bool unshuffle) {
+    const int64_t N = x.size(0);
+    const int64_t C = unshuffle ? x.size(1) : x.size(1) / (r * r);
+    const int64_t H = unshuffle ? x.size(2) / r : x.size(2), W = unshuffle ? x.size(3) / r : x.size(3);
+    const Shape out_shape = unshuffle ? Shape{N, C * r * r, H, W} : Shape{N, C, H * r, W * r};
+    const Tensor src = x.detach().contiguous();
+    if (x.is_cuda()) {
+        const Tensor view = unshuffle ? src.reshape({N, C, H, r, W, r}).permute({0, 1, 3, 5, 2, 4})
+                                      : src.reshape({N, C, r, r, H, W}).permute({0, 1, 4, 2, 5, 3});
+        return view.contiguous().reshape(out_shape);
+    }
+    Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+    dispatch_float(x.dtype(), "pixel_shuffle", [&]<class T>() {
+        if (unshuffle) shuffle_cpu<T, false>(src.data<T>(), y.data<T>(), N, C, H, W, r);
+        else shuffle_cpu<T, true>(src.data<T>(), y.data<T>(), N, C, H, W, r);
+    });
+    return y;
 }
+
+Tensor shuffle(const Tensor& x, int64_t r) { return rearrange(x, r, false); }
+Tensor unshuffle(const Tensor& x, int64_t r) { return rearrange(x, r, true); }
 
 // The two are each other's inverse and both are permutations, so each one's backward is the other.
 struct PixelShuffleBackward : Node {

@@ -20,11 +20,12 @@ struct Avx2 {
     static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
 };
 
-void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
-    microkernel<Avx2, 6, 2>(kc, a, b, c, ldc);
+void kernel_4x24(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
+    microkernel<Avx2, 4, 3>(kc, a, b, c, ldc);
 }
+double peak(int64_t iterations, float* sink) { return peak_loop<Avx2>(iterations, sink); }
 }  // namespace
 
-Kernel avx2_kernel() { return {"avx2+fma 6x16", 6, 16, kernel_6x16}; }
+Kernel avx2_kernel() { return {"avx2+fma 4x24", 4, 24, kernel_4x24, peak}; }
 
 }  // namespace sr::gemm_kernels

@@ -23,8 +23,9 @@ struct Avx512 {
 void kernel_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
     microkernel<Avx512, 14, 2>(kc, a, b, c, ldc);
 }
+double peak(int64_t iterations, float* sink) { return peak_loop<Avx512>(iterations, sink); }
 }  // namespace
 
-Kernel avx512_kernel() { return {"avx512 14x32", 14, 32, kernel_14x32}; }
+Kernel avx512_kernel() { return {"avx512 14x32", 14, 32, kernel_14x32, peak}; }
 
 }  // namespace sr::gemm_kernels

@@ -21,8 +21,9 @@ struct Scalar {
 void kernel_4x8(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
     microkernel<Scalar, 4, 8>(kc, a, b, c, ldc);
 }
+double peak(int64_t iterations, float* sink) { return peak_loop<Scalar>(iterations, sink); }
 }  // namespace
 
-Kernel generic_kernel() { return {"generic 4x8", 4, 8, kernel_4x8}; }
+Kernel generic_kernel() { return {"generic 4x8", 4, 8, kernel_4x8, peak}; }
 
 }  // namespace sr::gemm_kernels

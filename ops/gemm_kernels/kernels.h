@@ -8,10 +8,15 @@ namespace sr::gemm_kernels {
 
 using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc);
 
+// A loop of independent fused multiply-adds on one thread; returns the FLOPs it did. sr_bench
+// times it to measure the machine's peak with the same instructions the micro-kernel uses.
+using PeakLoopFn = double (*)(int64_t iterations, float* sink);
+
 struct Kernel {
     const char* name;  // "avx512 14x32", shown by sr_bench
     int mr, nr;
     KernelFn fn;
+    PeakLoopFn peak_loop;
 };
 
 Kernel avx512_kernel();  // needs AVX-512F

@@ -24,9 +24,13 @@ inline void microkernel(int64_t kc, const float* __restrict a, const float* __re
     constexpr int W = Isa::kWidth;
     V acc[MR][NV];
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i) {
+        __builtin_prefetch(c + i * ldc, 1);  // the C tile is read and written once, at the end
+        __builtin_prefetch(c + i * ldc + NV * W - 1, 1);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = Isa::zero();
+    }
+#pragma GCC unroll 4
     for (int64_t p = 0; p < kc; ++p) {
         V bv[NV];
 #pragma GCC unroll 8
@@ -45,6 +49,29 @@ inline void microkernel(int64_t kc, const float* __restrict a, const float* __re
             float* cp = c + i * ldc + v * W;
             Isa::storeu(cp, Isa::add(Isa::loadu(cp), acc[i][v]));
         }
+}
+
+// kChains independent chains of FMAs: enough to cover the FMA latency times the number of FMA
+// units, so the loop runs at the peak rate. `sink` keeps the result alive.
+template <class Isa>
+inline double peak_loop(int64_t iterations, float* sink) {
+    using V = typename Isa::V;
+    constexpr int kChains = 12;
+    V acc[kChains];
+    const float a = 0.999999f, b = 1e-7f, start = 1e-3f;
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) acc[i] = Isa::broadcast(&start);
+    const V va = Isa::broadcast(&a), vb = Isa::broadcast(&b);
+    for (int64_t it = 0; it < iterations; ++it)
+#pragma GCC unroll 12
+        for (int i = 0; i < kChains; ++i) acc[i] = Isa::fma(acc[i], va, vb);
+    V total = acc[0];
+#pragma GCC unroll 12
+    for (int i = 1; i < kChains; ++i) total = Isa::add(total, acc[i]);
+    float lanes[Isa::kWidth];
+    Isa::storeu(lanes, total);
+    *sink = lanes[0];
+    return double(iterations) * kChains * Isa::kWidth * 2;
 }
 
 }  // namespace sr::gemm_kernels

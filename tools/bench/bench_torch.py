@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""PyTorch's side of sr_bench: the same rows, timed the same way (median of --repeat runs after
+--warmup runs, FLOPs = 2 x multiply-adds of the GEMMs/convolutions, a training step counting 3 x
+its forward convolutions), printed as the same JSON lines.
+
+Needs Debian's python3-torch: run with /usr/bin/python3 (the python3 first on PATH may be
+another interpreter without torch).  Usually run through tools/bench/compare.sh.
+"""
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    sys.exit("bench_torch.py needs PyTorch: run it with /usr/bin/python3 (Debian python3-torch)")
+
+
+class Counter:
+    """Counts forward conv FLOPs with hooks on the first call."""
+
+    def __init__(self, model):
+        self.flops = 0
+        self.handles = [m.register_forward_hook(self.hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+
+    def hook(self, m, inputs, out):
+        x = inputs[0]
+        self.flops += 2 * x.shape[0] * m.out_channels * out.shape[2] * out.shape[3] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+def conv(i, o, k=3):
+    return nn.Conv2d(i, o, k, padding=k // 2)
+
+
+class EDSR(nn.Module):  # BasicSR EDSR, as tools/bench_nets.h
+    def __init__(self, feat=64, blocks=16, scale=4):
+        super().__init__()
+        self.mean = torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1)
+        self.conv_first = conv(3, feat)
+        self.body = nn.ModuleList(nn.ModuleList([conv(feat, feat), conv(feat, feat)]) for _ in range(blocks))
+        self.conv_after_body = conv(feat, feat)
+        self.up = nn.ModuleList(conv(feat, 4 * feat) for _ in range(int(math.log2(scale))))
+        self.conv_last = conv(feat, 3)
+
+    def forward(self, x):
+        h = self.conv_first((x - self.mean) * 255.0)
+        res = h
+        for c1, c2 in self.body:
+            res = res + c2(F.relu(c1(res)))
+        res = self.conv_after_body(res) + h
+        for c in self.up:
+            res = F.pixel_shuffle(c(res), 2)
+        return self.conv_last(res) / 255.0 + self.mean
+
+
+class RDB(nn.Module):
+    def __init__(self, G0, G, C):
+        super().__init__()
+        self.convs = nn.ModuleList(conv(G0 + c * G, G) for c in range(C))
+        self.lff = conv(G0 + C * G, G0, 1)
+
+    def forward(self, x):
+        feats = [x]
+        for c in self.convs:
+            feats.append(F.relu(c(torch.cat(feats, 1))))
+        return self.lff(torch.cat(feats, 1)) + x
+
+
+class RDN(nn.Module):  # EDSR-PyTorch RDN, scale 2
+    def __init__(self, G0=32, D=4, C=4, G=32):
+        super().__init__()
+        self.sfe1, self.sfe2 = conv(3, G0), conv(G0, G0)
+        self.rdbs = nn.ModuleList(RDB(G0, G, C) for _ in range(D))
+        self.gff = nn.Sequential(conv(D * G0, G0, 1), conv(G0, G0))
+        self.up, self.last = conv(G0, G * 4), conv(G, 3)
+
+    def forward(self, x):
+        f1 = self.sfe1(x)
+        h = self.sfe2(f1)
+        outs = []
+        for r in self.rdbs:
+            h = r(h)
+            outs.append(h)
+        h = self.gff(torch.cat(outs, 1)) + f1
+        return self.last(F.pixel_shuffle(self.up(h), 2))
+
+
+class ESRGAN_RDB(nn.Module):
+    def __init__(self, feat, grow):
+        super().__init__()
+        self.convs = nn.ModuleList(conv(feat + i * grow, grow) for i in range(4))
+        self.conv5 = conv(feat + 4 * grow, feat)
+
+    def forward(self, x):
+        feats = [x]
+        for c in self.convs:
+            feats.append(F.leaky_relu(c(torch.cat(feats, 1)), 0.2))
+        return self.conv5(torch.cat(feats, 1)) * 0.2 + x
+
+
+class RRDBNet(nn.Module):  # BasicSR RRDBNet, scale 4
+    def __init__(self, feat=64, blocks=23, grow=32):
+        super().__init__()
+        self.conv_first = conv(3, feat)
+        self.body = nn.ModuleList(nn.ModuleList(ESRGAN_RDB(feat, grow) for _ in range(3)) for _ in range(blocks))
+        self.conv_body, self.conv_up1, self.conv_up2 = conv(feat, feat), conv(feat, feat), conv(feat, feat)
+        self.conv_hr, self.conv_last = conv(feat, feat), conv(feat, 3)
+
+    def forward(self, x):
+        feat = self.conv_first(x)
+        h = feat
+        for rrdb in self.body:
+            inp = h
+            for rdb in rrdb:
+                h = rdb(h)
+            h = h * 0.2 + inp
+        h = self.conv_body(h) + feat
+        h = F.leaky_relu(self.conv_up1(F.interpolate(h, scale_factor=2, mode="nearest")), 0.2)
+        h = F.leaky_relu(self.conv_up2(F.interpolate(h, scale_factor=2, mode="nearest")), 0.2)
+        return self.conv_last(F.leaky_relu(self.conv_hr(h), 0.2))
+
+
+def benchmarks():
+    rows = []
+    for n in (1024, 2048):
+        def setup(n=n):
+            a, b = torch.rand(n, n) * 2 - 1, torch.rand(n, n) * 2 - 1
+            return 2.0 * n ** 3, lambda: torch.mm(a, b)
+        rows.append((f"sgemm_{n}", setup))
+
+    def conv_fwd():
+        x, w, b = torch.rand(1, 64, 128, 128) * 2 - 1, torch.rand(64, 64, 3, 3) * 0.1 - 0.05, torch.rand(64) * 0.1 - 0.05
+
+        def run():
+            with torch.no_grad():
+                F.conv2d(x, w, b, padding=1)
+        return 2.0 * 64 * 64 * 9 * 128 * 128, run
+    rows.append(("conv3x3_64_fwd", conv_fwd))
+
+    def conv_bwd():
+        x = (torch.rand(1, 64, 128, 128) * 2 - 1).requires_grad_()
+        w = (torch.rand(64, 64, 3, 3) * 0.1 - 0.05).requires_grad_()
+        b = (torch.rand(64) * 0.1 - 0.05).requires_grad_()
+        g = torch.rand(1, 64, 128, 128) * 2 - 1
+        graph = {}
+
+        def before_each():  # a fresh forward graph for each timed backward
+            for t in (x, w, b):
+                t.grad = None
+            graph["y"] = F.conv2d(x, w, b, padding=1)
+
+        def run():
+            graph["y"].backward(g)
+        return 2 * 2.0 * 64 * 64 * 9 * 128 * 128, run, before_each
+    rows.append(("conv3x3_64_bwd", conv_bwd))
+
+    for name, make, batch, patch, scale in [("edsr_baseline_x4_train", lambda: EDSR(64, 16, 4), 16, 48, 4),
+                                            ("rdn_tiny_x2_train", lambda: RDN(32, 4, 4, 32), 8, 24, 2),
+                                            ("rrdbnet_x4_train", lambda: RRDBNet(64, 23, 32), 4, 32, 4)]:
+        def setup(make=make, batch=batch, patch=patch, scale=scale):
+            model = make()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
+            lr, hr = torch.rand(batch, 3, patch, patch), torch.rand(batch, 3, patch * scale, patch * scale)
+            counter = Counter(model)
+            with torch.no_grad():
+                model(lr)
+            counter.remove()
+
+            def step():
+                opt.zero_grad()
+                F.l1_loss(model(lr), hr).backward()
+                opt.step()
+            return 3 * counter.flops, step
+        rows.append((name, setup))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    args = ap.parse_args()
+    if args.repeat < 5:
+        sys.exit("--repeat must be at least 5")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    torch.manual_seed(0)
+    print(json.dumps({"machine": "pytorch " + torch.__version__, "threads": threads,
+                      "mkldnn": torch.backends.mkldnn.is_available()}), flush=True)
+    for name, setup in benchmarks():
+        if args.only not in name:
+            continue
+        flops, run, *rest = setup()
+        before_each = rest[0] if rest else (lambda: None)
+        for _ in range(args.warmup):
+            before_each()
+            run()
+        times = []
+        for _ in range(args.repeat):
+            before_each()
+            t0 = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - t0) * 1e3)
+        median = statistics.median(times)
+        print(json.dumps({"name": name, "median_ms": round(median, 3), "gflops": round(flops / (median * 1e-3) / 1e9, 2),
+                          "threads": threads}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One command, both frameworks, same machine: builds srforge (tools/setup.sh), runs sr_bench and
+# the PyTorch script with the same rows and method, and prints the side-by-side table
+# (srforge / PyTorch time ratios). Needs Debian's python3-torch for the PyTorch half.
+#   tools/bench/compare.sh [--only NAME] [--repeat N]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  echo "compare.sh: /usr/bin/python3 cannot import torch; install Debian's python3-torch" >&2
+  exit 1
+fi
+tools/setup.sh > /dev/null
+out=$(mktemp -d)
+build/tools/sr_bench --json "$@" | tee "$out/srforge.jsonl" >&2
+/usr/bin/python3 tools/bench/bench_torch.py "$@" | tee "$out/torch.jsonl" >&2
+python3 tools/bench/compare.py "$out/srforge.jsonl" "$out/torch.jsonl"
+rm -rf "$out"

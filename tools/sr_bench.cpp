@@ -1,0 +1,228 @@
+// sr_bench: how fast srforge runs on this machine.
+//
+// Prints the machine (CPU model, threads, the GEMM micro-kernel in use) and its measured fp32
+// peak (an FMA loop on every thread), then for each benchmark the median of --repeat runs (at
+// least 5) after --warmup runs, in ms and GFLOP/s. FLOPs are counted as 2 x multiply-adds of the
+// GEMMs and convolutions; a training step counts 3 x the forward convolutions (forward, data
+// gradient, weight gradient), the same convention tools/bench/bench_torch.py uses.
+//
+//   sr_bench                 everything
+//   sr_bench --only conv     rows whose name contains "conv"
+//   sr_bench --json          JSON lines: {"name", "median_ms", "gflops", "threads"}
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <omp.h>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/backward.h"
+#include "bench_nets.h"
+#include "core/cpu.h"
+#include "ops/gemm.h"
+#include "ops/loss.h"
+#include "train/optim.h"
+
+using namespace sr;
+
+namespace {
+
+struct BenchOptions {
+    bool json = false;
+    int repeat = 5, warmup = 2;
+    std::string only;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---- the machine's fp32 peak: independent FMA chains on every thread ---------------------------
+
+// GFLOP/s of all threads together, best of 5 runs of ~0.2 s.
+double measure_peak() {
+    const auto loop = gemm_peak_loop();
+    double best = 0;
+    for (int run = 0; run < 5; ++run) {
+        double flops = 0;
+        float sink = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel reduction(+ : flops)
+        {
+            float local = 0;
+            flops += loop(20'000'000, &local);
+#pragma omp critical
+            sink += local;
+        }
+        best = std::max(best, flops / seconds_since(t0) / 1e9);
+        if (sink == 12345.678f) std::printf(" ");  // keep the result alive
+    }
+    return best;
+}
+
+// ---- benchmarks ---------------------------------------------------------------------------------
+
+struct Bench {
+    std::string name;
+    std::function<double()> setup;  // prepares; returns the FLOPs of one run
+    std::function<void()> run;      // what is timed
+    std::function<void()> before_each = [] {};  // untimed preparation of each run
+};
+
+std::vector<Bench> make_benchmarks() {
+    std::vector<Bench> benches;
+    for (int64_t n : {1024, 2048}) {
+        auto mats = std::make_shared<std::vector<Tensor>>();
+        benches.push_back({"sgemm_" + std::to_string(n),
+                           [mats, n] {
+                               *mats = {uniform({n, n}, -1, 1), uniform({n, n}, -1, 1), zeros({n, n})};
+                               return 2.0 * double(n) * double(n) * double(n);
+                           },
+                           [mats, n] {
+                               auto& m = *mats;
+                               gemm<float>(false, false, n, n, n, 1.0f, m[0].data<float>(), n, m[1].data<float>(), n,
+                                           0.0f, m[2].data<float>(), n);
+                           }});
+    }
+    // conv 3x3, 64 -> 64 channels on 1 x 64 x 128 x 128, padding 1.
+    auto conv_state = std::make_shared<std::vector<Tensor>>();
+    const double conv_flops = 2.0 * 64 * 64 * 9 * 128 * 128;
+    benches.push_back({"conv3x3_64_fwd",
+                       [conv_state, conv_flops] {
+                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1), uniform({64, 64, 3, 3}, -0.05, 0.05),
+                                          uniform({64}, -0.05, 0.05)};
+                           return conv_flops;
+                       },
+                       [conv_state] {
+                           NoGradGuard no_grad;
+                           auto& s = *conv_state;
+                           (void)conv2d(s[0], s[1], s[2], {.padding = 1});
+                       }});
+    benches.push_back({"conv3x3_64_bwd",
+                       [conv_state, conv_flops] {
+                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1).set_requires_grad(true),
+                                          uniform({64, 64, 3, 3}, -0.05, 0.05).set_requires_grad(true),
+                                          uniform({64}, -0.05, 0.05).set_requires_grad(true), Tensor(),
+                                          uniform({1, 64, 128, 128}, -1, 1)};
+                           return 2 * conv_flops;  // data and weight gradients
+                       },
+                       [conv_state] {
+                           auto& s = *conv_state;
+                           backward(s[3], s[4]);
+                       },
+                       [conv_state] {  // a fresh forward graph for each timed backward
+                           auto& s = *conv_state;
+                           zero_grad({s[0], s[1], s[2]});
+                           s[3] = conv2d(s[0], s[1], s[2], {.padding = 1});
+                       }});
+    // One training step: forward, L1 loss, backward, Adam.
+    struct TrainCase {
+        std::string name;
+        std::function<std::unique_ptr<bench::Net>()> make;
+        int64_t batch, patch, scale;
+    };
+    const std::vector<TrainCase> train_cases = {
+        {"edsr_baseline_x4_train", [] { return std::make_unique<bench::Edsr>(64, 16, 4); }, 16, 48, 4},
+        {"rdn_tiny_x2_train", [] { return std::make_unique<bench::Rdn>(32, 4, 4, 32); }, 8, 24, 2},
+        {"rrdbnet_x4_train", [] { return std::make_unique<bench::RrdbNet>(64, 23, 32); }, 4, 32, 4},
+    };
+    for (const TrainCase& tc : train_cases) {
+        struct State {
+            std::unique_ptr<bench::Net> net;
+            std::unique_ptr<Adam> opt;
+            Tensor lr, hr;
+        };
+        auto st = std::make_shared<State>();
+        benches.push_back({tc.name,
+                           [st, tc] {
+                               st->net = tc.make();
+                               st->opt = std::make_unique<Adam>(st->net->params, AdamOptions{.lr = 1e-4});
+                               st->lr = uniform({tc.batch, 3, tc.patch, tc.patch}, 0, 1);
+                               st->hr = uniform({tc.batch, 3, tc.patch * tc.scale, tc.patch * tc.scale}, 0, 1);
+                               NoGradGuard no_grad;
+                               (void)st->net->forward(st->lr);  // counts the FLOPs
+                               st->net->stop_counting();
+                               return 3 * st->net->forward_flops;
+                           },
+                           [st] {
+                               st->opt->zero_grad();
+                               Tensor loss = l1_loss(st->net->forward(st->lr), st->hr);
+                               backward(loss);
+                               st->opt->step();
+                           }});
+    }
+    return benches;
+}
+
+BenchOptions parse(int argc, char** argv) {
+    BenchOptions o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&](const char* flag) {
+            SR_CHECK(i + 1 < argc, "sr_bench: ", flag, " needs a value");
+            return std::string(argv[++i]);
+        };
+        if (a == "--json") o.json = true;
+        else if (a == "--repeat") o.repeat = std::stoi(value("--repeat"));
+        else if (a == "--warmup") o.warmup = std::stoi(value("--warmup"));
+        else if (a == "--only") o.only = value("--only");
+        else if (a == "-h" || a == "--help") {
+            std::printf("usage: sr_bench [--only NAME] [--repeat N>=5] [--warmup N] [--json]\n");
+            std::exit(0);
+        } else fail("sr_bench: unknown argument '", a, "' (see --help)");
+    }
+    SR_CHECK(o.repeat >= 5, "sr_bench: --repeat must be at least 5, got ", o.repeat);
+    SR_CHECK(o.warmup >= 0, "sr_bench: --warmup must be >= 0, got ", o.warmup);
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const BenchOptions o = parse(argc, argv);
+        const CpuInfo& cpu = cpu_info();
+        const double peak = measure_peak();
+        const int threads = omp_get_max_threads();
+        if (o.json) {
+            std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"peak_gflops\": %.1f}\n", cpu.model.c_str(),
+                        threads, gemm_kernel_name(), peak);
+        } else {
+            std::printf("machine: %s, %d threads, SIMD: %s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,
+                        cpu.avx512f ? "AVX-512 " : "", cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "", gemm_kernel_name());
+            std::printf("measured fp32 peak: %.1f GFLOP/s (FMA loop, all threads)\n", peak);
+            std::printf("%-26s %12s %10s %8s   (median of %d runs after %d warm-up)\n", "benchmark", "median ms", "GFLOP/s",
+                        "% peak", o.repeat, o.warmup);
+        }
+        for (const Bench& b : make_benchmarks()) {
+            if (b.name.find(o.only) == std::string::npos) continue;
+            const double flops = b.setup();
+            for (int i = 0; i < o.warmup; ++i) {
+                b.before_each();
+                b.run();
+            }
+            std::vector<double> ms;
+            for (int i = 0; i < o.repeat; ++i) {
+                b.before_each();
+                const auto t0 = std::chrono::steady_clock::now();
+                b.run();
+                ms.push_back(seconds_since(t0) * 1e3);
+            }
+            std::sort(ms.begin(), ms.end());
+            const double median = ms[ms.size() / 2], gflops = flops / (median * 1e-3) / 1e9;
+            if (o.json)
+                std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"threads\": %d}\n", b.name.c_str(),
+                            median, gflops, threads);
+            else
+                std::printf("%-26s %12.2f %10.1f %7.0f%%\n", b.name.c_str(), median, gflops, 100 * gflops / peak);
+            std::fflush(stdout);
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sr_bench: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,69 @@
+// Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), as torch.optim.Adam/AdamW.
+//
+// Per parameter p with gradient g, at step t (from 1):
+//   Adam:  g <- g + weight_decay p                        (L2 penalty through the gradient)
+//   AdamW: p <- p (1 - lr weight_decay)                    (decoupled decay)
+//   m <- beta1 m + (1 - beta1) g,   v <- beta2 v + (1 - beta2) g^2
+//   p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// Defaults are BasicSR's (betas 0.9 / 0.99). Parameters without a gradient are skipped.
+#pragma once
+
+#include <vector>
+
+#include "core/hd.h"
+#include "core/tensor.h"
+
+namespace sr {
+
+struct AdamOptions {
+    double lr = 1e-4;
+    double beta1 = 0.9, beta2 = 0.99;
+    double eps = 1e-8;
+    double weight_decay = 0;
+    bool decoupled_weight_decay = false;  // true: AdamW
+};
+
+// The update of one element, shared by the CPU loop and (later) the CUDA kernel.
+struct AdamStep {
+    double lr, beta1, beta2, eps, weight_decay;
+    bool decoupled;
+    double bias_correction1, sqrt_bias_correction2;
+
+    template <class T>
+    SR_HD void operator()(T& p, T g, T& m, T& v) const {
+        if (weight_decay != 0) {
+            if (decoupled) p *= T(1 - lr * weight_decay);
+            else g += T(weight_decay) * p;
+        }
+        m = T(beta1) * m + T(1 - beta1) * g;
+        v = T(beta2) * v + T(1 - beta2) * g * g;
+        const T denom = hd::sqrt(v) / T(sqrt_bias_correction2) + T(eps);
+        p -= T(lr / bias_correction1) * m / denom;
+    }
+};
+
+class Adam {
+public:
+    Adam(std::vector<Tensor> params, AdamOptions options = {});
+
+    // Applies one update from the parameters' current gradients (under no_grad).
+    void step();
+    void zero_grad();
+
+    void set_lr(double lr) { options_.lr = lr; }
+    double lr() const { return options_.lr; }
+    int64_t steps() const { return step_; }
+    const AdamOptions& options() const { return options_; }
+    const std::vector<Tensor>& params() const { return params_; }
+    // Optimiser state, for checkpoints: first and second moments per parameter.
+    std::vector<Tensor>& exp_avg() { return m_; }
+    std::vector<Tensor>& exp_avg_sq() { return v_; }
+    void set_steps(int64_t steps) { step_ = steps; }
+
+private:
+    std::vector<Tensor> params_, m_, v_;
+    AdamOptions options_;
+    int64_t step_ = 0;
+};
+
+}  // namespace sr
