@@ -1,6 +1,7 @@
 #include "autograd/node.h"
 
 #include <atomic>
+#include <vector>
 
 namespace sr {
 
@@ -11,7 +12,25 @@ thread_local bool grad_mode = true;
 }  // namespace
 
 Node::Node() { ++live_nodes; }
-Node::~Node() { --live_nodes; }
+
+// Destroying the last reference to a node would release its inputs' nodes recursively, one stack
+// frame per node: a long graph (a loss summed over many iterations without detach) would overflow
+// the stack. Instead, nodes that only this one keeps alive are moved to a local list and released
+// one at a time.
+Node::~Node() {
+    --live_nodes;
+    std::vector<std::shared_ptr<Node>> orphans;
+    auto collect = [&](std::vector<Edge>& edges) {
+        for (Edge& e : edges)
+            if (e.node && e.node.use_count() == 1) orphans.push_back(std::move(e.node));
+    };
+    collect(edges_);
+    while (!orphans.empty()) {
+        std::shared_ptr<Node> n = std::move(orphans.back());
+        orphans.pop_back();
+        collect(n->edges_);
+    }  // n is destroyed here, with no private inputs left to release
+}
 int64_t Node::live_count() { return live_nodes.load(); }
 
 bool grad_enabled() { return grad_mode; }

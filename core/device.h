@@ -1,6 +1,7 @@
 // Where a tensor's memory lives: the CPU, or CUDA device `index`.
 #pragma once
 
+#include <charconv>
 #include <ostream>
 #include <string>
 
@@ -32,9 +33,13 @@ inline std::ostream& operator<<(std::ostream& os, Device d) {
 inline Device Device::parse(const std::string& text) {
     if (text == "cpu") return cpu();
     if (text == "cuda") return cuda(0);
-    if (text.rfind("cuda:", 0) == 0 && text.size() > 5 &&
-        text.find_first_not_of("0123456789", 5) == std::string::npos)
-        return cuda(std::stoi(text.substr(5)));
+    if (text.rfind("cuda:", 0) == 0) {
+        int index = -1;
+        const char* first = text.data() + 5;
+        const char* last = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(first, last, index);
+        if (ec == std::errc() && ptr == last && first != last && index >= 0) return cuda(index);
+    }
     fail("device: expected cpu, cuda or cuda:N, got '", text, "'");
 }
 

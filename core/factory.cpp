@@ -47,6 +47,8 @@ Tensor ones(const Shape& shape, Options options) { return full(shape, 1.0, optio
 Tensor arange(double start, double end, double step, Options options) {
     SR_CHECK(step != 0, "arange: step must not be 0");
     const double count = std::ceil((end - start) / step);
+    SR_CHECK(std::isfinite(count) && count < 1e15, "arange: [", start, ", ", end, ") in steps of ", step,
+             " is not a usable number of elements");
     const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
     return generate(
         {n}, options, "arange", [&]<class T>(int64_t i) { return static_cast<T>(start + step * i); },

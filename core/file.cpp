@@ -1,6 +1,8 @@
 #include "core/file.h"
 
+#include <atomic>
 #include <cerrno>
+#include <fcntl.h>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,17 +15,17 @@ namespace sr {
 
 std::string read_file(const std::string& path) {
     std::error_code ec;
-    SR_CHECK(std::filesystem::exists(path, ec), "cannot open '", path, "': no such file");
     SR_CHECK(!std::filesystem::is_directory(path, ec), "cannot read '", path, "': it is a directory");
     std::ifstream in(path, std::ios::binary);
-    SR_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
+    SR_CHECK(in.good(), "cannot open '", path, "': ", errno == ENOENT ? "no such file" : std::strerror(errno));
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     SR_CHECK(!in.bad(), "error reading '", path, "': ", std::strerror(errno));
     return bytes;
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    static std::atomic<uint64_t> counter{0};  // unique per write, also across threads
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
     FILE* f = std::fopen(tmp.c_str(), "wb");
     SR_CHECK(f != nullptr, "cannot write '", path, "': ", std::strerror(errno));
     const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
@@ -38,6 +40,13 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
         const int e = errno;
         std::remove(tmp.c_str());
         fail("cannot write '", path, "': rename failed: ", std::strerror(e));
+    }
+    // Make the rename itself durable.
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
     }
 }
 

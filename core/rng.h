@@ -77,7 +77,8 @@ SR_HD inline T normal_at(RandomStream s, uint64_t i, T mean, T stddev) {
     return mean + stddev * hd::sqrt(T(-2) * hd::log(u1)) * hd::cos(two_pi * u2);
 }
 
-// Hands out RandomStreams: the same seed replays the same sequence of draws.
+// Hands out RandomStreams: the same seed replays the same sequence of draws. Not thread-safe:
+// give each thread (a data-loading worker, say) a Generator of its own.
 class Generator {
 public:
     explicit Generator(uint64_t seed = 0) : seed_(seed) {}

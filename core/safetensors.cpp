@@ -83,14 +83,17 @@ Entry parse_entry(const std::string& name, const Json& v, uint64_t data_size, co
         if (dtype->text == t.name) e.type = &t;
     SR_CHECK(e.type, where, " has dtype ", dtype->text, "; srforge reads F32, F64, F16, BF16 and U8");
     SR_CHECK(shape->is(Json::Kind::Array) && shape->items.size() <= 16, where, ": shape must be an array of at most 16 sizes");
-    // Each size is bounded by the data size, so the running product never overflows.
+    // The element count, saturated just past the data size so that it never overflows.
     uint64_t count = 1;
+    bool empty = false;
     for (const Json& d : shape->items) {
         const uint64_t n = parse_count(d, where, "each shape entry");
-        SR_CHECK(n <= data_size || count == 0, where, ": shape size ", n, " exceeds the data in the file");
-        count = n == 0 ? 0 : (count > data_size / n ? data_size + 1 : count * n);
+        SR_CHECK(n <= (uint64_t(1) << 62), where, ": shape size ", n, " is too large");
+        if (n == 0) empty = true;
+        else count = count > data_size / n ? data_size + 1 : count * n;
         e.shape.push_back(static_cast<int64_t>(n));
     }
+    if (empty) count = 0;
     SR_CHECK(offsets->is(Json::Kind::Array) && offsets->items.size() == 2, where, ": data_offsets must be [begin, end]");
     e.begin = parse_count(offsets->items[0], where, "data_offsets");
     e.end = parse_count(offsets->items[1], where, "data_offsets");

@@ -32,7 +32,12 @@ Storage::~Storage() {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-    for (int64_t s : shape) SR_CHECK(s >= 0, "tensor: negative size in shape ", shape);
+    int64_t count = 1;
+    for (int64_t s : shape) {
+        SR_CHECK(s >= 0, "tensor: negative size in shape ", shape);
+        SR_CHECK(s == 0 || count <= (int64_t(1) << 62) / s, "tensor: shape ", shape, " has too many elements");
+        count *= s;
+    }
     SR_CHECK(device.is_cpu() || dtype == DType::F32, "tensor: CUDA tensors are F32, got ", name(dtype), " for shape ", shape);
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = Storage::allocate(static_cast<size_t>(sr::numel(shape)) * itemsize(dtype), device);

@@ -129,7 +129,7 @@ inline Device Tensor::device() const { return get().storage->device; }
 inline const std::shared_ptr<Storage>& Tensor::storage() const { return get().storage; }
 inline bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 inline const Tensor& Tensor::grad() const { return get().grad; }
-inline void Tensor::set_grad(const Tensor& grad) const { impl_->grad = grad; }
+inline void Tensor::set_grad(const Tensor& grad) const { const_cast<TensorImpl&>(get()).grad = grad; }
 inline const std::shared_ptr<Node>& Tensor::grad_fn() const { return get().grad_fn; }
 inline int Tensor::output_nr() const { return get().output_nr; }
 

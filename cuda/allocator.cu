@@ -24,19 +24,6 @@ struct DevicePool {
 std::mutex pool_mutex;
 DevicePool pools[kMaxDevices];
 
-// Makes `device` current for the scope, restoring the previous one.
-class DeviceGuard {
-public:
-    explicit DeviceGuard(int device) {
-        SR_CUDA_CHECK(cudaGetDevice(&previous_));
-        if (device != previous_) SR_CUDA_CHECK(cudaSetDevice(device));
-    }
-    ~DeviceGuard() { cudaSetDevice(previous_); }
-
-private:
-    int previous_ = 0;
-};
-
 void free_cached(int device, DevicePool& pool) {
     DeviceGuard guard(device);
     for (auto& [size, blocks] : pool.cached) {
@@ -72,11 +59,14 @@ void* device_allocate(size_t nbytes, int device) {
             free_cached(device, pool);
             e = cudaMalloc(&p, size);
         }
-        if (e != cudaSuccess) {
+        if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError();
             fail("cuda: out of memory allocating ", size, " bytes on device ", device, " (", pool.stats.allocated,
-                 " bytes in use, ", pool.stats.reserved, " reserved): ", cudaGetErrorString(e));
+                 " bytes in use, ", pool.stats.reserved, " reserved by srforge)");
         }
+        if (e != cudaSuccess)
+            fail("cuda: cudaMalloc of ", size, " bytes on device ", device, " failed: ", cudaGetErrorString(e),
+                 " (an earlier kernel may have faulted; run with SR_SYNC_DEBUG=1 to find it)");
         pool.stats.reserved += size;
         ++pool.stats.device_mallocs;
     }

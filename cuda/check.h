@@ -22,6 +22,22 @@ inline void check(cudnnStatus_t s, const char* call, const char* file, int line)
     if (s != CUDNN_STATUS_SUCCESS) fail("cuDNN error '", cudnnGetErrorString(s), "' in ", call, " (", file, ":", line, ")");
 }
 
+// Makes `device` current for the scope and restores the previous device after it. Every entry
+// point of cuda/ that touches a device takes one, so work always runs on the tensor's own GPU.
+class DeviceGuard {
+public:
+    explicit DeviceGuard(int device) {
+        check(cudaGetDevice(&previous_), "cudaGetDevice", __FILE__, __LINE__);
+        if (device != previous_) check(cudaSetDevice(device), "cudaSetDevice", __FILE__, __LINE__);
+    }
+    ~DeviceGuard() { cudaSetDevice(previous_); }
+    DeviceGuard(const DeviceGuard&) = delete;
+    DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+private:
+    int previous_ = 0;
+};
+
 // Whether SR_SYNC_DEBUG=1 is set (read once).
 bool sync_debug();
 

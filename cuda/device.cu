@@ -44,15 +44,13 @@ __global__ void normal_kernel(float* data, int64_t n, RandomStream s, float mean
     for (int64_t i = global_index(); i < n; i += grid_stride()) data[i] = normal_at<float>(s, i, mean, stddev);
 }
 
-void set_device(int device) { SR_CUDA_CHECK(cudaSetDevice(device)); }
-
 }  // namespace
 
 }  // namespace sr::cuda
 
 namespace sr::gpu {
 
-using cuda::set_device;
+using cuda::DeviceGuard;
 
 bool available(std::string* why) {
     int count = 0;
@@ -106,35 +104,35 @@ void* allocate(size_t nbytes, int device) {
 void release(void* ptr, int device) { cuda::device_release(ptr, device); }
 
 void copy_host_to_device(void* dst, const void* src, size_t nbytes, int device) {
-    set_device(device);
+    DeviceGuard guard(device);
     SR_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice));
 }
 void copy_device_to_host(void* dst, const void* src, size_t nbytes, int device) {
-    set_device(device);
+    DeviceGuard guard(device);
     SR_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
 }
 void copy_device_to_device(void* dst, const void* src, size_t nbytes, int device) {
-    set_device(device);
-    SR_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToDevice));
+    DeviceGuard guard(device);
+    SR_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDefault));  // also between two GPUs
 }
 
 void fill(float* data, int64_t n, float value, int device) {
-    set_device(device);
+    DeviceGuard guard(device);
     cuda::fill_kernel<<<cuda::blocks_for(n), cuda::kThreads>>>(data, n, value);
     cuda::check_launch("fill");
 }
 void fill_arange(float* data, int64_t n, double start, double step, int device) {
-    set_device(device);
+    DeviceGuard guard(device);
     cuda::arange_kernel<<<cuda::blocks_for(n), cuda::kThreads>>>(data, n, start, step);
     cuda::check_launch("arange");
 }
 void fill_uniform(float* data, int64_t n, RandomStream s, float lo, float hi, int device) {
-    set_device(device);
+    DeviceGuard guard(device);
     cuda::uniform_kernel<<<cuda::blocks_for(n), cuda::kThreads>>>(data, n, s, lo, hi);
     cuda::check_launch("uniform");
 }
 void fill_normal(float* data, int64_t n, RandomStream s, float mean, float stddev, int device) {
-    set_device(device);
+    DeviceGuard guard(device);
     cuda::normal_kernel<<<cuda::blocks_for(n), cuda::kThreads>>>(data, n, s, mean, stddev);
     cuda::check_launch("normal");
 }

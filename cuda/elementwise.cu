@@ -7,9 +7,9 @@
 namespace sr::cuda {
 
 using P = StridedPtr<float>;
-#define SR_MAP1(F) template void map<F>(int64_t, const F&, P, P);
-#define SR_MAP2(F) template void map<F>(int64_t, const F&, P, P, P);
-#define SR_MAP3(F) template void map<F>(int64_t, const F&, P, P, P, P);
+#define SR_MAP1(F) template void map<F>(int, int64_t, const F&, P, P);
+#define SR_MAP2(F) template void map<F>(int, int64_t, const F&, P, P, P);
+#define SR_MAP3(F) template void map<F>(int, int64_t, const F&, P, P, P, P);
 
 SR_MAP1(Identity)
 SR_MAP1(Neg)

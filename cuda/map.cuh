@@ -21,7 +21,8 @@ __global__ void map_contiguous_kernel(int64_t n, F f, float* out, const In*... i
 }
 
 template <class F, class... In>
-void launch_map(int64_t n, const F& f, StridedPtr<float> out, In... in) {
+void launch_map(int device, int64_t n, const F& f, StridedPtr<float> out, In... in) {
+    DeviceGuard guard(device);
     if (out.contiguous() && (in.contiguous() && ...))
         map_contiguous_kernel<<<blocks_for(n), kThreads>>>(n, f, out.data, static_cast<const float*>(in.data)...);
     else
@@ -30,16 +31,17 @@ void launch_map(int64_t n, const F& f, StridedPtr<float> out, In... in) {
 }
 
 template <class F>
-void map(int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a) {
-    launch_map(n, f, out, a);
+void map(int device, int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a) {
+    launch_map(device, n, f, out, a);
 }
 template <class F>
-void map(int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b) {
-    launch_map(n, f, out, a, b);
+void map(int device, int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b) {
+    launch_map(device, n, f, out, a, b);
 }
 template <class F>
-void map(int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b, StridedPtr<float> c) {
-    launch_map(n, f, out, a, b, c);
+void map(int device, int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b,
+         StridedPtr<float> c) {
+    launch_map(device, n, f, out, a, b, c);
 }
 
 }  // namespace sr::cuda

@@ -9,12 +9,13 @@
 
 namespace sr::cuda {
 
+// Runs on GPU `device`, where all operands live.
 template <class F>
-void map(int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a);
+void map(int device, int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a);
 template <class F>
-void map(int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b);
+void map(int device, int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b);
 template <class F>
-void map(int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b,
+void map(int device, int64_t n, const F& f, StridedPtr<float> out, StridedPtr<float> a, StridedPtr<float> b,
          StridedPtr<float> c);
 
 }  // namespace sr::cuda

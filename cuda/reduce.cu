@@ -27,7 +27,7 @@ __global__ void sum_rows_kernel(const float* in, float* out, int64_t run) {
 
 void sum_rows(const float* in, float* out, int64_t rows, int64_t run, int device) {
     if (rows == 0) return;
-    SR_CUDA_CHECK(cudaSetDevice(device));
+    DeviceGuard guard(device);
     SR_CHECK(rows <= 2147483647, "sum: too many output elements for one launch: ", rows);
     sum_rows_kernel<<<static_cast<unsigned>(rows), kReduceThreads>>>(in, out, run);
     check_launch("sum");

@@ -77,7 +77,7 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
     SR_CHECK(weight.numel() == 1 || weight.numel() == channels, "prelu: weight has ", weight.numel(),
              " entries; expected 1 or the ", channels, " channels of input ", x.shape());
     // Shape w as [1, C, 1, ...] so that it broadcasts along dimension 1.
-    Shape wshape(static_cast<size_t>(std::max(x.dim(), 1)), 1);
+    Shape wshape(static_cast<size_t>(x.dim()), 1);
     if (x.dim() >= 2) wshape[1] = weight.numel();
     const Tensor w = weight.detach().reshape(wshape);
     Tensor y = map("prelu", PRelu{}, x.detach(), w);
@@ -111,6 +111,8 @@ std::vector<OpSpec> activation_specs() {
                                 [](const Tensors& in) { return Tensors{prelu(in[0], in[1])}; }, away(0.05)});
     prelu_spec.cases.push_back({"shared", {{2, 3, 5, 7}, {1}},
                                 [](const Tensors& in) { return Tensors{prelu(in[0], in[1])}; }, away(0.05)});
+    prelu_spec.cases.push_back({"0-d input", {{}, {1}}, [](const Tensors& in) { return Tensors{prelu(in[0], in[1])}; },
+                                away(0.05)});
     prelu_spec.cases.push_back({"2-d input", {{4, 6}, {6}},
                                 [](const Tensors& in) { return Tensors{prelu(in[0], in[1])}; }, away(0.05)});
     return {

@@ -31,6 +31,10 @@ struct BatchNormBackward : Node {
             const T* gp = g.data<T>();
             const double* mp = mean.data<double>();
             const double* sp = inv_std.data<double>();
+            const T* wp = weight.defined() ? weight.data<T>() : nullptr;
+            T* dxp = dx.defined() ? dx.data<T>() : nullptr;
+            T* dwp = dw.defined() ? dw.data<T>() : nullptr;
+            T* dbp = db.defined() ? db.data<T>() : nullptr;
 #pragma omp parallel for
             for (int64_t c = 0; c < C; ++c) {
                 double sum_g = 0, sum_gx = 0;
@@ -40,11 +44,10 @@ struct BatchNormBackward : Node {
                         sum_g += gp[k];
                         sum_gx += gp[k] * (xp[k] - mp[c]) * sp[c];
                     }
-                if (dw.defined()) dw.data<T>()[c] = static_cast<T>(sum_gx);
-                if (db.defined()) db.data<T>()[c] = static_cast<T>(sum_g);
-                if (!dx.defined()) continue;
-                const double w = weight.defined() ? double(weight.data<T>()[c]) : 1.0;
-                T* dxp = dx.data<T>();
+                if (dwp) dwp[c] = static_cast<T>(sum_gx);
+                if (dbp) dbp[c] = static_cast<T>(sum_g);
+                if (!dxp) continue;
+                const double w = wp ? double(wp[c]) : 1.0;
                 for (int64_t n = 0; n < N; ++n)
                     for (int64_t i = 0; i < P; ++i) {
                         const int64_t k = (n * C + c) * P + i;
@@ -77,19 +80,29 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     check_channel_vector(bias, C, x, "bias");
     check_channel_vector(running_mean, C, x, "running_mean");
     check_channel_vector(running_var, C, x, "running_var");
-    SR_CHECK(training || (running_mean.defined() && running_var.defined()),
-             "batch_norm2d: eval mode needs running_mean and running_var");
+    SR_CHECK(running_mean.defined() == running_var.defined(),
+             "batch_norm2d: running_mean and running_var must be both given or both undefined");
+    SR_CHECK(training || running_mean.defined(), "batch_norm2d: eval mode needs running_mean and running_var");
     SR_CHECK(!training || N * P > 1, "batch_norm2d: training needs more than one value per channel, got input ", x.shape());
     for (const Tensor* t : {&running_mean, &running_var})
         SR_CHECK(!t->defined() || (!t->requires_grad() && t->is_contiguous()),
                  "batch_norm2d: running statistics must be contiguous and must not require grad");
 
     const Tensor xc = x.detach().contiguous();
+    const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+    const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
     Tensor mean = Tensor::empty({C}, DType::F64, Device::cpu()), inv_std = Tensor::empty({C}, DType::F64, Device::cpu());
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     dispatch_float(x.dtype(), "batch_norm2d", [&]<class T>() {
+        // Raw pointers taken before the parallel loop: nothing in it may throw.
         const T* xp = xc.data<T>();
         T* yp = y.data<T>();
+        const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+        const T* bp = bc.defined() ? bc.data<T>() : nullptr;
+        T* rmp = running_mean.defined() ? running_mean.data<T>() : nullptr;
+        T* rvp = running_var.defined() ? running_var.data<T>() : nullptr;
+        double* mean_p = mean.data<double>();
+        double* inv_std_p = inv_std.data<double>();
 #pragma omp parallel for
         for (int64_t c = 0; c < C; ++c) {
             double m, var;
@@ -104,21 +117,19 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
                         ss += d * d;
                     }
                 var = ss / double(N * P);
-                if (running_mean.defined()) {
-                    T& rm = running_mean.data<T>()[c];
-                    T& rv = running_var.data<T>()[c];
-                    rm = static_cast<T>((1 - momentum) * rm + momentum * m);
-                    rv = static_cast<T>((1 - momentum) * rv + momentum * ss / double(N * P - 1));
+                if (rmp) {
+                    rmp[c] = static_cast<T>((1 - momentum) * rmp[c] + momentum * m);
+                    rvp[c] = static_cast<T>((1 - momentum) * rvp[c] + momentum * ss / double(N * P - 1));
                 }
             } else {
-                m = running_mean.data<T>()[c];
-                var = running_var.data<T>()[c];
+                m = rmp[c];
+                var = rvp[c];
             }
             const double s = 1.0 / std::sqrt(var + eps);
-            mean.data<double>()[c] = m;
-            inv_std.data<double>()[c] = s;
-            const double w = weight.defined() ? double(weight.data<T>()[c]) : 1.0;
-            const double b = bias.defined() ? double(bias.data<T>()[c]) : 0.0;
+            mean_p[c] = m;
+            inv_std_p[c] = s;
+            const double w = wp ? double(wp[c]) : 1.0;
+            const double b = bp ? double(bp[c]) : 0.0;
             for (int64_t n = 0; n < N; ++n)
                 for (int64_t i = 0; i < P; ++i) {
                     const int64_t k = (n * C + c) * P + i;
@@ -129,7 +140,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     if (needs_grad({x, weight, bias})) {
         auto node = std::make_shared<BatchNormBackward>();
         node->x = xc;
-        node->weight = weight.defined() ? weight.detach().contiguous() : Tensor();
+        node->weight = wc;
         node->mean = mean;
         node->inv_std = inv_std;
         node->training = training;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <omp.h>
+#include <type_traits>
 #include <vector>
 
 #include "ops/conv2d.h"
@@ -71,6 +72,18 @@ void col2im_add(const ConvShape& s, const T* col, T* x) {
             }
 }
 
+// Calls f(std::integral_constant<int, NR>{}) when nr is one of the micro-kernels' panel widths
+// (ops/gemm_kernels/), so packing loops can be compiled for it; false otherwise.
+template <class F>
+bool with_panel_width(int nr, F&& f) {
+    switch (nr) {
+        case 8: f(std::integral_constant<int, 8>{}); return true;
+        case 24: f(std::integral_constant<int, 24>{}); return true;
+        case 48: f(std::integral_constant<int, 48>{}); return true;
+        default: return false;
+    }
+}
+
 // ---- implicit im2col operands for the packed GEMM ----------------------------------------------
 
 // The im2col matrix of one group of one sample, as a GEMM operand: row k = (c, kh, kw), column
@@ -88,13 +101,9 @@ public:
     }
 
     void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
-        switch (nr) {  // a compile-time panel width turns the row copy into a few vector moves
-            case 8: return pack<8>(k0, kc, j0, nc, dst);
-            case 16: return pack<16>(k0, kc, j0, nc, dst);
-            case 24: return pack<24>(k0, kc, j0, nc, dst);
-            case 32: return pack<32>(k0, kc, j0, nc, dst);
-            default: GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
-        }
+        // A compile-time panel width turns each row copy into a few vector moves.
+        if (!with_panel_width(nr, [&](auto width) { pack<decltype(width)::value>(k0, kc, j0, nc, dst); }))
+            GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
     }
 
 private:
@@ -250,13 +259,9 @@ public:
     ShiftedRows(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
     float at(int64_t k, int64_t j) const override { return xp_[g_.offset(k) + j]; }
     void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
-        switch (nr) {  // a compile-time panel width turns each row copy into a few vector moves
-            case 8: return pack<8>(k0, kc, j0, nc, dst);
-            case 16: return pack<16>(k0, kc, j0, nc, dst);
-            case 24: return pack<24>(k0, kc, j0, nc, dst);
-            case 32: return pack<32>(k0, kc, j0, nc, dst);
-            default: GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
-        }
+        // A compile-time panel width turns each row copy into a few vector moves.
+        if (!with_panel_width(nr, [&](auto width) { pack<decltype(width)::value>(k0, kc, j0, nc, dst); }))
+            GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
     }
 
 private:
@@ -328,8 +333,8 @@ void for_each_sample(int64_t N, const Body& body) {
 }
 
 void apply_activation(float* y, int64_t count, const Conv2dOptions& o) {
-    if (o.activation == Activation::ReLU)
-        for (int64_t i = 0; i < count; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    if (o.activation == Activation::ReLU)  // NaN passes through, as in the relu op
+        for (int64_t i = 0; i < count; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];
     else if (o.activation == Activation::LeakyReLU) {
         const float slope = static_cast<float>(o.negative_slope);
         for (int64_t i = 0; i < count; ++i) y[i] = y[i] > 0.0f ? y[i] : slope * y[i];
@@ -409,17 +414,16 @@ void backward_input_float(const ConvShape& s, const float* gy, int64_t gy_bs, co
     });
 }
 
-void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw,
-                           bool accumulate) {
+// Adds every sample's contribution to gw.
+void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw) {
     const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
     // Samples one after another, so dW sums them in a fixed order; the GEMMs use all threads.
     for (int64_t n = 0; n < s.N; ++n)
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
             const StridedMatrix a(gy + n * gy_bs + g * OCg * P, P, 1);
-            const bool acc = accumulate || n > 0;
             if (is_pointwise(s)) {
-                gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, acc);
+                gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, true);
             } else if (use_padded_grid(s)) {
                 // dY on the padded grid (zeros in the junk columns, so they add nothing).
                 static thread_local std::vector<float> xp_buffer, gy_buffer;
@@ -435,9 +439,9 @@ void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, con
                         std::fill(row + s.OW, row + grid.Wp, 0.0f);
                     }
                 gemm_packed(OCg, K, grid.L, StridedMatrix(gyp, grid.L, 1), ShiftedRowsTransposed(grid, xp), gw + g * OCg * K, K,
-                            acc);
+                            true);
             } else {
-                gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, acc);
+                gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, true);
             }
         }
 }
@@ -459,7 +463,7 @@ void forward_double(const ConvShape& s, const double* x, int64_t x_bs, const dou
         double* yn = y + n * y_bs;
         const double slope = s.opt.activation == Activation::ReLU ? 0.0 : s.opt.negative_slope;
         if (!accumulate && s.opt.activation != Activation::None)
-            for (int64_t i = 0; i < s.OC * P; ++i) yn[i] = yn[i] > 0 ? yn[i] : slope * yn[i];
+            for (int64_t i = 0; i < s.OC * P; ++i) yn[i] = yn[i] < 0 ? slope * yn[i] : yn[i];
     }
 }
 
@@ -477,14 +481,14 @@ void backward_input_double(const ConvShape& s, const double* gy, int64_t gy_bs, 
 }
 
 void backward_weight_double(const ConvShape& s, const double* x, int64_t x_bs, const double* gy, int64_t gy_bs,
-                            double* gw, bool accumulate) {
+                            double* gw) {
     const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
     std::vector<double> col(static_cast<size_t>(K * P));
     for (int64_t n = 0; n < s.N; ++n)
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             im2col(s, x + n * x_bs + g * s.group_in() * s.H * s.W, col.data());
             gemm<double>(false, true, OCg, K, P, 1.0, gy + n * gy_bs + g * OCg * P, P, col.data(), P,
-                         accumulate || n > 0 ? 1.0 : 0.0, gw + g * OCg * K, K);
+                         1.0, gw + g * OCg * K, K);
         }
 }
 
@@ -510,10 +514,12 @@ template <class T>
 void conv2d_backward_params_cpu(const ConvShape& s, const T* x, int64_t x_batch_stride, const T* gy,
                                 int64_t gy_batch_stride, T* gweight, T* gbias, bool accumulate) {
     if (gweight) {
+        // Start from zero (not from the first sample), so an empty batch gives a zero gradient.
+        if (!accumulate) std::fill(gweight, gweight + s.OC * s.group_in() * s.KH * s.KW, T(0));
         if constexpr (std::is_same_v<T, float>)
-            backward_weight_float(s, x, x_batch_stride, gy, gy_batch_stride, gweight, accumulate);
+            backward_weight_float(s, x, x_batch_stride, gy, gy_batch_stride, gweight);
         else
-            backward_weight_double(s, x, x_batch_stride, gy, gy_batch_stride, gweight, accumulate);
+            backward_weight_double(s, x, x_batch_stride, gy, gy_batch_stride, gweight);
     }
     if (gbias) {
         const int64_t P = s.OH * s.OW;

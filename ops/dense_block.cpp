@@ -114,6 +114,9 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
     SR_CHECK(!layer_weights.empty() && layer_biases.size() == layer_weights.size(),
              "residual_dense_block: needs at least one layer and one bias entry (possibly undefined) per layer, got ",
              layer_weights.size(), " weights and ", layer_biases.size(), " biases");
+    SR_CHECK(layer_weights[0].defined() && layer_weights[0].dim() == 4,
+             "residual_dense_block: layer 0 weight must be [G, G0, k, k], got ",
+             layer_weights[0].defined() ? layer_weights[0].shape() : Shape{});
     SR_CHECK(options.negative_slope >= 0, "residual_dense_block: negative_slope must be >= 0, got ", options.negative_slope);
     const int64_t L = static_cast<int64_t>(layer_weights.size());
     const DenseGeometry geo{x.size(0), x.size(1), layer_weights[0].size(0), L, x.size(2), x.size(3)};
@@ -146,7 +149,7 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
             const T slope = T(options.negative_slope);
             for (int64_t n = 0; n < geo.N; ++n) {
                 T* f = bp + n * bs + first;
-                for (int64_t j = 0; j < geo.G * P; ++j) f[j] = f[j] > T(0) ? f[j] : slope * f[j];
+                for (int64_t j = 0; j < geo.G * P; ++j) f[j] = f[j] < T(0) ? slope * f[j] : f[j];
             }
         }
         T* yp = y.data<T>();

@@ -44,8 +44,9 @@ struct MulScalar {
 
 // ---- activations -----------------------------------------------------------------------------
 
+// Written so that NaN passes through (as in PyTorch): a diverged network must not look finite.
 struct Relu {
-    template <class T> SR_HD T operator()(T x) const { return x > T(0) ? x : T(0); }
+    template <class T> SR_HD T operator()(T x) const { return x < T(0) ? T(0) : x; }
 };
 // From the output y: y > 0 exactly where x > 0.
 struct ReluGrad {
@@ -94,7 +95,7 @@ struct TanhGrad {
 
 struct Clamp {
     double lo, hi;
-    template <class T> SR_HD T operator()(T x) const { return hd::min(hd::max(x, T(lo)), T(hi)); }
+    template <class T> SR_HD T operator()(T x) const { return x < T(lo) ? T(lo) : (x > T(hi) ? T(hi) : x); }
 };
 // As PyTorch: the gradient passes where lo <= x <= hi, bounds included.
 struct ClampGrad {

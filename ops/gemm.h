@@ -66,7 +66,7 @@ template <class T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                     int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
-// The micro-kernel in use, e.g. "avx2+fma 6x16" (for sr_bench's machine line).
+// The micro-kernel in use, e.g. "avx2+fma 4x24" (for sr_bench's machine line).
 const char* gemm_kernel_name();
 // Switches micro-kernel: "avx512", "avx2", "generic" or "best". False (and no change) when the
 // CPU lacks the instructions. For tests and benchmarks; not thread-safe against running GEMMs.

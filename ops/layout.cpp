@@ -187,7 +187,7 @@ Tensor Tensor::expand(const Shape& target) const {
         }
         const int64_t have = shape()[i - lead];
         const int64_t want = target[i] == -1 ? have : target[i];
-        SR_CHECK(want == have || have == 1, "expand: cannot expand ", shape(), " to ", target);
+        SR_CHECK(want >= 0 && (want == have || have == 1), "expand: cannot expand ", shape(), " to ", target);
         s[i] = want;
         st[i] = want == have ? strides()[i - lead] : 0;
     }

@@ -63,9 +63,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     check_cpu(weight, "weight");
     check_cpu(bias, "bias");
     const int64_t in = weight.size(1), out = weight.size(0);
-    const Tensor x2 = x.detach().reshape({-1, in}).contiguous();
+    const int64_t rows = sr::numel(Shape(x.shape().begin(), x.shape().end() - 1));  // all leading dimensions
+    const Tensor x2 = x.detach().reshape({rows, in}).contiguous();
     const Tensor w = weight.detach().contiguous();
-    const int64_t rows = x2.size(0);
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = Tensor::empty({rows, out}, x.dtype(), x.device());

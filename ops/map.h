@@ -104,8 +104,8 @@ void cpu_map(int64_t n, const F& f, StridedPtr<T> out, In... in) {
 
 #if SR_HAS_CUDA
 template <class F, size_t K>
-void cuda_map(int64_t n, const F& f, const std::array<StridedPtr<float>, K>& p) {
-    std::apply([&](auto... ptr) { cuda::map(n, f, ptr...); }, p);
+void cuda_map(int device, int64_t n, const F& f, const std::array<StridedPtr<float>, K>& p) {
+    std::apply([&](auto... ptr) { cuda::map(device, n, f, ptr...); }, p);
 }
 #endif
 
@@ -125,7 +125,7 @@ void map_into(const char* op, const Tensor& out, const F& f, const In&... inputs
     const std::array<Tensor, K> operands{out, inputs...};
     if (dev.is_cuda()) {
         SR_CHECK(out.dtype() == DType::F32, op, ": CUDA tensors are F32, got ", out.dtype());
-        SR_CUDA_CALL(detail::cuda_map(n, f, detail::plan<float, K>(out.shape(), operands, op)));
+        SR_CUDA_CALL(detail::cuda_map(dev.index, n, f, detail::plan<float, K>(out.shape(), operands, op)));
         return;
     }
     dispatch_float(out.dtype(), op, [&]<class T>() {

@@ -27,6 +27,8 @@ Tensor ssim(const Tensor& x, const Tensor& y, double data_range) {
              " and ", y.shape());
     SR_CHECK(x.size(2) >= kWindow && x.size(3) >= kWindow, "ssim: images must be at least 11x11, got ", x.shape());
     SR_CHECK(data_range > 0, "ssim: data_range must be > 0, got ", data_range);
+    SR_CHECK(x.dtype() == y.dtype() && x.device() == y.device(), "ssim: both images must share dtype and device, got ", x,
+             " and ", y);
     const int64_t C = x.size(1);
     // The 2-d window is the outer product of the 1-d Gaussian, one copy per channel (depthwise).
     const std::vector<double> g = gaussian_taps(kWindow, 1.5);

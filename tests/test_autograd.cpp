@@ -95,3 +95,14 @@ TEST_CASE("gradcheck passes a right gradient and catches a wrong one") {
     CHECK(!wrong.passed);
     CHECK(wrong.worst.find("input 0") != std::string::npos);
 }
+
+TEST_CASE("a very long graph is freed without recursion") {
+    const int64_t before = Node::live_count();
+    {
+        Tensor x = ones({1}).set_requires_grad(true);
+        Tensor y = x;
+        for (int i = 0; i < 300000; ++i) y = y * 1.0;
+        CHECK(Node::live_count() >= before + 300000);
+    }  // dropping y releases 300000 nodes
+    CHECK(Node::live_count() == before);
+}

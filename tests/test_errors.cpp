@@ -1,6 +1,9 @@
 // Bad input to an op is one sr::Error that names the op, what it expected and what it got.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
+#include "autograd/backward.h"
 #include "core/factory.h"
 #include "ops/activation.h"
 #include "ops/batch_norm.h"
@@ -61,4 +64,40 @@ TEST_CASE("dtypes") {
     CHECK(error_of([] { (void)relu(Tensor::empty({2}, DType::U8, Device::cpu())); }) == "relu: expects a floating tensor (F32 or F64), got U8");
     CHECK(error_of([] { (void)(zeros({2}) * zeros({2}, {DType::F64})); }) == "mul: expects all tensors to be F32, got F64 cpu [2]");
     CHECK(error_of([] { (void)zeros({2}).to(DType::U8); }).find("conversion to U8 is not defined") != std::string::npos);
+}
+
+TEST_CASE("edge cases found in review") {
+    // Missing running_var next to a running_mean: an error, not a crash inside a parallel loop.
+    CHECK(error_of([] { (void)batch_norm2d(zeros({2, 3, 4, 4}), Tensor(), Tensor(), zeros({3}), Tensor(), true); }) ==
+          "batch_norm2d: running_mean and running_var must be both given or both undefined");
+    CHECK(error_of([] { (void)Device::parse("cuda:99999999999"); }) == "device: expected cpu, cuda or cuda:N, got 'cuda:99999999999'");
+    CHECK(error_of([] { (void)Device::parse("cuda:"); }).find("expected cpu, cuda or cuda:N") != std::string::npos);
+    CHECK(Device::parse("cuda:3").index == 3);
+    CHECK(error_of([] { zero_grad({Tensor()}); }) == "tensor: use of an undefined tensor");
+    CHECK(error_of([] { (void)ones({1, 3}).expand({-2, 3}); }).find("expand: cannot expand") == 0);
+    CHECK(error_of([] { (void)arange(0, INFINITY); }).find("arange: ") == 0);
+    CHECK(error_of([] { (void)zeros({int64_t(1) << 40, int64_t(1) << 40}); }).find("has too many elements") != std::string::npos);
+    // NaN passes through relu and clamp, as in PyTorch.
+    const Tensor nan = full({1}, NAN);
+    CHECK(std::isnan(to_vector(relu(nan))[0]));
+    CHECK(std::isnan(to_vector(clamp(nan, 0, 1))[0]));
+    // linear with no input features gives the bias.
+    CHECK(to_vector(linear(zeros({2, 0}), zeros({3, 0}), ones({3}))) == std::vector<double>(6, 1.0));
+}
+
+TEST_CASE("a convolution over an empty batch has zero weight gradients") {
+    Tensor x = zeros({0, 3, 5, 5}).set_requires_grad(true);
+    Tensor w = ones({2, 3, 3, 3}).set_requires_grad(true), b = ones({2}).set_requires_grad(true);
+    backward(sum(conv2d(x, w, b, {.padding = 1})));
+    CHECK(to_vector(w.grad()) == std::vector<double>(54, 0.0));
+    CHECK(to_vector(b.grad()) == std::vector<double>(2, 0.0));
+}
+
+TEST_CASE("batch norm reads strided weight and bias correctly") {
+    const Tensor x = uniform({2, 3, 4, 4}, -1, 1);
+    const Tensor w = full({1}, 2).expand({3});
+    const Tensor b = from_vector({0, 100, 0.5, 100, 1, 100}, {6}).slice(0, 0, 6, 2);
+    const Tensor strided = batch_norm2d(x, w, b, Tensor(), Tensor(), true);
+    const Tensor dense = batch_norm2d(x, w.contiguous(), b.contiguous(), Tensor(), Tensor(), true);
+    CHECK(to_vector(strided) == to_vector(dense));
 }

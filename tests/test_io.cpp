@@ -113,7 +113,11 @@ TEST_CASE("broken safetensors files give one clear error each") {
     CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}})", data)).find("non-negative") !=
           std::string::npos);
     CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", data))
-              .find("exceeds the data") != std::string::npos);
+              .find("does not match") != std::string::npos);
+    CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""))
+              .find("is too large") != std::string::npos);
+    // A zero anywhere makes an empty tensor, whatever the other sizes.
+    CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}})", "")) == "(no error)");
     CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", data)).find("fall outside") !=
           std::string::npos);
     CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[2]}})", data)).find("exactly the fields") != std::string::npos);

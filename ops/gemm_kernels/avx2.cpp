@@ -1,4 +1,5 @@
-// The AVX2 + FMA micro-kernel: 6 x 16 (12 ymm accumulators). Compiled with -mavx2 -mfma; called
+// The AVX2 + FMA micro-kernel: 4 x 24 (12 ymm accumulators; per k step 3 loads of B and 4
+// broadcasts of A feed 12 FMAs, and 4 rows divide the 64-channel layers of SR networks exactly). Compiled with -mavx2 -mfma; called
 // only when the CPU has both (ops/gemm.cpp checks).
 #include <immintrin.h>
 

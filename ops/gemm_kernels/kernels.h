@@ -13,7 +13,7 @@ using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, 
 using PeakLoopFn = double (*)(int64_t iterations, float* sink);
 
 struct Kernel {
-    const char* name;  // "avx512 14x32", shown by sr_bench
+    const char* name;  // "avx2+fma 4x24", shown by sr_bench
     int mr, nr;
     KernelFn fn;
     PeakLoopFn peak_loop;

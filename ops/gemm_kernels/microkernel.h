@@ -5,7 +5,7 @@
 //   B_panel is kc rows of NR values (NR columns of B, contiguous:  b[p * NR + j]),
 // NR = NV vectors of Isa::kWidth floats. The MR x NV accumulators live in registers for the whole
 // k loop: per step the kernel loads NV vectors of B, broadcasts MR values of A and issues MR x NV
-// fused multiply-adds (AVX2 6 x 16: 12 FMAs on 14 of the 16 ymm registers).
+// fused multiply-adds (AVX2 4 x 24: 12 FMAs on 15 of the 16 ymm registers).
 //
 // Each instruction set's translation unit (avx2.cpp, avx512.cpp, generic.cpp) is compiled for
 // that ISA only and instantiates this template with its traits. This header includes nothing
