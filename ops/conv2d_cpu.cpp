@@ -218,12 +218,14 @@ private:
 // every row are junk, computed and thrown away (2 of 130 for a 3x3 kernel on 128 columns). Then the
 // im2col row of tap (c, kh, kw) is just the padded image read from one offset,
 //     B[(c, kh, kw), j] = xp[c Hp Wp + kh dh Wp + kw dw + j],
-// so packing B is a plain copy, with no bounds checks and no border cases.
+// so the GEMM reads those rows in place (GemmOperand::rows_in_place): no im2col matrix, no
+// packing, no bounds checks, no border cases.
 struct PaddedGrid {
     int64_t Hp, Wp, L;     // padded height and width; output positions on the padded grid (OH Wp)
     int64_t channels, KH, KW, dh, dw;
     int64_t plane() const { return Hp * Wp; }
-    int64_t size() const { return channels * plane() + (KW - 1) * dw; }  // the last taps read a little past
+    // The last taps read a little past the planes, and the GEMM up to one panel further.
+    int64_t size() const { return channels * plane() + (KW - 1) * dw + 64; }
     int64_t offset(int64_t k) const {
         const int64_t c = k / (KH * KW), kh = (k / KW) % KH, kw = k % KW;
         return c * plane() + kh * dh * Wp + kw * dw;
@@ -239,6 +241,7 @@ bool use_padded_grid(const ConvShape& s) { return s.opt.stride.h == 1 && s.opt.s
 // xp = one group of one sample, zero-padded, with zero slack at the end.
 void pad_into(const ConvShape& s, const PaddedGrid& g, const float* x, float* xp) {
     const int64_t ph = s.opt.padding.h, pw = s.opt.padding.w;
+#pragma omp parallel for if (!omp_in_parallel() && g.size() > 65536)
     for (int64_t c = 0; c < g.channels; ++c) {
         float* dst = xp + c * g.plane();
         std::fill(dst, dst + ph * g.Wp, 0.0f);
@@ -253,59 +256,14 @@ void pad_into(const ConvShape& s, const PaddedGrid& g, const float* x, float* xp
     std::fill(xp + g.channels * g.plane(), xp + g.size(), 0.0f);
 }
 
-// B[(c, kh, kw), j] on the padded grid: every row a contiguous run of xp.
+// B[(c, kh, kw), j] on the padded grid: every row a contiguous run of xp, read in place.
 class ShiftedRows final : public GemmOperand {
 public:
     ShiftedRows(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
     float at(int64_t k, int64_t j) const override { return xp_[g_.offset(k) + j]; }
-    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
-        // A compile-time panel width turns each row copy into a few vector moves.
-        if (!with_panel_width(nr, [&](auto width) { pack<decltype(width)::value>(k0, kc, j0, nc, dst); }))
-            GemmOperand::pack_b(k0, kc, j0, nc, nr, dst);
-    }
-
-private:
-    template <int NR>
-    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* __restrict dst) const {
-        std::vector<int64_t> offsets(static_cast<size_t>(kc));
-        for (int64_t p = 0; p < kc; ++p) offsets[p] = g_.offset(k0 + p);
-        for (int64_t q = 0; q * NR < nc; ++q) {
-            const int64_t cols = std::min<int64_t>(NR, nc - q * NR);
-            float* panel = dst + q * kc * NR;
-            for (int64_t p = 0; p < kc; ++p) {
-                const float* __restrict src = xp_ + offsets[p] + j0 + q * NR;
-                float* __restrict d = panel + p * NR;
-                if (cols == NR) {
-                    for (int j = 0; j < NR; ++j) d[j] = src[j];
-                } else {
-                    for (int j = 0; j < NR; ++j) d[j] = j < cols ? src[j] : 0.0f;
-                }
-            }
-        }
-    }
-    const PaddedGrid& g_;
-    const float* xp_;
-};
-
-// Its transpose, B[j, (c, kh, kw)], the B operand of the weight gradient dW = dY_grid B^T: each
-// panel column is a contiguous run of xp written down the panel.
-class ShiftedRowsTransposed final : public GemmOperand {
-public:
-    ShiftedRowsTransposed(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
-    float at(int64_t j, int64_t k) const override { return xp_[g_.offset(k) + j]; }
-    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
-        for (int64_t q = 0; q * nr < nc; ++q) {
-            float* panel = dst + q * kc * nr;
-            const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
-            for (int64_t jj = 0; jj < nr; ++jj) {
-                if (jj >= cols) {
-                    for (int64_t p = 0; p < kc; ++p) panel[p * nr + jj] = 0.0f;
-                    continue;
-                }
-                const float* src = xp_ + g_.offset(j0 + q * nr + jj) + k0;
-                for (int64_t p = 0; p < kc; ++p) panel[p * nr + jj] = src[p];
-            }
-        }
+    const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
+        for (int64_t i = 0; i < count; ++i) offsets[i] = g_.offset(r0 + i);
+        return xp_;
     }
 
 private:
@@ -332,13 +290,15 @@ void for_each_sample(int64_t N, const Body& body) {
     }
 }
 
+// The fused activation of one value (NaN passes through, as in the relu op).
+float activate(float v, const Conv2dOptions& o) {
+    if (o.activation == Activation::None || !(v < 0.0f)) return v;
+    return o.activation == Activation::ReLU ? 0.0f : static_cast<float>(o.negative_slope) * v;
+}
+
 void apply_activation(float* y, int64_t count, const Conv2dOptions& o) {
-    if (o.activation == Activation::ReLU)  // NaN passes through, as in the relu op
-        for (int64_t i = 0; i < count; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];
-    else if (o.activation == Activation::LeakyReLU) {
-        const float slope = static_cast<float>(o.negative_slope);
-        for (int64_t i = 0; i < count; ++i) y[i] = y[i] > 0.0f ? y[i] : slope * y[i];
-    }
+    if (o.activation == Activation::None) return;
+    for (int64_t i = 0; i < count; ++i) y[i] = activate(y[i], o);
 }
 
 // ---- float: implicit GEMM ----------------------------------------------------------------------
@@ -350,30 +310,36 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
             float* yg = y + n * y_bs + g * OCg * P;
-            if (!accumulate)
-                for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
             const StridedMatrix a(w + g * OCg * K, K, 1);
-            if (is_pointwise(s)) {
-                gemm_packed(OCg, P, K, a, StridedMatrix(xg, P, 1), yg, P, true);
-            } else if (use_padded_grid(s)) {
-                // Compute on the padded grid, then keep the OW real columns of each row.
+            if (use_padded_grid(s)) {
+                // Compute on the padded grid, then keep the OW real columns of each row, adding
+                // the bias and applying the activation in the same pass.
                 static thread_local std::vector<float> xp_buffer, y_buffer;
                 const PaddedGrid grid = PaddedGrid::of(s);
                 float* xp = scratch(xp_buffer, grid.size());
                 float* yp = scratch(y_buffer, OCg * grid.L);
                 pad_into(s, grid, xg, xp);
                 gemm_packed(OCg, grid.L, K, a, ShiftedRows(grid, xp), yp, grid.L, false);
-                for (int64_t o = 0; o < OCg; ++o)
+#pragma omp parallel for if (!omp_in_parallel() && OCg * P > 65536)
+                for (int64_t o = 0; o < OCg; ++o) {
+                    const float b = bias ? bias[g * OCg + o] : 0.0f;
                     for (int64_t oh = 0; oh < s.OH; ++oh) {
                         const float* src = yp + o * grid.L + oh * grid.Wp;
                         float* dst = yg + o * P + oh * s.OW;
-                        for (int64_t ow = 0; ow < s.OW; ++ow) dst[ow] += src[ow];
+                        if (accumulate)
+                            for (int64_t ow = 0; ow < s.OW; ++ow) dst[ow] += src[ow];
+                        else
+                            for (int64_t ow = 0; ow < s.OW; ++ow) dst[ow] = activate(src[ow] + b, s.opt);
                     }
-            } else {
-                gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
+                }
+                continue;
             }
+            if (!accumulate)
+                for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
+            if (is_pointwise(s)) gemm_packed(OCg, P, K, a, StridedMatrix(xg, P, 1), yg, P, true);
+            else gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
+            if (!accumulate) apply_activation(yg, OCg * P, s.opt);
         }
-        if (!accumulate) apply_activation(y + n * y_bs, s.OC * P, s.opt);
     });
 }
 
@@ -425,21 +391,26 @@ void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, con
             if (is_pointwise(s)) {
                 gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, true);
             } else if (use_padded_grid(s)) {
-                // dY on the padded grid (zeros in the junk columns, so they add nothing).
-                static thread_local std::vector<float> xp_buffer, gy_buffer;
+                // dW^T[(c, kh, kw), o] = sum_j B[(c, kh, kw), j] dY[o, j] on the padded grid, with the
+                // rows of B read in place as A, and dY zero in the junk columns so they add nothing.
+                static thread_local std::vector<float> xp_buffer, gy_buffer, dwt_buffer;
                 const PaddedGrid grid = PaddedGrid::of(s);
                 float* xp = scratch(xp_buffer, grid.size());
                 float* gyp = scratch(gy_buffer, OCg * grid.L);
+                float* dwt = scratch(dwt_buffer, K * OCg);
                 pad_into(s, grid, xg, xp);
                 const float* gyg = gy + n * gy_bs + g * OCg * P;
+#pragma omp parallel for if (OCg * grid.L > 65536)
                 for (int64_t o = 0; o < OCg; ++o)
                     for (int64_t oh = 0; oh < s.OH; ++oh) {
                         float* row = gyp + o * grid.L + oh * grid.Wp;
                         std::copy_n(gyg + o * P + oh * s.OW, s.OW, row);
                         std::fill(row + s.OW, row + grid.Wp, 0.0f);
                     }
-                gemm_packed(OCg, K, grid.L, StridedMatrix(gyp, grid.L, 1), ShiftedRowsTransposed(grid, xp), gw + g * OCg * K, K,
-                            true);
+                gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
+                float* gwg = gw + g * OCg * K;
+                for (int64_t o = 0; o < OCg; ++o)
+                    for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
             } else {
                 gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, true);
             }

@@ -58,40 +58,66 @@ private:
     size_t size_ = 0;
 };
 
+// A row of zeros for the ragged edge of an A operand read in place.
+alignas(64) const float kZeroRow[KC] = {};
+
 // The body of gemm_packed, run by every thread of the team (or by one thread alone).
 // `b_pack` is shared by the team; each thread packs its own A block.
 void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
-               const Kernel& kern, float* b_pack, float* a_pack) {
+               bool accumulate, const Kernel& kern, float* b_pack, float* a_pack) {
     const int64_t MC = mc_for(kern), NC = nc_for(kern), MR = kern.mr, NR = kern.nr;
     alignas(64) float edge[16 * 64];  // an MR x NR tile for the ragged edges (MR <= 16, NR <= 64)
+    std::vector<int64_t> a_offsets(static_cast<size_t>(MC)), b_offsets(static_cast<size_t>(KC));
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = std::min(KC, K - pc);
-            // Pack B[pc : pc + kc, jc : jc + nc], panels shared out among the threads.
+            // B[pc : pc + kc, jc : jc + nc]: read in place, or packed with the panels shared out.
+            const float* b_base = B.rows_in_place(pc, kc, b_offsets.data());
+            if (!b_base) {
 #pragma omp for schedule(static)
-            for (int64_t q = 0; q < n_panels; ++q)
-                B.pack_b(pc, kc, jc + q * NR, std::min(NR, nc - q * NR), static_cast<int>(NR), b_pack + q * kc * NR);
+                for (int64_t q = 0; q < n_panels; ++q)
+                    B.pack_b(pc, kc, jc + q * NR, std::min(NR, nc - q * NR), static_cast<int>(NR), b_pack + q * kc * NR);
+            }
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = std::min(MC, M - ic), m_panels = (mc + MR - 1) / MR;
-                // Each thread packs the A block itself: it is small and every thread needs all of it.
-                A.pack_a(ic, mc, pc, kc, static_cast<int>(MR), a_pack);
+                // A[ic : ic + mc, pc : pc + kc]: read in place, or packed by each thread for itself
+                // (it is small, and every thread needs all of it).
+                const float* a_base = A.rows_in_place(ic, mc, a_offsets.data());
+                if (!a_base) A.pack_a(ic, mc, pc, kc, static_cast<int>(MR), a_pack);
 #pragma omp for collapse(2) schedule(static)
                 for (int64_t jq = 0; jq < n_panels; ++jq) {
                     for (int64_t iq = 0; iq < m_panels; ++iq) {
                         const int64_t i = ic + iq * MR, j = jc + jq * NR;
-                        const float* ap = a_pack + iq * kc * MR;
-                        const float* bp = b_pack + jq * kc * NR;
                         const int64_t rows = std::min(MR, M - i), cols = std::min(NR, N - j);
+                        gemm_kernels::Operands o;
+                        o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
+                        const float* a_rows[16];
+                        if (a_base) {
+                            for (int64_t r = 0; r < MR; ++r) a_rows[r] = r < rows ? a_base + a_offsets[iq * MR + r] + pc : kZeroRow;
+                            o.a_rows = a_rows;
+                        } else {
+                            o.a = a_pack + iq * kc * MR;
+                        }
+                        if (b_base) {
+                            o.b = b_base + j;
+                            o.b_offsets = b_offsets.data();
+                        } else {
+                            o.b = b_pack + jq * kc * NR;
+                        }
                         if (rows == MR && cols == NR) {
-                            kern.fn(kc, ap, bp, C + i * ldc + j, ldc);
+                            kern.fn(kc, o, C + i * ldc + j, ldc);
                             continue;
                         }
-                        // A ragged tile: compute the full tile into `edge`, add the valid part.
-                        std::fill(edge, edge + MR * NR, 0.0f);
-                        kern.fn(kc, ap, bp, edge, NR);
+                        // A ragged tile: compute the full tile into `edge`, then store or add the valid part.
+                        const bool overwrite = o.overwrite_c;
+                        o.overwrite_c = true;
+                        kern.fn(kc, o, edge, NR);
                         for (int64_t r = 0; r < rows; ++r)
-                            for (int64_t c = 0; c < cols; ++c) C[(i + r) * ldc + j + c] += edge[r * NR + c];
+                            for (int64_t c = 0; c < cols; ++c) {
+                                float& dst = C[(i + r) * ldc + j + c];
+                                dst = overwrite ? edge[r * NR + c] : dst + edge[r * NR + c];
+                            }
                     }
                 }
             }
@@ -127,6 +153,8 @@ void GemmOperand::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
             for (int64_t j = 0; j < nr; ++j)
                 dst[(q * kc + k) * nr + j] = q * nr + j < nc ? at(k0 + k, j0 + q * nr + j) : 0.0f;
 }
+
+const float* GemmOperand::rows_in_place(int64_t, int64_t, int64_t*) const { return nullptr; }
 
 void StridedMatrix::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const {
     for (int64_t q = 0; q * mr < mc; ++q) {
@@ -164,9 +192,11 @@ void StridedMatrix::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int n
 void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
                  bool accumulate) {
     if (M <= 0 || N <= 0) return;
-    if (!accumulate)
-        for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
-    if (K <= 0) return;
+    if (K <= 0) {  // an empty product: C = 0 (or unchanged when accumulating)
+        if (!accumulate)
+            for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+        return;
+    }
     const Kernel kern = active_kernel();
     const int64_t NC = nc_for(kern), MC = mc_for(kern);
     const size_t b_size = static_cast<size_t>(KC * (std::min(NC, N) + kern.nr));
@@ -180,7 +210,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Ge
 #pragma omp parallel num_threads(threads)
     {
         static thread_local PackBuffer a_buffer;
-        gemm_team(M, N, K, A, B, C, ldc, kern, b_pack, a_buffer.get(a_size));
+        gemm_team(M, N, K, A, B, C, ldc, accumulate, kern, b_pack, a_buffer.get(a_size));
     }
 }
 

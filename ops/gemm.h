@@ -33,6 +33,12 @@ public:
     // As B: rows [k0, k0 + kc) x cols [j0, j0 + nc) into panels of `nr` columns; panel q holds, for
     // each k, its nr values: dst[q * kc * nr + k * nr + j]. Columns past nc are 0.
     virtual void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const;
+    // An operand whose every row is contiguous in memory (element (r, c) at base[offset(r) + c])
+    // can be read in place by the micro-kernel instead of being packed: it returns base and fills
+    // offsets[i] = offset(r0 + i) for i < count. As B, the GEMM may read up to one panel width
+    // past the last column (the values are ignored), so the memory must allow that.
+    // nullptr (the default): pack.
+    virtual const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const;
 };
 
 // element(r, c) = data[r * row_stride + c * col_stride]; a transpose swaps the two strides.

@@ -21,9 +21,7 @@ struct Avx2 {
     static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
 };
 
-void kernel_4x24(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
-    microkernel<Avx2, 4, 3>(kc, a, b, c, ldc);
-}
+void kernel_4x24(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx2, 4, 3>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Avx2>(iterations, sink); }
 }  // namespace
 

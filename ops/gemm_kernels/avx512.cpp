@@ -21,9 +21,7 @@ struct Avx512 {
     static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
 };
 
-void kernel_8x48(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
-    microkernel<Avx512, 8, 3>(kc, a, b, c, ldc);
-}
+void kernel_8x48(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx512, 8, 3>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Avx512>(iterations, sink); }
 }  // namespace
 

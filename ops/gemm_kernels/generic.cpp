@@ -18,9 +18,7 @@ struct Scalar {
     static void storeu(float* p, V v) { *p = v; }
 };
 
-void kernel_4x8(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
-    microkernel<Scalar, 4, 8>(kc, a, b, c, ldc);
-}
+void kernel_4x8(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Scalar, 4, 8>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Scalar>(iterations, sink); }
 }  // namespace
 

@@ -6,7 +6,19 @@
 
 namespace sr::gemm_kernels {
 
-using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc);
+// Where a micro-kernel reads step p (0 <= p < kc) of its operands.
+//   A: a packed panel, a[p * MR + i]; or, when a_rows is set, MR rows read in place, a_rows[i][p].
+//   B: a packed panel, b[p * NR + j]; or, when b_offsets is set, rows in place, b[b_offsets[p] + j].
+struct Operands {
+    const float* a = nullptr;
+    const float* const* a_rows = nullptr;
+    const float* b = nullptr;
+    const int64_t* b_offsets = nullptr;
+    bool overwrite_c = false;  // C = A * B instead of C += A * B (the first k block of a fresh C)
+};
+
+// C[MR x NR] (row stride ldc) += A * B over kc steps (or = with overwrite_c).
+using KernelFn = void (*)(int64_t kc, const Operands& operands, float* c, int64_t ldc);
 
 // A loop of independent fused multiply-adds on one thread; returns the FLOPs it did. sr_bench
 // times it to measure the machine's peak with the same instructions the micro-kernel uses.

@@ -9,6 +9,7 @@ another interpreter without torch).  Usually run through tools/bench/compare.sh.
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -189,12 +190,11 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores, as srforge)")
     args = ap.parse_args()
     if args.repeat < 5:
         sys.exit("--repeat must be at least 5")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # Debian's build defaults to one thread
     threads = torch.get_num_threads()
     torch.manual_seed(0)
     print(json.dumps({"machine": "pytorch " + torch.__version__, "threads": threads,
