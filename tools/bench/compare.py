@@ -37,12 +37,19 @@ def main(ours_path, torch_path, extra_path=None):
                   f"{t['gflops']:>8.1f} | {r['median_ms'] / t['median_ms']:>6.2f} |")
         else:
             print(f"| {name:<24} | {r['median_ms']:>11.2f} | {r['gflops']:>8.1f} | {'-':>11} | {'-':>8} | {'-':>6} |")
-    if extra_path:
-        _, extra = load(extra_path)
-        for name, e in extra.items():
-            print(f"| {name:<24} | {'-':>11} | {'-':>8} | {e['median_ms']:>11.2f} | {e['gflops']:>8.1f} | {'-':>6} |")
     print()
     print("ratio = srforge median / PyTorch median (time): below 1.00 srforge is faster.")
+    if extra_path:
+        blas_h, blas = load(extra_path)
+        print()
+        print(f"GEMM yardstick: {blas_h.get('machine', '?')}, {blas_h.get('threads', '?')} threads")
+        print()
+        print(f"| {'benchmark':<24} | {'srforge GFLOP/s':>15} | {'OpenBLAS GFLOP/s':>16} | {'srforge / OpenBLAS':>18} |")
+        print(f"|{'-' * 26}|{'-' * 17}|{'-' * 18}|{'-' * 20}|")
+        for name, e in blas.items():
+            r = ours.get(name)
+            if r:
+                print(f"| {name:<24} | {r['gflops']:>15.1f} | {e['gflops']:>16.1f} | {r['gflops'] / e['gflops']:>18.2f} |")
 
 
 if __name__ == "__main__":

@@ -13,5 +13,15 @@ tools/setup.sh > /dev/null
 out=$(mktemp -d)
 build/tools/sr_bench --json "$@" | tee "$out/srforge.jsonl" >&2
 /usr/bin/python3 tools/bench/bench_torch.py "$@" | tee "$out/torch.jsonl" >&2
-python3 tools/bench/compare.py "$out/srforge.jsonl" "$out/torch.jsonl"
+# OpenBLAS as the GEMM yardstick, when Debian's libopenblas-dev is installed (benchmark only).
+blas_dir=/usr/include/x86_64-linux-gnu/openblas-pthread
+extra=()
+if [ -f "$blas_dir/cblas.h" ] && gcc -O2 -I"$blas_dir" tools/bench/openblas_sgemm.c -o "$out/openblas_sgemm" \
+     -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas 2>/dev/null; then
+  "$out/openblas_sgemm" | tee "$out/openblas.jsonl" >&2
+  extra=("$out/openblas.jsonl")
+else
+  echo "compare.sh: libopenblas-dev not installed; no OpenBLAS column (apt-get install libopenblas-dev)" >&2
+fi
+python3 tools/bench/compare.py "$out/srforge.jsonl" "$out/torch.jsonl" "${extra[@]}"
 rm -rf "$out"
