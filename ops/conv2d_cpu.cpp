@@ -78,7 +78,9 @@ template <class F>
 bool with_panel_width(int nr, F&& f) {
     switch (nr) {
         case 8: f(std::integral_constant<int, 8>{}); return true;
+        case 16: f(std::integral_constant<int, 16>{}); return true;
         case 24: f(std::integral_constant<int, 24>{}); return true;
+        case 32: f(std::integral_constant<int, 32>{}); return true;
         case 48: f(std::integral_constant<int, 48>{}); return true;
         default: return false;
     }

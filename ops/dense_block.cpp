@@ -17,9 +17,12 @@ struct DenseGeometry {
     int64_t total() const { return G0 + L * G; }                  // channels of the buffer
     int64_t plane() const { return H * W; }
     int64_t batch_stride() const { return total() * plane(); }   // between samples of the buffer
-    ConvShape layer(int64_t i, int64_t k) const {
+    // Layer i's convolution, with its activation fused in.
+    ConvShape layer(int64_t i, int64_t k, double negative_slope) const {
         ConvShape s{N, G0 + i * G, H, W, G, k, k, H, W, {}};
         s.opt.padding = k / 2;
+        s.opt.activation = negative_slope == 0 ? Activation::ReLU : Activation::LeakyReLU;
+        s.opt.negative_slope = negative_slope;
         return s;
     }
     ConvShape fusion(int64_t k) const {
@@ -58,28 +61,35 @@ struct DenseBlockBackward : Node {
             Tensor g_fusion = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
             const T* gyp = gy.data<T>();
             T* gfp = g_fusion.data<T>();
-            for (int64_t j = 0; j < gy.numel(); ++j) gfp[j] = T(opt.residual_scale) * gyp[j];
+            const int64_t count = gy.numel();
+#pragma omp parallel for if (count > 65536)
+            for (int64_t j = 0; j < count; ++j) gfp[j] = T(opt.residual_scale) * gyp[j];
             const ConvShape fs = geo.fusion(weights[L].size(2));
             conv2d_backward_params_cpu<T>(fs, bp, bs, gfp, geo.G0 * P, gw[L].data<T>(), has_bias[L] ? gb[L].data<T>() : nullptr, false);
             conv2d_backward_input_cpu<T>(fs, gfp, geo.G0 * P, weights[L].data<T>(), gbp, bs, true);
             // Layers in reverse: by the time layer i runs, its output slice of gbuf holds every
             // contribution (fusion and all later layers).
             for (int64_t i = L - 1; i >= 0; --i) {
-                const ConvShape s = geo.layer(i, weights[i].size(2));
+                ConvShape s = geo.layer(i, weights[i].size(2), opt.negative_slope);
                 const int64_t first = (geo.G0 + i * geo.G) * P;  // offset of layer i's slice in a sample
                 const T slope = T(opt.negative_slope);
-                for (int64_t n = 0; n < geo.N; ++n) {  // through the activation, from its output
-                    const T* out = bp + n * bs + first;
-                    T* g = gbp + n * bs + first;
-                    for (int64_t j = 0; j < geo.G * P; ++j) g[j] = out[j] > T(0) ? g[j] : slope * g[j];
-                }
+                const int64_t N = geo.N, span = geo.G * P;
+#pragma omp parallel for collapse(2) if (N * span > 65536)
+                for (int64_t n = 0; n < N; ++n)  // through the activation, from its output
+                    for (int64_t j = 0; j < span; ++j) {
+                        T& g = gbp[n * bs + first + j];
+                        g = bp[n * bs + first + j] > T(0) ? g : slope * g;
+                    }
+                s.opt.activation = Activation::None;  // the kernels below see the gradient after it
                 conv2d_backward_params_cpu<T>(s, bp, bs, gbp + first, bs, gw[i].data<T>(),
                                               has_bias[i] ? gb[i].data<T>() : nullptr, false);
                 conv2d_backward_input_cpu<T>(s, gbp + first, bs, weights[i].data<T>(), gbp, bs, true);
             }
             // dL/dx = dL/dy (the residual) + the buffer gradient of slice 0.
-            for (int64_t n = 0; n < geo.N; ++n)
-                for (int64_t j = 0; j < geo.G0 * P; ++j) gbp[n * bs + j] += gyp[n * geo.G0 * P + j];
+            const int64_t N = geo.N, span = geo.G0 * P;
+#pragma omp parallel for collapse(2) if (N * span > 65536)
+            for (int64_t n = 0; n < N; ++n)
+                for (int64_t j = 0; j < span; ++j) gbp[n * bs + j] += gyp[n * span + j];
         });
         Tensors result{gbuf.slice(1, 0, geo.G0)};
         for (int64_t i = 0; i < L; ++i) result.push_back(gw[i]);
@@ -144,19 +154,16 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
         const int64_t P = geo.plane(), bs = geo.batch_stride();
         for (int64_t i = 0; i < L; ++i) {
             const int64_t first = (geo.G0 + i * geo.G) * P;
-            conv2d_forward_cpu<T>(geo.layer(i, weights[i].size(2)), bp, bs, weights[i].data<T>(), ptr_or_null<T>(biases[i]),
-                                  bp + first, bs);
-            const T slope = T(options.negative_slope);
-            for (int64_t n = 0; n < geo.N; ++n) {
-                T* f = bp + n * bs + first;
-                for (int64_t j = 0; j < geo.G * P; ++j) f[j] = f[j] < T(0) ? slope * f[j] : f[j];
-            }
+            conv2d_forward_cpu<T>(geo.layer(i, weights[i].size(2), options.negative_slope), bp, bs, weights[i].data<T>(),
+                                  ptr_or_null<T>(biases[i]), bp + first, bs);
         }
         T* yp = y.data<T>();
         conv2d_forward_cpu<T>(geo.fusion(weights[L].size(2)), bp, bs, weights[L].data<T>(), ptr_or_null<T>(biases[L]), yp,
                               geo.G0 * P);
         const T* xp = xc.data<T>();
-        for (int64_t j = 0; j < y.numel(); ++j) yp[j] = T(options.residual_scale) * yp[j] + xp[j];
+        const int64_t count = y.numel();
+#pragma omp parallel for if (count > 65536)
+        for (int64_t j = 0; j < count; ++j) yp[j] = T(options.residual_scale) * yp[j] + xp[j];
     });
 
     Tensors inputs{x};

@@ -17,18 +17,26 @@ namespace sr {
 namespace {
 
 using gemm_kernels::Kernel;
+using gemm_kernels::KernelSet;
 
-// The best micro-kernel this CPU runs.
-Kernel best_kernel() {
+// The best micro-kernels this CPU runs.
+KernelSet best_kernels() {
     const CpuInfo& cpu = cpu_info();
-    if (cpu.avx512f) return gemm_kernels::avx512_kernel();
-    if (cpu.avx2 && cpu.fma) return gemm_kernels::avx2_kernel();
-    return gemm_kernels::generic_kernel();
+    if (cpu.avx512f) return gemm_kernels::avx512_kernels();
+    if (cpu.avx2 && cpu.fma) return gemm_kernels::avx2_kernels();
+    return gemm_kernels::generic_kernels();
 }
 
-Kernel& active_kernel() {
-    static Kernel kernel = best_kernel();
-    return kernel;
+KernelSet& active_kernels() {
+    static KernelSet kernels = best_kernels();
+    return kernels;
+}
+
+// The tile shape that wastes least on the ragged edges of an M x N product (the first on ties).
+Kernel kernel_for(int64_t M, int64_t N) {
+    const KernelSet& set = active_kernels();
+    auto padded = [&](const Kernel& k) { return ((M + k.mr - 1) / k.mr * k.mr) * ((N + k.nr - 1) / k.nr * k.nr); };
+    return padded(set.shapes[1]) < padded(set.shapes[0]) ? set.shapes[1] : set.shapes[0];
 }
 
 // Cache blocking. KC x NR floats of B (16 KB for AVX2) stay in L1 while a panel of A streams
@@ -127,15 +135,15 @@ void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Gemm
 
 }  // namespace
 
-const char* gemm_kernel_name() { return active_kernel().name; }
-GemmPeakLoop gemm_peak_loop() { return active_kernel().peak_loop; }
+const char* gemm_kernel_name() { return active_kernels().name; }
+GemmPeakLoop gemm_peak_loop() { return active_kernels().peak_loop; }
 
 bool select_gemm_kernel(const std::string& name) {
     const CpuInfo& cpu = cpu_info();
-    if (name == "avx512" && cpu.avx512f) active_kernel() = gemm_kernels::avx512_kernel();
-    else if (name == "avx2" && cpu.avx2 && cpu.fma) active_kernel() = gemm_kernels::avx2_kernel();
-    else if (name == "generic") active_kernel() = gemm_kernels::generic_kernel();
-    else if (name == "best") active_kernel() = best_kernel();
+    if (name == "avx512" && cpu.avx512f) active_kernels() = gemm_kernels::avx512_kernels();
+    else if (name == "avx2" && cpu.avx2 && cpu.fma) active_kernels() = gemm_kernels::avx2_kernels();
+    else if (name == "generic") active_kernels() = gemm_kernels::generic_kernels();
+    else if (name == "best") active_kernels() = best_kernels();
     else return false;
     return true;
 }
@@ -197,7 +205,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Ge
             for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
         return;
     }
-    const Kernel kern = active_kernel();
+    const Kernel kern = kernel_for(M, N);
     const int64_t NC = nc_for(kern), MC = mc_for(kern);
     const size_t b_size = static_cast<size_t>(KC * (std::min(NC, N) + kern.nr));
     const size_t a_size = static_cast<size_t>(KC * (MC + kern.mr));

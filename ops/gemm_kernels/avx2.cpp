@@ -1,6 +1,6 @@
-// The AVX2 + FMA micro-kernel: 4 x 24 (12 ymm accumulators; per k step 3 loads of B and 4
-// broadcasts of A feed 12 FMAs, and 4 rows divide the 64-channel layers of SR networks exactly). Compiled with -mavx2 -mfma; called
-// only when the CPU has both (ops/gemm.cpp checks).
+// The AVX2 + FMA micro-kernels, 12 ymm accumulators each: 4 x 24 (per k step 3 loads of B and 4
+// broadcasts of A feed 12 FMAs) and 6 x 16 (2 loads, 6 broadcasts). Compiled with -mavx2 -mfma;
+// called only when the CPU has both (ops/gemm.cpp checks).
 #include <immintrin.h>
 
 #include "ops/gemm_kernels/kernels.h"
@@ -22,9 +22,10 @@ struct Avx2 {
 };
 
 void kernel_4x24(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx2, 4, 3>(kc, o, c, ldc); }
+void kernel_6x16(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx2, 6, 2>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Avx2>(iterations, sink); }
 }  // namespace
 
-Kernel avx2_kernel() { return {"avx2+fma 4x24", 4, 24, kernel_4x24, peak}; }
+KernelSet avx2_kernels() { return {"avx2+fma 4x24 6x16", {{4, 24, kernel_4x24}, {6, 16, kernel_6x16}}, peak}; }
 
 }  // namespace sr::gemm_kernels

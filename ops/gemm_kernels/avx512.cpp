@@ -1,5 +1,4 @@
-// The AVX-512 micro-kernel: 8 x 48 (24 zmm accumulators of 32; 8 rows divide the 64-channel
-// layers of SR networks exactly). Compiled with -mavx512f; called
+// The AVX-512 micro-kernels, 24 zmm accumulators each: 8 x 48 and 12 x 32. Compiled with -mavx512f; called
 // only when the CPU has AVX-512F (ops/gemm.cpp checks).
 #include <immintrin.h>
 
@@ -22,9 +21,10 @@ struct Avx512 {
 };
 
 void kernel_8x48(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx512, 8, 3>(kc, o, c, ldc); }
+void kernel_12x32(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx512, 12, 2>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Avx512>(iterations, sink); }
 }  // namespace
 
-Kernel avx512_kernel() { return {"avx512 8x48", 8, 48, kernel_8x48, peak}; }
+KernelSet avx512_kernels() { return {"avx512 8x48 12x32", {{8, 48, kernel_8x48}, {12, 32, kernel_12x32}}, peak}; }
 
 }  // namespace sr::gemm_kernels

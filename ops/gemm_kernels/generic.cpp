@@ -22,6 +22,6 @@ void kernel_4x8(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_micr
 double peak(int64_t iterations, float* sink) { return peak_loop<Scalar>(iterations, sink); }
 }  // namespace
 
-Kernel generic_kernel() { return {"generic 4x8", 4, 8, kernel_4x8, peak}; }
+KernelSet generic_kernels() { return {"generic 4x8", {{4, 8, kernel_4x8}, {4, 8, kernel_4x8}}, peak}; }
 
 }  // namespace sr::gemm_kernels

@@ -25,14 +25,20 @@ using KernelFn = void (*)(int64_t kc, const Operands& operands, float* c, int64_
 using PeakLoopFn = double (*)(int64_t iterations, float* sink);
 
 struct Kernel {
-    const char* name;  // "avx2+fma 4x24", shown by sr_bench
     int mr, nr;
     KernelFn fn;
+};
+
+// An instruction set's kernels: two tile shapes, so that a GEMM whose N is not a multiple of one
+// panel width can use the other (a 32-wide N fits 6 x 16 tiles, where 4 x 24 tiles waste a third).
+struct KernelSet {
+    const char* name;  // "avx2+fma 4x24 6x16", shown by sr_bench
+    Kernel shapes[2];
     PeakLoopFn peak_loop;
 };
 
-Kernel avx512_kernel();  // needs AVX-512F
-Kernel avx2_kernel();    // needs AVX2 and FMA
-Kernel generic_kernel(); // any x86-64 or other CPU
+KernelSet avx512_kernels();   // needs AVX-512F
+KernelSet avx2_kernels();     // needs AVX2 and FMA
+KernelSet generic_kernels();  // any CPU
 
 }  // namespace sr::gemm_kernels
