@@ -264,7 +264,18 @@ public:
     ShiftedRows(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
     float at(int64_t k, int64_t j) const override { return xp_[g_.offset(k) + j]; }
     const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
-        for (int64_t i = 0; i < count; ++i) offsets[i] = g_.offset(r0 + i);
+        // (c, kh, kw) of row r0, then stepped along without divisions.
+        int64_t c = r0 / (g_.KH * g_.KW), kh = (r0 / g_.KW) % g_.KH, kw = r0 % g_.KW;
+        for (int64_t i = 0; i < count; ++i) {
+            offsets[i] = c * g_.plane() + kh * g_.dh * g_.Wp + kw * g_.dw;
+            if (++kw == g_.KW) {
+                kw = 0;
+                if (++kh == g_.KH) {
+                    kh = 0;
+                    ++c;
+                }
+            }
+        }
         return xp_;
     }
 

@@ -74,12 +74,15 @@ alignas(64) const float kZeroRow[KC] = {};
 void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
                bool accumulate, const Kernel& kern, float* b_pack, float* a_pack) {
     const int64_t MC = mc_for(kern), NC = nc_for(kern), MR = kern.mr, NR = kern.nr;
+    // K split into equal blocks of at most KC (288 = 2 x 144, not 256 + 32: a short block spends
+    // too long loading and storing C for the few steps it runs).
+    const int64_t k_block = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
     alignas(64) float edge[16 * 64];  // an MR x NR tile for the ragged edges (MR <= 16, NR <= 64)
     std::vector<int64_t> a_offsets(static_cast<size_t>(MC)), b_offsets(static_cast<size_t>(KC));
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
-        for (int64_t pc = 0; pc < K; pc += KC) {
-            const int64_t kc = std::min(KC, K - pc);
+        for (int64_t pc = 0; pc < K; pc += k_block) {
+            const int64_t kc = std::min(k_block, K - pc);
             // B[pc : pc + kc, jc : jc + nc]: read in place, or packed with the panels shared out.
             const float* b_base = B.rows_in_place(pc, kc, b_offsets.data());
             if (!b_base) {
