@@ -2,33 +2,76 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include "core/gpu.h"
 
 namespace sr {
 
 namespace {
+
 constexpr size_t kCpuAlignment = 64;  // one cache line; also what AVX-512 loads like
+
+// Host memory with a small cache for large blocks. The C library returns big blocks to the
+// operating system when they are freed, and the next training step then pays a page fault (and a
+// page clearing) for every 4 KiB of every activation again. Freed blocks of 1 MiB or more are kept
+// by size, up to 2 GiB in all, and handed out again to the next request of the same size.
+class HostMemory {
+public:
+    void* allocate(size_t nbytes) {
+        const size_t size = round(nbytes);
+        if (size >= kCacheFrom) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = cached_.find(size);
+            if (it != cached_.end() && !it->second.empty()) {
+                void* p = it->second.back();
+                it->second.pop_back();
+                cached_bytes_ -= size;
+                return p;
+            }
+        }
+        void* p = std::aligned_alloc(kCpuAlignment, size);
+        SR_CHECK(p != nullptr, "tensor: out of host memory allocating ", nbytes, " bytes");
+        return p;
+    }
+    void release(void* p, size_t nbytes) {
+        const size_t size = round(nbytes);
+        if (size >= kCacheFrom) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (cached_bytes_ + size <= kCacheLimit) {
+                cached_[size].push_back(p);
+                cached_bytes_ += size;
+                return;
+            }
+        }
+        std::free(p);
+    }
+
+private:
+    static constexpr size_t kCacheFrom = size_t(1) << 20, kCacheLimit = size_t(2) << 30;
+    static size_t round(size_t n) { return (std::max<size_t>(n, 1) + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment; }
+    std::mutex mutex_;
+    std::map<size_t, std::vector<void*>> cached_;
+    size_t cached_bytes_ = 0;
+};
+
+HostMemory& host_memory() {
+    static HostMemory* memory = new HostMemory;  // never destroyed: tensors may outlive static destructors
+    return *memory;
 }
 
+}  // namespace
+
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
-    void* data = nullptr;
-    if (device.is_cpu()) {
-        const size_t rounded = (std::max<size_t>(nbytes, 1) + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-        data = std::aligned_alloc(kCpuAlignment, rounded);
-        SR_CHECK(data != nullptr, "tensor: out of host memory allocating ", nbytes, " bytes");
-    } else {
-        data = gpu::allocate(nbytes, device.index);
-    }
+    void* data = device.is_cpu() ? host_memory().allocate(nbytes) : gpu::allocate(nbytes, device.index);
     return std::make_shared<Storage>(data, nbytes, device);
 }
 
 Storage::~Storage() {
-    if (device.is_cpu()) {
-        std::free(data);
-    } else {
-        gpu::release(data, device.index);
-    }
+    if (device.is_cpu()) host_memory().release(data, nbytes);
+    else gpu::release(data, device.index);
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
