@@ -393,41 +393,58 @@ void backward_input_float(const ConvShape& s, const float* gy, int64_t gy_bs, co
     });
 }
 
-// Adds every sample's contribution to gw.
-void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw) {
+// Adds sample n's weight gradient to gw [OC, C/groups KH KW].
+void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs,
+                            float* gw) {
     const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
-    // Samples one after another, so dW sums them in a fixed order; the GEMMs use all threads.
-    for (int64_t n = 0; n < s.N; ++n)
-        for (int64_t g = 0; g < s.opt.groups; ++g) {
-            const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
-            const StridedMatrix a(gy + n * gy_bs + g * OCg * P, P, 1);
-            if (is_pointwise(s)) {
-                gemm_packed(OCg, K, P, a, StridedMatrix(xg, 1, P), gw + g * OCg * K, K, true);
-            } else if (use_padded_grid(s)) {
-                // dW^T[(c, kh, kw), o] = sum_j B[(c, kh, kw), j] dY[o, j] on the padded grid, with the
-                // rows of B read in place as A, and dY zero in the junk columns so they add nothing.
-                static thread_local std::vector<float> xp_buffer, gy_buffer, dwt_buffer;
-                const PaddedGrid grid = PaddedGrid::of(s);
-                float* xp = scratch(xp_buffer, grid.size());
-                float* gyp = scratch(gy_buffer, OCg * grid.L);
-                float* dwt = scratch(dwt_buffer, K * OCg);
-                pad_into(s, grid, xg, xp);
-                const float* gyg = gy + n * gy_bs + g * OCg * P;
-#pragma omp parallel for if (OCg * grid.L > 65536)
-                for (int64_t o = 0; o < OCg; ++o)
-                    for (int64_t oh = 0; oh < s.OH; ++oh) {
-                        float* row = gyp + o * grid.L + oh * grid.Wp;
-                        std::copy_n(gyg + o * P + oh * s.OW, s.OW, row);
-                        std::fill(row + s.OW, row + grid.Wp, 0.0f);
-                    }
-                gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
-                float* gwg = gw + g * OCg * K;
-                for (int64_t o = 0; o < OCg; ++o)
-                    for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
-            } else {
-                gemm_packed(OCg, K, P, a, Im2colTransposed(s, xg), gw + g * OCg * K, K, true);
-            }
+    for (int64_t g = 0; g < s.opt.groups; ++g) {
+        const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
+        const float* gyg = gy + n * gy_bs + g * OCg * P;
+        float* gwg = gw + g * OCg * K;
+        if (is_pointwise(s)) {
+            gemm_packed(OCg, K, P, StridedMatrix(gyg, P, 1), StridedMatrix(xg, 1, P), gwg, K, true);
+        } else if (use_padded_grid(s)) {
+            // dW^T[(c, kh, kw), o] = sum_j B[(c, kh, kw), j] dY[o, j] on the padded grid, with the
+            // rows of B read in place as A, and dY zero in the junk columns so they add nothing.
+            static thread_local std::vector<float> xp_buffer, gy_buffer, dwt_buffer;
+            const PaddedGrid grid = PaddedGrid::of(s);
+            float* xp = scratch(xp_buffer, grid.size());
+            float* gyp = scratch(gy_buffer, OCg * grid.L);
+            float* dwt = scratch(dwt_buffer, K * OCg);
+            pad_into(s, grid, xg, xp);
+            for (int64_t o = 0; o < OCg; ++o)
+                for (int64_t oh = 0; oh < s.OH; ++oh) {
+                    float* row = gyp + o * grid.L + oh * grid.Wp;
+                    std::copy_n(gyg + o * P + oh * s.OW, s.OW, row);
+                    std::fill(row + s.OW, row + grid.Wp, 0.0f);
+                }
+            gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
+            for (int64_t o = 0; o < OCg; ++o)
+                for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
+        } else {
+            gemm_packed(OCg, K, P, StridedMatrix(gyg, P, 1), Im2colTransposed(s, xg), gwg, K, true);
         }
+    }
+}
+
+// Adds every sample's contribution to gw. With several samples, each sample's gradient is
+// computed on its own thread (small single-threaded GEMMs, no barriers) and the partial sums are
+// added in sample order, so the result does not depend on the number of threads.
+void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw) {
+    if (s.N == 1 || omp_in_parallel()) {
+        for (int64_t n = 0; n < s.N; ++n) add_sample_weight_grad(s, n, x, x_bs, gy, gy_bs, gw);
+        return;
+    }
+    const int64_t count = s.OC * s.group_in() * s.KH * s.KW;
+    std::vector<float> partial(static_cast<size_t>(s.N * count), 0.0f);
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < s.N; ++n) add_sample_weight_grad(s, n, x, x_bs, gy, gy_bs, partial.data() + n * count);
+#pragma omp parallel for if (count > 4096)
+    for (int64_t e = 0; e < count; ++e) {
+        float acc = gw[e];
+        for (int64_t n = 0; n < s.N; ++n) acc += partial[n * count + e];
+        gw[e] = acc;
+    }
 }
 
 // ---- double: explicit im2col and gemm<double> ---------------------------------------------------

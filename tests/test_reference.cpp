@@ -19,6 +19,9 @@
 #include "ops/conv2d.h"
 #include "ops/dense_block.h"
 #include "ops/gemm.h"
+#include "ops/reduce.h"
+
+#include <omp.h>
 #include "ops/linear.h"
 #include "ops/loss.h"
 #include "ops/pixel_shuffle.h"
@@ -281,4 +284,26 @@ TEST_CASE("every GEMM micro-kernel this CPU has equals the reference") {
         }
     }
     select_gemm_kernel("best");
+}
+
+TEST_CASE("results do not depend on the number of threads (bit for bit)") {
+    auto run = [](int threads) {
+        omp_set_num_threads(threads);
+        Generator gen(21);
+        Tensor x = uniform({5, 16, 13, 11}, -1, 1, {}, &gen).set_requires_grad(true);
+        Tensor w = uniform({24, 16, 3, 3}, -0.2, 0.2, {}, &gen).set_requires_grad(true);
+        Tensor b = uniform({24}, -0.2, 0.2, {}, &gen).set_requires_grad(true);
+        Tensor y = conv2d(x, w, b, {.padding = 1, .activation = Activation::ReLU});
+        Tensor loss = sum(y * y);
+        backward(loss);
+        Tensors out{y, loss, x.grad(), w.grad(), b.grad()};
+        omp_set_num_threads(omp_get_num_procs());
+        return out;
+    };
+    const Tensors one = run(1), two = run(2), three = run(3);
+    for (size_t i = 0; i < one.size(); ++i) {
+        CAPTURE(i);
+        CHECK(to_vector(one[i]) == to_vector(two[i]));
+        CHECK(to_vector(one[i]) == to_vector(three[i]));
+    }
 }
