@@ -19,6 +19,7 @@
 #include "ops/conv2d.h"
 #include "ops/dense_block.h"
 #include "ops/gemm.h"
+#include "ops/gemm_kernels/microkernel.h"
 #include "ops/reduce.h"
 
 #include <omp.h>
@@ -306,4 +307,60 @@ TEST_CASE("results do not depend on the number of threads (bit for bit)") {
         CHECK(to_vector(one[i]) == to_vector(two[i]));
         CHECK(to_vector(one[i]) == to_vector(three[i]));
     }
+}
+
+// The AVX-512 kernels (8 x 48, 12 x 32) cannot run on a CPU without AVX-512. Their code is the
+// shared micro-kernel template; only the traits (one intrinsic per operation) differ. Here the
+// template runs at those shapes with a portable 16-wide "vector", in all three operand modes.
+namespace {
+struct Emulated16 {
+    struct V {
+        float x[16];
+    };
+    static constexpr int kWidth = 16;
+    static V zero() { return {}; }
+    static V load(const float* p) { V v; std::copy_n(p, 16, v.x); return v; }
+    static V loadu(const float* p) { return load(p); }
+    static V broadcast(const float* p) { V v; std::fill_n(v.x, 16, *p); return v; }
+    static V fma(V a, V b, V c) { for (int i = 0; i < 16; ++i) c.x[i] += a.x[i] * b.x[i]; return c; }
+    static V add(V a, V b) { for (int i = 0; i < 16; ++i) a.x[i] += b.x[i]; return a; }
+    static void storeu(float* p, V v) { std::copy_n(v.x, 16, p); }
+};
+
+template <int MR, int NV>
+void check_emulated_shape() {
+    constexpr int NR = NV * 16;
+    const int64_t kc = 37;
+    Generator gen(MR * 100 + NV);
+    const auto a = to_vector(uniform({kc * MR}, -1, 1, {}, &gen)), b = to_vector(uniform({kc * NR}, -1, 1, {}, &gen));
+    std::vector<float> ap(a.begin(), a.end()), bp(b.begin(), b.end());
+    std::vector<float> want(MR * NR, 0.5f);
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j)
+            for (int64_t p = 0; p < kc; ++p) want[i * NR + j] += ap[p * MR + i] * bp[p * NR + j];
+    // A as rows in place (a_rows[i][p]) and B as rows at offsets (b[offsets[p] + j]).
+    std::vector<float> a_rows_data(MR * kc);
+    std::vector<const float*> a_rows(MR);
+    for (int i = 0; i < MR; ++i) {
+        for (int64_t p = 0; p < kc; ++p) a_rows_data[i * kc + p] = ap[p * MR + i];
+        a_rows[i] = a_rows_data.data() + i * kc;
+    }
+    std::vector<int64_t> offsets(kc);
+    for (int64_t p = 0; p < kc; ++p) offsets[p] = p * NR;
+    for (int mode = 0; mode < 3; ++mode) {
+        gemm_kernels::Operands o;
+        if (mode == 1) o.a_rows = a_rows.data();
+        else o.a = ap.data();
+        o.b = bp.data();
+        if (mode == 2) o.b_offsets = offsets.data();
+        std::vector<float> c(MR * NR, 0.5f);
+        gemm_kernels::run_microkernel<Emulated16, MR, NV>(kc, o, c.data(), NR);
+        for (int e = 0; e < MR * NR; ++e) CHECK(c[e] == doctest::Approx(want[e]).epsilon(1e-5));
+    }
+}
+}  // namespace
+
+TEST_CASE("the micro-kernel template at the AVX-512 tile shapes (8 x 48, 12 x 32), emulated") {
+    check_emulated_shape<8, 3>();
+    check_emulated_shape<12, 2>();
 }
