@@ -139,6 +139,18 @@ Tensor& Tensor::set_requires_grad(bool value) {
     return *this;
 }
 
+void Tensor::set_data(const Tensor& other) const {
+    SR_CHECK(defined() && other.defined(), "set_data: undefined tensor");
+    SR_CHECK(is_leaf(), "set_data: only a leaf tensor's data can be replaced, got ", *this);
+    TensorImpl& t = *impl_;
+    const TensorImpl& o = *other.impl_;
+    t.storage = o.storage;
+    t.shape = o.shape;
+    t.strides = o.strides;
+    t.offset = o.offset;
+    t.dtype = o.dtype;
+}
+
 void Tensor::set_grad_fn(std::shared_ptr<Node> node, int output_nr) const {
     impl_->grad_fn = std::move(node);
     impl_->output_nr = output_nr;

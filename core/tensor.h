@@ -99,6 +99,10 @@ public:
 
     const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
 
+    // Makes this tensor (every handle to it) refer to `other`'s data, shape and device; autograd
+    // slots stay. For moving a module's parameters between devices in place.
+    void set_data(const Tensor& other) const;
+
 private:
     const TensorImpl& get() const;
     std::shared_ptr<TensorImpl> impl_;

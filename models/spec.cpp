@@ -1,0 +1,153 @@
+#include "models/spec.h"
+
+#include <charconv>
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace sr {
+
+ModelArgs::ModelArgs(const std::string& spec) : spec_(spec) {
+    const size_t colon = spec.find(':');
+    name_ = spec.substr(0, colon);
+    SR_CHECK(!name_.empty(), "model spec: no model name in '", spec, "'");
+    if (colon == std::string::npos) return;
+    const std::string rest = spec.substr(colon + 1);
+    size_t start = 0;
+    while (start <= rest.size()) {
+        const size_t comma = rest.find(',', start);
+        const std::string item = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!item.empty()) {
+            const size_t eq = item.find('=');
+            SR_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "model spec: expected key=value, got '", item,
+                     "' in '", spec, "'");
+            const std::string key = item.substr(0, eq);
+            SR_CHECK(!values_.count(key), "model spec: key '", key, "' given twice in '", spec, "'");
+            values_[key] = item.substr(eq + 1);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+}
+
+const std::string* ModelArgs::find(const std::string& key) {
+    asked_.insert(key);
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : &it->second;
+}
+
+int64_t ModelArgs::integer(const std::string& key, int64_t fallback) {
+    const std::string* v = find(key);
+    if (!v) return fallback;
+    int64_t out = 0;
+    const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+    SR_CHECK(ec == std::errc() && ptr == v->data() + v->size(), name_, ": ", key, " must be an integer, got '", *v, "'");
+    return out;
+}
+
+double ModelArgs::number(const std::string& key, double fallback) {
+    const std::string* v = find(key);
+    if (!v) return fallback;
+    char* end = nullptr;
+    const double out = std::strtod(v->c_str(), &end);
+    SR_CHECK(end == v->c_str() + v->size() && !v->empty(), name_, ": ", key, " must be a number, got '", *v, "'");
+    return out;
+}
+
+bool ModelArgs::flag(const std::string& key, bool fallback) {
+    const std::string* v = find(key);
+    if (!v) return fallback;
+    if (*v == "true" || *v == "1") return true;
+    if (*v == "false" || *v == "0") return false;
+    fail(name_, ": ", key, " must be true or false, got '", *v, "'");
+}
+
+std::string ModelArgs::text(const std::string& key, const std::string& fallback) {
+    const std::string* v = find(key);
+    return v ? *v : fallback;
+}
+
+std::vector<double> ModelArgs::numbers(const std::string& key, const std::vector<double>& fallback) {
+    const std::string* v = find(key);
+    if (!v) return fallback;
+    std::vector<double> out;
+    size_t start = 0;
+    while (true) {
+        const size_t slash = v->find('/', start);
+        const std::string part = v->substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        char* end = nullptr;
+        out.push_back(std::strtod(part.c_str(), &end));
+        SR_CHECK(!part.empty() && end == part.c_str() + part.size(), name_, ": ", key,
+                 " must be numbers separated by '/', got '", *v, "'");
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return out;
+}
+
+void ModelArgs::check_all_used() const {
+    for (const auto& [key, value] : values_) {
+        if (asked_.count(key)) continue;
+        std::string known;
+        for (const std::string& k : asked_) known += (known.empty() ? "" : ", ") + k;
+        fail(name_, ": unknown argument '", key, "' (known: ", known, ")");
+    }
+}
+
+}  // namespace sr
+
+#include "models/discriminators.h"
+#include "models/edsr.h"
+#include "models/rdn.h"
+#include "models/rrdbnet.h"
+#include "models/srresnet.h"
+#include "models/vgg.h"
+
+namespace sr {
+
+namespace {
+
+template <class M>
+std::shared_ptr<Network> build(ModelArgs& args) {
+    return std::make_shared<M>(args);
+}
+
+struct Entry {
+    const char* name;
+    std::shared_ptr<Network> (*make)(ModelArgs&);
+};
+
+const Entry kModels[] = {
+    {"edsr", build<Edsr>},
+    {"rdn", build<Rdn>},
+    {"rrdn", build<Rrdn>},
+    {"rrdbnet", build<RrdbNet>},
+    {"msrresnet", build<MsrResNet>},
+    {"srresnet", build<SrResNet>},
+    {"vgg_discriminator", build<VggStyleDiscriminator>},
+    {"unet_discriminator_sn", build<UNetDiscriminatorSN>},
+    {"vgg19", build<Vgg19Features>},
+};
+
+}  // namespace
+
+std::vector<std::string> model_names() {
+    std::vector<std::string> names;
+    for (const Entry& e : kModels) names.push_back(e.name);
+    return names;
+}
+
+std::shared_ptr<Network> make_model(const std::string& spec) {
+    ModelArgs args(spec);
+    for (const Entry& e : kModels) {
+        if (args.name() != e.name) continue;
+        std::shared_ptr<Network> model = e.make(args);
+        args.check_all_used();
+        return model;
+    }
+    std::string known;
+    for (const Entry& e : kModels) known += (known.empty() ? "" : ", ") + std::string(e.name);
+    fail("model spec: unknown model '", args.name(), "' (known: ", known, ")");
+}
+
+}  // namespace sr

@@ -1,0 +1,44 @@
+// Model spec strings: "name:key=value,key=value", e.g. "edsr:num_feat=64,num_block=16,upscale=4"
+// or "rdn:scale=2,D=16,C=8,G=64,G0=64". Keys are the reference constructor's argument names;
+// omitted keys take its defaults; a key the model does not know is an error naming the known ones.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "models/module.h"
+
+namespace sr {
+
+class ModelArgs {
+public:
+    // Parses "name:k=v,..." (the part after ':' may be empty).
+    explicit ModelArgs(const std::string& spec);
+
+    const std::string& name() const { return name_; }
+    const std::string& spec() const { return spec_; }
+    int64_t integer(const std::string& key, int64_t fallback);
+    double number(const std::string& key, double fallback);
+    bool flag(const std::string& key, bool fallback);
+    std::string text(const std::string& key, const std::string& fallback);
+    // A list written with '/' between values ("rgb_mean=0.4488/0.4371/0.4040").
+    std::vector<double> numbers(const std::string& key, const std::vector<double>& fallback);
+    // After the model has read its keys: an error for any key it never asked for.
+    void check_all_used() const;
+
+private:
+    const std::string* find(const std::string& key);
+    std::string name_, spec_;
+    std::map<std::string, std::string> values_;
+    std::set<std::string> asked_;
+};
+
+// The models srforge knows, by spec name: edsr, rdn, rrdn, rrdbnet, msrresnet, srresnet,
+// vgg_discriminator, unet_discriminator_sn, vgg19.
+std::shared_ptr<Network> make_model(const std::string& spec);
+std::vector<std::string> model_names();
+
+}  // namespace sr

@@ -1,0 +1,112 @@
+// sr_info: what a model is. Prints its layer table (module, type, parameters, forward FLOPs per
+// input pixel), the parameter count and the FLOPs per LR (input) pixel, measured by running a
+// forward pass on an example input.
+//
+//   sr_info --model rrdbnet                       defaults: BasicSR's RRDBNet, 23 blocks
+//   sr_info --model edsr:num_feat=256,num_block=32,res_scale=0.1 --depth 1
+//   sr_info --list                                the model names
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "autograd/node.h"
+#include "core/factory.h"
+#include "models/layers.h"
+#include "models/spec.h"
+
+using namespace sr;
+
+namespace {
+
+struct InfoOptions {
+    std::string model;
+    int depth = 2;  // rows for modules up to this depth; deeper modules are summed into them
+    bool list = false;
+};
+
+InfoOptions parse(int argc, char** argv) {
+    InfoOptions o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() {
+            SR_CHECK(i + 1 < argc, "sr_info: ", a, " needs a value");
+            return std::string(argv[++i]);
+        };
+        if (a == "--model") o.model = value();
+        else if (a == "--depth") o.depth = std::stoi(value());
+        else if (a == "--list") o.list = true;
+        else if (a == "-h" || a == "--help") {
+            std::printf("usage: sr_info --model SPEC [--depth N] | --list\n");
+            std::exit(0);
+        } else fail("sr_info: unknown argument '", a, "' (see --help)");
+    }
+    SR_CHECK(o.list || !o.model.empty(), "sr_info: --model SPEC is required (see --list)");
+    return o;
+}
+
+std::string human(double v) {
+    char buf[32];
+    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2f G", v / 1e9);
+    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
+    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1f K", v / 1e3);
+    else std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+}
+
+// Parameters and FLOPs of a module and everything below it.
+void totals(const Module& m, const FlopCounter& flops, int64_t& params, double& f) {
+    for (const auto& [n, t] : m.own_parameters()) params += t.numel();
+    f += flops.of(&m);
+    for (const auto& [n, c] : m.children()) totals(*c, flops, params, f);
+}
+
+void print_rows(const Module& m, const std::string& path, int depth, int max_depth, const FlopCounter& flops,
+                double pixels) {
+    for (const auto& [name, child] : m.children()) {
+        const std::string p = path.empty() ? name : path + "." + name;
+        int64_t params = 0;
+        double f = 0;
+        totals(*child, flops, params, f);
+        const bool leaf = child->children().empty();
+        if (depth == max_depth || leaf) {
+            std::printf("  %-40s %-22s %12lld %14s\n", p.c_str(), child->type_name().c_str(), (long long)params,
+                        human(f / pixels).c_str());
+        } else {
+            print_rows(*child, p, depth + 1, max_depth, flops, pixels);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const InfoOptions o = parse(argc, argv);
+        if (o.list) {
+            for (const std::string& n : model_names()) std::printf("%s\n", n.c_str());
+            return 0;
+        }
+        std::shared_ptr<Network> model = make_model(o.model);
+        model->eval();
+        const Shape input = model->example_input();
+        FlopCounter flops;
+        {
+            NoGradGuard no_grad;
+            (void)model->forward(uniform(input, 0, 1));
+        }
+        const double pixels = double(input[2] * input[3]);
+        std::printf("%s (%s)\n", model->type_name().c_str(), o.model.c_str());
+        std::printf("  %-40s %-22s %12s %14s\n", "module", "type", "parameters", "FLOPs/pixel");
+        print_rows(*model, "", 1, o.depth, flops, pixels);
+        int64_t buffers = 0;
+        for (const auto& [n, t] : model->named_buffers()) buffers += t.numel();
+        std::printf("parameters: %lld (%.2f M)%s\n", (long long)model->parameter_count(), model->parameter_count() / 1e6,
+                    buffers ? (", buffers: " + std::to_string(buffers)).c_str() : "");
+        std::printf("FLOPs per input pixel: %s (measured on input %s; 2 x multiply-adds of convolutions and linear layers)\n",
+                    human(flops.total() / pixels).c_str(), to_string(input).c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sr_info: %s\n", e.what());
+        return 1;
+    }
+}
