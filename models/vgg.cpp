@@ -53,9 +53,17 @@ Vgg19Features::Vgg19Features(ModelArgs& a) {
         const auto& all = layer_names();
         SR_CHECK(std::find(all.begin(), all.end(), l) != all.end(), "vgg19: unknown layer '", l, "' (conv1_1 ... pool5)");
     }
+    // Only the layers up to the deepest one asked for exist (as BasicSR's features[:max_idx + 1]):
+    // a perceptual loss on conv2_2 needs 4 convolutions, not 16.
+    size_t deepest = 0;
+    for (const std::string& l : default_layers_) {
+        const auto& all = layer_names();
+        deepest = std::max(deepest, static_cast<size_t>(std::find(all.begin(), all.end(), l) - all.begin()));
+    }
     auto& features = add("features", ModuleList());
     int64_t index = 0, channels = 3;
     for (int64_t c : kConfig) {
+        if (index > static_cast<int64_t>(deepest)) break;
         if (c == 0) {
             ++index;  // a max pool: no parameters
             continue;
@@ -64,6 +72,7 @@ Vgg19Features::Vgg19Features(ModelArgs& a) {
         channels = c;
         index += 2;  // the conv and its ReLU
     }
+    deepest_ = deepest;
 }
 
 std::map<std::string, Tensor> Vgg19Features::features(const Tensor& input, const std::vector<std::string>& layers) {
@@ -75,6 +84,8 @@ std::map<std::string, Tensor> Vgg19Features::features(const Tensor& input, const
         SR_CHECK(it != all.end(), "vgg19: unknown layer '", l, "' (conv1_1 ... pool5)");
         deepest = std::max(deepest, static_cast<size_t>(it - all.begin()));
     }
+    SR_CHECK(deepest <= deepest_, "vgg19: layer ", all[deepest], " is deeper than this model's layer_name_list reaches (",
+             all[deepest_], ")");
     Tensor x = range_norm_ ? (input + 1.0) * 0.5 : input;
     if (use_input_norm_) {
         const Tensor mean = from_vector({0.485, 0.456, 0.406}, {1, 3, 1, 1}, x.dtype()).to(x.device());

@@ -9,6 +9,8 @@
 // conv5_1..conv5_4; each conv is 3x3 padding 1 followed by ReLU; pools are 2x2 max, stride 2.
 // features() returns "convX_Y" before its ReLU (as BasicSR's VGGFeatureExtractor and ESRGAN's
 // perceptual loss use them) and "reluX_Y" after it, running only as deep as the deepest request.
+// As in BasicSR, the model only has the layers up to the deepest of layer_name_list; loading a
+// full torchvision checkpoint into it leaves the deeper weights unused.
 #pragma once
 
 #include <map>
@@ -31,7 +33,8 @@ public:
 private:
     bool use_input_norm_, range_norm_;
     std::vector<std::string> default_layers_;
-    std::vector<Conv2d*> convs_;  // the 16 convolutions in order
+    std::vector<Conv2d*> convs_;  // the convolutions in order, up to the deepest requested layer
+    size_t deepest_ = 0;          // index of that layer in layer_names()
 };
 
 }  // namespace sr

@@ -1,0 +1,151 @@
+// models/: every architecture against PyTorch (tests/fixtures/models, written by
+// tools/reference/make_model_fixtures.py): same weights, same input, and the output, the input
+// gradient, every parameter gradient and (in train mode) the updated buffers must match to 1e-5.
+// Also the module system itself: names, loading errors, save/load round trips, spec strings.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "autograd/backward.h"
+#include "core/factory.h"
+#include "core/safetensors.h"
+#include "models/layers.h"
+#include "models/spec.h"
+#include "test_util.h"
+
+using namespace sr;
+
+namespace {
+
+const std::string kFixtures = std::string(SR_SOURCE_DIR) + "/tests/fixtures/models";
+
+void check_close(const Tensor& got, const Tensor& want, const std::string& what) {
+    REQUIRE_MESSAGE(got.shape() == want.shape(), what, ": shape ", to_string(got.shape()), " vs ", to_string(want.shape()));
+    const Difference d = largest_difference(got, want);
+    INFO(what, ": worst element ", d.at, ": got ", d.got, ", want ", d.want, " (largest |want| ", d.scale, ")");
+    CHECK(d.worst <= 1e-5 * std::max(d.scale, 1e-3));
+}
+
+// The tensors of `f` whose names start with `prefix`, with the prefix removed.
+NamedTensors with_prefix(const SafetensorsFile& f, const std::string& prefix) {
+    NamedTensors out;
+    for (const auto& [n, t] : f.tensors)
+        if (n.rfind(prefix, 0) == 0) out.emplace_back(n.substr(prefix.size()), t);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("every model matches PyTorch: output, input gradient, parameter gradients, buffer updates") {
+    int files = 0;
+    std::set<std::string> covered;
+    for (const auto& entry : std::filesystem::directory_iterator(kFixtures)) {
+        const SafetensorsFile f = read_safetensors(entry.path().string());
+        const std::string spec = f.metadata.at("spec"), mode = f.metadata.at("mode");
+        CAPTURE(spec);
+        CAPTURE(mode);
+        std::shared_ptr<Network> model = make_model(spec);
+        covered.insert(spec.substr(0, spec.find(':')));
+        NamedTensors state = with_prefix(f, "param.");
+        for (auto& nt : with_prefix(f, "buffer.")) state.push_back(nt);
+        model->load_state_dict(state);
+        model->train(mode == "train");
+        Tensor x = f.at("input").clone().set_requires_grad(true);
+        Tensor y = model->forward(x);
+        check_close(y, f.at("output"), "output");
+        backward(y, f.at("grad_output"));
+        check_close(x.grad(), f.at("grad.input"), "grad.input");
+        for (const auto& [n, p] : model->named_parameters()) {
+            CAPTURE(n);
+            REQUIRE(p.grad().defined());
+            check_close(p.grad(), f.at("grad." + n), "grad." + n);
+        }
+        if (mode == "train")
+            for (const auto& [n, b] : model->named_buffers()) check_close(b, f.at("state." + n), "state." + n);
+        ++files;
+    }
+    CHECK(files >= 20);
+    for (const std::string& name : model_names()) CHECK_MESSAGE(covered.count(name), name, " has no PyTorch fixture");
+}
+
+TEST_CASE("published parameter counts") {
+    CHECK(make_model("rrdbnet")->parameter_count() == 16697987);
+    CHECK(make_model("edsr")->parameter_count() == 1517571);
+    CHECK(make_model("edsr:num_feat=256,num_block=32,res_scale=0.1")->parameter_count() == 43089923);
+    CHECK(make_model("msrresnet")->parameter_count() == 1517571);
+    CHECK(make_model("rdn:scale=4")->parameter_count() == 22271107);
+    CHECK(make_model("rdn:variant=isr,C=6,D=20,G=64,G0=64,scale=2")->parameter_count() == 16347635);  // ISR psnr-large
+    CHECK(make_model("rrdn")->parameter_count() == 4176100);                                           // ISR gans
+    CHECK(make_model("srresnet")->parameter_count() == 1547350);
+    CHECK(make_model("vgg_discriminator")->parameter_count() == 14499401);
+    CHECK(make_model("vgg_discriminator:input_size=256")->parameter_count() == 21055049);
+    CHECK(make_model("unet_discriminator_sn")->parameter_count() == 4376897);
+    CHECK(make_model("vgg19")->parameter_count() == 20024384);
+}
+
+TEST_CASE("state dict names follow the reference implementations") {
+    const NamedTensors sd = make_model("rrdbnet:num_block=1,num_feat=8,num_grow_ch=4")->state_dict();
+    CHECK(sd.front().first == "conv_first.weight");
+    CHECK(sd[2].first == "body.0.rdb1.conv1.weight");
+    CHECK(sd.back().first == "conv_last.bias");
+    const NamedTensors unet = make_model("unet_discriminator_sn:num_feat=4")->state_dict();
+    std::set<std::string> names;
+    for (const auto& [n, t] : unet) names.insert(n);
+    CHECK(names.count("conv1.weight_orig"));
+    CHECK(names.count("conv1.weight_u"));
+    CHECK(names.count("conv9.bias"));
+    CHECK(!names.count("conv1.weight"));
+    const NamedTensors srres = make_model("srresnet:num_rcb=1")->state_dict();
+    std::set<std::string> s2;
+    for (const auto& [n, t] : srres) s2.insert(n);
+    CHECK(s2.count("trunk.0.rcb.1.running_var"));
+    CHECK(s2.count("upsampling.1.upsample_block.2.weight"));
+    CHECK(make_model("rdn:scale=2,D=1,C=1")->state_dict()[4].first == "RDBs.0.convs.0.conv.0.weight");
+}
+
+TEST_CASE("loading reports missing, unexpected and mis-shaped tensors; save and load round trip") {
+    auto model = make_model("edsr:num_feat=4,num_block=1,upscale=2");
+    NamedTensors sd = model->state_dict();
+    NamedTensors missing(sd.begin() + 1, sd.end());
+    CHECK(error_of([&] { model->load_state_dict(missing); }) == "load_state_dict: missing conv_first.weight");
+    NamedTensors extra = sd;
+    extra.emplace_back("foo.weight", zeros({1}));
+    CHECK(error_of([&] { model->load_state_dict(extra); }).find("unexpected tensor 'foo.weight'") != std::string::npos);
+    CHECK(error_of([&] { model->load_state_dict(extra, true); }) == "(no error)");
+    NamedTensors wrong = sd;
+    wrong[0].second = zeros({4, 3, 5, 5});
+    CHECK(error_of([&] { model->load_state_dict(wrong); }) ==
+          "load_state_dict: 'conv_first.weight' has shape [4, 3, 5, 5] in the file but [4, 3, 3, 3] in the model");
+
+    const std::string path = (std::filesystem::temp_directory_path() / "srforge_edsr.safetensors").string();
+    model->save(path);
+    auto other = make_model("edsr:num_feat=4,num_block=1,upscale=2");
+    other->load(path);
+    const Tensor x = uniform({1, 3, 4, 4}, 0, 1);
+    NoGradGuard no_grad;
+    CHECK(to_vector(model->forward(x)) == to_vector(other->forward(x)));
+}
+
+TEST_CASE("spec strings: defaults, bad keys and values") {
+    CHECK(error_of([] { (void)make_model("edsr:num_feet=3"); }).find("edsr: unknown argument 'num_feet'") == 0);
+    CHECK(error_of([] { (void)make_model("edsr:num_feat=x"); }) == "edsr: num_feat must be an integer, got 'x'");
+    CHECK(error_of([] { (void)make_model("edsr:num_feat"); }).find("expected key=value") != std::string::npos);
+    CHECK(error_of([] { (void)make_model("esrgan"); }).find("unknown model 'esrgan'") != std::string::npos);
+    CHECK(error_of([] { (void)make_model("rrdbnet:scale=3"); }) == "rrdbnet: scale must be 1, 2 or 4, got 3");
+    CHECK(error_of([] { (void)make_model("vgg19:layer_name_list=conv9_9"); }).find("unknown layer 'conv9_9'") !=
+          std::string::npos);
+    auto m = make_model("unet_discriminator_sn:num_feat=2");
+    CHECK(error_of([&] { (void)m->forward(zeros({1, 3, 12, 12})); }).find("divisible by 8") != std::string::npos);
+}
+
+TEST_CASE("FLOP counting sees convolutions inside fused dense blocks") {
+    auto model = make_model("rrdbnet:num_block=1,num_feat=8,num_grow_ch=4");
+    FlopCounter counter;
+    NoGradGuard no_grad;
+    (void)model->forward(zeros({1, 3, 4, 4}));
+    // conv_first + 15 RDB convs at 4x4, conv_body, conv_up1 at 8x8, conv_up2/conv_hr at 16x16, conv_last.
+    const double rdb = 16.0 * 9 * (8 * 4 + 12 * 4 + 16 * 4 + 20 * 4 + 24 * 8) * 3;
+    const double expected = 2 * (16.0 * 9 * 3 * 8 + rdb + 16.0 * 9 * 64 + 64.0 * 9 * 64 + 256.0 * 9 * 64 * 2 + 256.0 * 9 * 8 * 3);
+    CHECK(counter.total() == doctest::Approx(expected));
+}
