@@ -149,3 +149,29 @@ TEST_CASE("FLOP counting sees convolutions inside fused dense blocks") {
     const double expected = 2 * (16.0 * 9 * 3 * 8 + rdb + 16.0 * 9 * 64 + 64.0 * 9 * 64 + 256.0 * 9 * 64 * 2 + 256.0 * 9 * 8 * 3);
     CHECK(counter.total() == doctest::Approx(expected));
 }
+
+TEST_CASE("sr_forward writes the same output and gradients as the model, and fails cleanly on bad input") {
+    const SafetensorsFile f = read_safetensors(kFixtures + "/rrdbnet_x2.safetensors");
+    const auto dir = std::filesystem::temp_directory_path() / "srforge_sr_forward";
+    std::filesystem::create_directories(dir);
+    const std::string weights = (dir / "w.safetensors").string(), io = (dir / "io.safetensors").string();
+    const std::string out = (dir / "out.safetensors").string();
+    NamedTensors w = with_prefix(f, "param.");
+    w.emplace_back("unused.extra", zeros({2}));  // extra tensors are ignored
+    write_safetensors(weights, w);
+    write_safetensors(io, {{"x", f.at("input")}, {"g", f.at("grad_output")}});
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/sr_forward";
+    const std::string cmd = tool + " --model '" + f.metadata.at("spec") + "' --weights " + weights + " --input " + io +
+                            " --input-key x --grad-output-key g --output " + out + " > /dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const SafetensorsFile r = read_safetensors(out);
+    check_close(r.at("output"), f.at("output"), "sr_forward output");
+    check_close(r.at("grad.input"), f.at("grad.input"), "sr_forward grad.input");
+    check_close(r.at("grad.conv_first.weight"), f.at("grad.conv_first.weight"), "sr_forward grad.conv_first.weight");
+    // A missing input key: non-zero exit, one line on stderr, no output file.
+    std::filesystem::remove(out);
+    const std::string bad = tool + " --model '" + f.metadata.at("spec") + "' --weights " + weights + " --input " + io +
+                            " --input-key nope --output " + out + " 2> " + (dir / "err.txt").string();
+    CHECK(std::system(bad.c_str()) != 0);
+    CHECK(!std::filesystem::exists(out));
+}
