@@ -54,30 +54,94 @@ Tensor read_image(const std::string& path, int channels, ImageInfo* info) {
     return decode_image(read_file(path), path, channels, info);
 }
 
-std::string encode_png(const Tensor& image) {
+namespace {
+
+// PNG's CRC-32 (ISO 3309), for the chunks of 16-bit files.
+uint32_t crc32(const std::string& bytes) {
+    static const auto table = [] {
+        std::vector<uint32_t> t(256);
+        for (uint32_t n = 0; n < 256; ++n) {
+            uint32_t c = n;
+            for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[n] = c;
+        }
+        return t;
+    }();
+    uint32_t c = 0xFFFFFFFFu;
+    for (unsigned char b : bytes) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+void put_be32(std::string& out, uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out += static_cast<char>((v >> s) & 0xFF);
+}
+
+void chunk(std::string& png, const char* type, const std::string& data) {
+    put_be32(png, static_cast<uint32_t>(data.size()));
+    const std::string body = std::string(type, 4) + data;
+    png += body;
+    put_be32(png, crc32(body));
+}
+
+// A 16-bit PNG (stb writes only 8 bits): IHDR, one zlib-compressed IDAT of unfiltered rows, IEND.
+std::string encode_png16(const std::vector<uint16_t>& samples, int W, int H, int C) {
+    std::string raw;
+    raw.reserve(size_t(H) * (size_t(W) * C * 2 + 1));
+    for (int y = 0; y < H; ++y) {
+        raw += '\0';  // filter type 0
+        for (int i = 0; i < W * C; ++i) {
+            const uint16_t v = samples[size_t(y) * W * C + i];
+            raw += static_cast<char>(v >> 8);
+            raw += static_cast<char>(v & 0xFF);
+        }
+    }
+    int zlen = 0;
+    unsigned char* z = stbi_zlib_compress(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size()), &zlen, 8);
+    SR_CHECK(z != nullptr, "write_png: compression failed");
+    const std::string idat(reinterpret_cast<const char*>(z), static_cast<size_t>(zlen));
+    STBIW_FREE(z);
+    const char color_type[] = {0, 0, 4, 2, 6};  // by channel count: gray, gray+alpha, RGB, RGBA
+    std::string ihdr;
+    put_be32(ihdr, static_cast<uint32_t>(W));
+    put_be32(ihdr, static_cast<uint32_t>(H));
+    ihdr += std::string{char(16), color_type[C], 0, 0, 0};
+    std::string png("\x89PNG\r\n\x1a\n", 8);
+    chunk(png, "IHDR", ihdr);
+    chunk(png, "IDAT", idat);
+    chunk(png, "IEND", "");
+    return png;
+}
+
+}  // namespace
+
+std::string encode_png(const Tensor& image, int bits) {
     SR_CHECK(image.dim() == 3 && image.size(0) >= 1 && image.size(0) <= 4, "write_png: image must be [C, H, W] with C = 1..4, got ",
              image.shape());
     SR_CHECK(image.size(1) > 0 && image.size(2) > 0, "write_png: image has no pixels: ", image.shape());
+    SR_CHECK(bits == 8 || bits == 16, "write_png: bits must be 8 or 16, got ", bits);
     const Tensor t = image.detach().to(Device::cpu()).contiguous().to(DType::F64);
     const int C = static_cast<int>(image.size(0)), H = static_cast<int>(image.size(1)), W = static_cast<int>(image.size(2));
     const int64_t plane = int64_t(H) * W;
-    std::vector<uint8_t> interleaved(static_cast<size_t>(plane * C));
+    const double top = bits == 16 ? 65535.0 : 255.0;
+    std::vector<uint16_t> interleaved(static_cast<size_t>(plane * C));
     const double* src = t.data<double>();
     for (int c = 0; c < C; ++c)
         for (int64_t i = 0; i < plane; ++i) {
             const double v = src[c * plane + i];
             const double clamped = std::isnan(v) ? 0.0 : std::min(std::max(v, 0.0), 1.0);
-            interleaved[i * C + c] = static_cast<uint8_t>(std::lround(clamped * 255.0));
+            interleaved[i * C + c] = static_cast<uint16_t>(std::lround(clamped * top));
         }
+    if (bits == 16) return encode_png16(interleaved, W, H, C);
+    const std::vector<uint8_t> bytes(interleaved.begin(), interleaved.end());
     std::string out;
     auto append = [](void* context, void* data, int size) {
         static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
     };
-    SR_CHECK(stbi_write_png_to_func(append, &out, W, H, C, interleaved.data(), W * C) != 0,
+    SR_CHECK(stbi_write_png_to_func(append, &out, W, H, C, bytes.data(), W * C) != 0,
              "write_png: encoding failed for image ", image.shape());
     return out;
 }
 
-void write_png(const std::string& path, const Tensor& image) { write_file_atomic(path, encode_png(image)); }
+void write_png(const std::string& path, const Tensor& image, int bits) { write_file_atomic(path, encode_png(image, bits)); }
 
 }  // namespace sr

@@ -239,3 +239,19 @@ TEST_CASE("JSON reader") {
     CHECK(error_of([] { (void)Json::parse("{\"a\":1,}", "t"); }).find("t: invalid JSON at byte") == 0);
     CHECK(error_of([] { (void)Json::parse(std::string(100, '['), "t"); }).find("nested too deeply") != std::string::npos);
 }
+
+TEST_CASE("16-bit PNG round trip, every channel count") {
+    Generator gen(9);
+    for (int64_t c : {1, 2, 3, 4}) {
+        const Tensor img = uniform({c, 5, 7}, 0, 1, {}, &gen);
+        const std::string path = temp_path("rt16_" + std::to_string(c) + ".png");
+        write_png(path, img, 16);
+        ImageInfo info;
+        const Tensor back = read_image(path, 0, &info);
+        CHECK(info.bits == 16);
+        CHECK(info.channels == c);
+        const auto got = to_vector(back), ref = to_vector(img);
+        for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(std::round(ref[i] * 65535) / 65535).epsilon(1e-7));
+    }
+    CHECK(error_of([] { write_png(temp_path("x.png"), zeros({3, 2, 2}), 12); }) == "write_png: bits must be 8 or 16, got 12");
+}

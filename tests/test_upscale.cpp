@@ -1,0 +1,89 @@
+// models/upscale: tiled upscaling equals the untiled result where the receptive field fits in the
+// padding; self-ensemble, gray and alpha inputs.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/node.h"
+#include "core/image_io.h"
+#include "core/factory.h"
+#include "models/spec.h"
+#include "models/upscale.h"
+#include "ops/concat.h"
+#include "test_util.h"
+
+using namespace sr;
+
+TEST_CASE("tiles with enough padding give the untiled result exactly (to 1e-5), on ragged edges too") {
+    // EDSR with one block: receptive field about 6 LR pixels, well inside pad - blend = 8.
+    auto model = make_model("edsr:num_feat=8,num_block=1,upscale=2");
+    model->eval();
+    const Tensor image = uniform({3, 37, 29}, 0, 1);
+    const Tensor whole = upscale_image(*model, image, {.tile = 64, .pad = 10, .blend = 2});
+    CHECK(whole.shape() == Shape{3, 74, 58});
+    for (int64_t tile : {8, 13}) {
+        CAPTURE(tile);
+        int64_t calls = 0;
+        const Tensor tiled = upscale_image(*model, image, {.tile = tile, .pad = 10, .blend = 2, .progress = [&](int64_t, int64_t) { ++calls; }});
+        CHECK(calls == ((37 + tile - 1) / tile) * ((29 + tile - 1) / tile));
+        const Difference d = largest_difference(tiled, whole);
+        INFO("worst at ", d.at, ": ", d.got, " vs ", d.want);
+        CHECK(d.worst < 1e-5);
+    }
+    // Hard edges (no blend band) are exact as well.
+    CHECK(largest_difference(upscale_image(*model, image, {.tile = 10, .pad = 8, .blend = 0}), whole).worst < 1e-5);
+    // Too little padding is not exact, but still close: the blend hides the seam.
+    const Difference rough = largest_difference(upscale_image(*model, image, {.tile = 10, .pad = 2, .blend = 1}), whole);
+    CHECK(rough.worst < 0.2);
+}
+
+TEST_CASE("x8 self-ensemble is equivariant to flips and transposes, unlike a single pass") {
+    auto model = make_model("edsr:num_feat=4,num_block=1,upscale=2");
+    model->eval();
+    const Tensor image = uniform({3, 9, 11}, 0, 1);
+    // The image transposed: an ensemble averages over all 8 symmetries, so its output for the
+    // transposed image is its output for the original, transposed.
+    const Tensor transposed = image.permute({0, 2, 1}).contiguous();
+    const Tensor a = upscale_image(*model, image, {.self_ensemble = true});
+    const Tensor b = upscale_image(*model, transposed, {.self_ensemble = true}).permute({0, 2, 1}).contiguous();
+    CHECK(largest_difference(a, b).worst < 1e-5);
+    const Tensor plain = upscale_image(*model, image, {});
+    const Tensor plain_t = upscale_image(*model, transposed, {}).permute({0, 2, 1}).contiguous();
+    CHECK(largest_difference(plain, plain_t).worst > 1e-4);  // a single pass is not
+}
+
+TEST_CASE("gray, gray+alpha and RGBA images keep their channels; alpha is upscaled beside the colour") {
+    auto model = make_model("edsr:num_feat=4,num_block=1,upscale=3");
+    model->eval();
+    CHECK(upscale_image(*model, uniform({1, 6, 5}, 0, 1), {}).shape() == Shape{1, 18, 15});
+    CHECK(upscale_image(*model, uniform({2, 6, 5}, 0, 1), {}).shape() == Shape{2, 18, 15});
+    const Tensor rgba = concat({uniform({3, 6, 5}, 0, 1), full({1, 6, 5}, 0.25)}, 0);
+    const Tensor out = upscale_image(*model, rgba, {});
+    CHECK(out.shape() == Shape{4, 18, 15});
+    for (double a : to_vector(out.slice(0, 3, 4))) CHECK(a == doctest::Approx(0.25));
+    CHECK(error_of([&] { (void)upscale_image(*model, zeros({5, 4, 4}), {}); }).find("C = 1..4") != std::string::npos);
+}
+
+TEST_CASE("sr_upscale: files and folders, 16-bit in and out, bad input leaves no output") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "srforge_sr_upscale";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "in");
+    auto model = make_model("edsr:num_feat=4,num_block=1,upscale=2");
+    model->save((dir / "w.safetensors").string());
+    const std::string fixtures = std::string(SR_SOURCE_DIR) + "/tests/fixtures/images/";
+    fs::copy_file(fixtures + "rgba8.png", dir / "in" / "a.png");
+    fs::copy_file(fixtures + "rgb16.png", dir / "in" / "b.png");
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/sr_upscale --quiet --model edsr:num_feat=4,num_block=1,upscale=2 --weights " +
+                             (dir / "w.safetensors").string();
+    REQUIRE(std::system((tool + " --input " + (dir / "in").string() + " --output " + (dir / "out").string()).c_str()) == 0);
+    ImageInfo a, b;
+    CHECK(read_image((dir / "out" / "a.png").string(), 0, &a).shape() == Shape{4, 10, 14});
+    CHECK(read_image((dir / "out" / "b.png").string(), 0, &b).shape() == Shape{3, 10, 14});
+    CHECK(b.bits == 16);
+    std::ofstream(dir / "bad.png") << "not an image";
+    CHECK(std::system((tool + " --input " + (dir / "bad.png").string() + " --output " + (dir / "bad_out.png").string() +
+                       " 2> /dev/null").c_str()) != 0);
+    CHECK(!fs::exists(dir / "bad_out.png"));
+}
