@@ -50,6 +50,19 @@ Tensor decode_image(const std::string& bytes, const std::string& what, int chann
     return t;
 }
 
+ImageInfo read_image_info(const std::string& path) {
+    const std::string bytes = read_file(path);
+    SR_CHECK(!bytes.empty() && bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "read_image: '", path,
+             "' is empty or too large");
+    const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+    const int len = static_cast<int>(bytes.size());
+    ImageInfo info;
+    SR_CHECK(stbi_info_from_memory(data, len, &info.width, &info.height, &info.channels), "read_image: cannot decode '", path,
+             "': ", stbi_failure_reason(), " (srforge reads PNG, JPEG and BMP)");
+    info.bits = stbi_is_16_bit_from_memory(data, len) ? 16 : 8;
+    return info;
+}
+
 Tensor read_image(const std::string& path, int channels, ImageInfo* info) {
     return decode_image(read_file(path), path, channels, info);
 }

@@ -18,6 +18,8 @@ struct ImageInfo {
 };
 
 Tensor read_image(const std::string& path, int channels = 0, ImageInfo* info = nullptr);
+// Size, channels and bit depth from the file's header alone (fast; the pixels are not decoded).
+ImageInfo read_image_info(const std::string& path);
 Tensor decode_image(const std::string& bytes, const std::string& what, int channels = 0, ImageInfo* info = nullptr);
 
 void write_png(const std::string& path, const Tensor& image, int bits = 8);

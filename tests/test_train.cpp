@@ -1,11 +1,128 @@
-// train/: optimisers against PyTorch.
+// train/: optimisers against PyTorch, config files, schedules, EMA, losses, the data pipeline and
+// the training loop (bit-exact resume, NaN stop, Ctrl-C through train_sr).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sys/wait.h>
+
+#include "autograd/node.h"
+#include "core/file.h"
+#include "core/image_io.h"
 #include "core/safetensors.h"
+#include "models/layers.h"
+#include "models/spec.h"
+#include "ops/elementwise.h"
+#include "ops/layout.h"
+#include "ops/reduce.h"
 #include "test_util.h"
+#include "train/config.h"
+#include "train/data.h"
+#include "train/ema.h"
+#include "train/losses.h"
 #include "train/optim.h"
+#include "train/plot.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
 
 using namespace sr;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / ("srforge_test_train_" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+// Random 8-bit RGB image [3, h, w] in [0, 1], smooth enough to be learnable.
+Tensor test_image(int64_t h, int64_t w, uint64_t seed) {
+    std::vector<double> v(size_t(3 * h * w));
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x) {
+                const double s = std::sin(0.3 * double(x + 2 * c) + 0.17 * double(y) * double(seed % 5 + 1)) *
+                                 std::cos(0.11 * double(y + x) + double(seed));
+                v[size_t((c * h + y) * w + x)] = std::round(127.5 + 120 * s) / 255.0;
+            }
+    return from_vector(v, {3, h, w});
+}
+
+// LR = the mean of each s x s block, rounded to 8 bits.
+Tensor block_mean_u8(const Tensor& hr, int64_t s) {
+    const std::vector<double> v = to_vector(hr);
+    const int64_t H = hr.size(1), W = hr.size(2), h = H / s, w = W / s;
+    std::vector<double> out(size_t(3 * h * w));
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x) {
+                double sum = 0;
+                for (int64_t dy = 0; dy < s; ++dy)
+                    for (int64_t dx = 0; dx < s; ++dx) sum += v[size_t((c * H + y * s + dy) * W + x * s + dx)] * 255;
+                out[size_t((c * h + y) * w + x)] = std::nearbyint(sum / double(s * s)) / 255;
+            }
+    return from_vector(out, {3, h, w});
+}
+
+// A DIV2K-layout folder: `train` and `valid` images of h x w with block-mean LR at scale s.
+fs::path make_dataset(const std::string& name, int train, int valid, int64_t h, int64_t w, int64_t s) {
+    const fs::path root = fresh_dir(name);
+    const std::string x = "X" + std::to_string(s), suffix = "x" + std::to_string(s) + ".png";
+    int index = 1;
+    for (const auto& [split, n] : std::vector<std::pair<std::string, int>>{{"train", train}, {"valid", valid}}) {
+        const fs::path hr_dir = root / ("DIV2K_" + split + "_HR"), lr_dir = root / ("DIV2K_" + split + "_LR_bicubic") / x;
+        fs::create_directories(hr_dir);
+        fs::create_directories(lr_dir);
+        for (int i = 0; i < n; ++i, ++index) {
+            char stem[16];
+            std::snprintf(stem, sizeof stem, "%04d", index);
+            const Tensor hr = test_image(h, w, uint64_t(index));
+            write_png((hr_dir / (std::string(stem) + ".png")).string(), hr);
+            write_png((lr_dir / (stem + suffix)).string(), block_mean_u8(hr, s));
+        }
+    }
+    return root;
+}
+
+LrSchedule cosine(double base, std::vector<int64_t> periods, std::vector<double> weights, double eta_min) {
+    LrSchedule s;
+    s.type = "CosineAnnealingRestartLR";
+    s.base = base;
+    s.periods = std::move(periods);
+    s.restart_weights = std::move(weights);
+    s.eta_min = eta_min;
+    return s;
+}
+
+TrainOptions tiny_run(const fs::path& data, const fs::path& out) {
+    TrainOptions o;
+    o.name = "tiny";
+    o.model = "edsr:num_feat=8,num_block=1,upscale=2";
+    o.scale = 2;
+    o.data = data.string();
+    o.patch = 8;
+    o.batch = 2;
+    o.workers = 2;
+    o.total_iter = 6;
+    o.schedule.base = 1e-3;
+    o.schedule.milestones = {4};
+    o.ema_decay = 0.9;
+    o.val_freq = 3;
+    o.print_freq = 2;
+    o.save_freq = 3;
+    o.out_dir = out.string();
+    o.seed = 7;
+    o.quiet = true;
+    return o;
+}
+
+}  // namespace
 
 TEST_CASE("Adam and AdamW follow torch.optim step for step (weight decay, bias correction)") {
     const SafetensorsFile f = read_safetensors(std::string(SR_SOURCE_DIR) + "/tests/fixtures/optim.safetensors");
@@ -33,4 +150,338 @@ TEST_CASE("Adam skips parameters without a gradient and rejects bad hyper-parame
     CHECK(to_vector(a)[0] < 1);
     CHECK(error_of([&] { Adam bad({a}, {.beta2 = 1.0}); }).find("adam: invalid hyper-parameters") == 0);
     CHECK(error_of([] { Adam bad({ones({2})}); }).find("must be contiguous leaf tensors that require grad") != std::string::npos);
+}
+
+TEST_CASE("YAML subset: mappings, lists, scalars, tags, comments, and clear errors") {
+    const Json c = parse_yaml("# a run\n"
+                              "name: EDSR_Mx2   # trailing comment\n"
+                              "scale: 2\n"
+                              "network_g:\n"
+                              "  type: EDSR\n"
+                              "  rgb_mean: [0.4488, 0.4371, 0.4040]\n"
+                              "  img_range: 255.\n"
+                              "train:\n"
+                              "  optim_g:\n"
+                              "    lr: !!float 1e-4\n"
+                              "    quoted: \"a: b # not a comment\"\n"
+                              "  flags: [true, False]\n"
+                              "  steps:\n"
+                              "    - 10\n"
+                              "    - 20\n"
+                              "  none: ~\n",
+                              "test.yaml");
+    CHECK(config_text(c, "name", "") == "EDSR_Mx2");
+    CHECK(config_number(c, "scale", 0) == 2);
+    CHECK(config_number(c, "network_g.img_range", 0) == 255);
+    CHECK(config_number(c, "train.optim_g.lr", 0) == 1e-4);
+    CHECK(config_text(c, "train.optim_g.quoted", "") == "a: b # not a comment");
+    CHECK(config_number(c, "train.missing", 5) == 5);
+    const Json* mean = config_find(c, "network_g.rgb_mean");
+    REQUIRE(mean);
+    REQUIRE(mean->items.size() == 3);
+    CHECK(mean->items[1].number == 0.4371);
+    const Json* steps = config_find(c, "train.steps");
+    REQUIRE(steps);
+    REQUIRE(steps->items.size() == 2);
+    CHECK(steps->items[1].number == 20);
+    CHECK(config_find(c, "train.flags")->items[1].boolean == false);
+    CHECK(config_find(c, "train.none")->is(Json::Kind::Null));
+    CHECK(error_of([] { parse_yaml("a: &anchor 1\n", "x.yaml"); }).find("x.yaml:1") != std::string::npos);
+    CHECK(error_of([] { parse_yaml("a: !!str 1\n", "x.yaml"); }).find("unsupported YAML tag") != std::string::npos);
+    CHECK(error_of([] { parse_yaml("a: !!float big\n", "x.yaml"); }).find("needs a number") != std::string::npos);
+    CHECK(error_of([] { parse_yaml("a: [1, 2\n", "x.yaml"); }).find("unterminated") != std::string::npos);
+    CHECK(error_of([&] { config_number(c, "name", 0); }).find("name") != std::string::npos);
+}
+
+TEST_CASE("train options: BasicSR-layout presets, round trip through config.yaml, unknown keys") {
+    const std::string configs = std::string(SR_SOURCE_DIR) + "/configs/";
+    const TrainOptions o = options_from_config(read_yaml(configs + "edsr_baseline_x2.yaml"), "edsr_baseline_x2.yaml");
+    CHECK(o.model == "edsr:num_in_ch=3,num_out_ch=3,num_feat=64,num_block=16,upscale=2,res_scale=1,img_range=255.,"
+                     "rgb_mean=0.4488/0.4371/0.4040");
+    CHECK(o.scale == 2);
+    CHECK(o.patch == 48);  // gt_size 96 at x2
+    CHECK(o.batch == 16);
+    CHECK(o.schedule.base == 1e-4);
+    CHECK(o.schedule.milestones == std::vector<int64_t>{200000});
+    CHECK(o.total_iter == 300000);
+    CHECK(o.loss == "l1:1");
+    CHECK(o.val_freq == 5000);
+    CHECK(o.seed == 10);
+    // Every preset is read without errors and names a model srforge builds at the preset's scale.
+    for (const auto& entry : fs::directory_iterator(configs)) {
+        CAPTURE(entry.path().string());
+        const TrainOptions p = options_from_config(read_yaml(entry.path().string()), entry.path().string());
+        CHECK(error_of([&] { make_model(p.model); }) == "(no error)");
+        CHECK(p.total_iter > 0);
+    }
+    // config.yaml written by a run reads back to the same options.
+    TrainOptions a = o;
+    a.schedule = cosine(2.5e-4, {10, 20}, {1, 0.5}, 1e-7);
+    a.schedule.warmup_iter = 3;
+    a.ema_decay = 0.999;
+    a.loss = "l1:1+ssim:0.1";
+    a.data = "some/where";
+    const TrainOptions b = options_from_config(parse_yaml(options_yaml(a), "config.yaml"), "config.yaml");
+    CHECK(options_yaml(b) == options_yaml(a));
+    CHECK(b.schedule.periods == a.schedule.periods);
+    CHECK(b.schedule.restart_weights == a.schedule.restart_weights);
+    CHECK(b.model == a.model);
+    CHECK(b.patch == a.patch);
+    CHECK(error_of([] { options_from_config(parse_yaml("train:\n  totl_iter: 5\n", "t.yaml"), "t.yaml"); })
+              .find("unknown option 'train.totl_iter'") != std::string::npos);
+    CHECK(error_of([] { options_from_config(parse_yaml("scale: 3\ndatasets:\n  train:\n    gt_size: 100\n", "t.yaml"), "t.yaml"); })
+              .find("gt_size 100 is not a multiple of the scale 3") != std::string::npos);
+    CHECK(error_of([] { options_from_config(parse_yaml("train:\n  pixel_opt:\n    type: PerceptualLoss\n", "t.yaml"), "t.yaml"); })
+              .find("L1Loss, MSELoss or CharbonnierLoss") != std::string::npos);
+}
+
+TEST_CASE("learning-rate schedules follow BasicSR's formulas, iteration by iteration") {
+    LrSchedule step;
+    step.base = 1e-3;
+    step.milestones = {3, 5};
+    step.gamma = 0.5;
+    CHECK(step.at(1) == 1e-3);
+    CHECK(step.at(2) == 1e-3);
+    CHECK(step.at(3) == 0.5e-3);
+    CHECK(step.at(5) == 0.25e-3);
+    CHECK(step.at(100) == 0.25e-3);
+    // Cosine with restarts: period k covers (start_k, start_k + p_k]; w_k scales (base - eta_min).
+    const LrSchedule cos = cosine(1e-3, {10, 20}, {1, 0.5}, 1e-6);
+    auto expect = [&](int64_t iter, double start, double period, double weight) {
+        return 1e-6 + weight * 0.5 * (1e-3 - 1e-6) * (1 + std::cos(M_PI * (double(iter) - start) / period));
+    };
+    CHECK(cos.at(1) == doctest::Approx(expect(1, 0, 10, 1)).epsilon(1e-12));
+    CHECK(cos.at(5) == doctest::Approx(5.005e-4).epsilon(1e-12));   // half way: (base + eta_min) / 2
+    CHECK(cos.at(10) == doctest::Approx(1e-6).epsilon(1e-12));      // the end of the first period
+    CHECK(cos.at(11) == doctest::Approx(expect(11, 10, 20, 0.5)).epsilon(1e-12));
+    CHECK(cos.at(30) == doctest::Approx(1e-6).epsilon(1e-12));
+    CHECK(cos.at(31) == doctest::Approx(1e-6).epsilon(1e-12));      // past the last period: stays at eta_min
+    LrSchedule warm;
+    warm.type = "constant";
+    warm.base = 2e-4;
+    warm.warmup_iter = 4;
+    CHECK(warm.at(1) == doctest::Approx(0.5e-4));
+    CHECK(warm.at(3) == doctest::Approx(1.5e-4));
+    CHECK(warm.at(4) == 2e-4);
+    warm.type = "Exponential";
+    CHECK(error_of([&] { warm.at(1); }).find("unknown type 'Exponential'") != std::string::npos);
+}
+
+TEST_CASE("EMA: parameters averaged with the decay, buffers copied, in state-dict order") {
+    manual_seed(3);
+    ModuleList net;
+    net.push(Conv2d(3, 4, 3));
+    net.push(BatchNorm2d(4));
+    net.push(Conv2d(4, 3, 3));
+    Ema ema(net, 0.9);
+    NamedTensors before;
+    for (const auto& [n, t] : net.state_dict()) before.emplace_back(n, t.clone());
+    // Move every parameter by +1 and change the buffers.
+    {
+        NoGradGuard no_grad;
+        for (auto& [n, p] : net.named_parameters()) copy_(p, p + 1.0);
+        for (auto& [n, b] : net.named_buffers()) copy_(b, b + 2.0);
+    }
+    ema.update(net);
+    const NamedTensors now = net.state_dict();
+    std::set<std::string> params;
+    for (const auto& [n, p] : net.named_parameters()) params.insert(n);
+    REQUIRE(ema.state().size() == now.size());
+    for (size_t i = 0; i < now.size(); ++i) {
+        CAPTURE(now[i].first);
+        CHECK(ema.state()[i].first == now[i].first);
+        const Tensor want = params.count(now[i].first) ? before[i].second + 0.1 : now[i].second;
+        CHECK(largest_difference(ema.state()[i].second, want).worst < 1e-6);
+    }
+    CHECK(error_of([&] { Ema bad(net, 1.0); }).find("decay must be in [0, 1)") != std::string::npos);
+}
+
+TEST_CASE("pixel losses: terms, weights and parts") {
+    const Tensor a = from_vector({0, 0.5, 1, 1}, {1, 1, 2, 2}), b = from_vector({0, 1, 1, 0}, {1, 1, 2, 2});
+    std::vector<std::pair<std::string, double>> parts;
+    CHECK(PixelLoss("l1")(a, b).item() == doctest::Approx(0.375));
+    CHECK(PixelLoss("mse:2")(a, b, &parts).item() == doctest::Approx(2 * 1.25 / 4));
+    REQUIRE(parts.size() == 1);
+    CHECK(parts[0].second == doctest::Approx(0.625));
+    parts.clear();
+    CHECK(PixelLoss("l1:1+mse:0.5")(a, b, &parts).item() == doctest::Approx(0.375 + 0.5 * 0.3125));
+    CHECK(parts.size() == 2);
+    CHECK(PixelLoss("l1:1+ssim:0.1").spec() == "l1:1+ssim:0.1");
+    CHECK(error_of([] { PixelLoss("l2"); }).find("unknown term 'l2'") != std::string::npos);
+    CHECK(error_of([] { PixelLoss("l1:x"); }).find("bad weight") != std::string::npos);
+}
+
+TEST_CASE("training batches: aligned crops under flips and rotations, deterministic per iteration") {
+    const fs::path root = make_dataset("batches", 3, 1, 24, 32, 2);
+    std::vector<SamplePaths> files;
+    for (int i = 1; i <= 3; ++i) {
+        char stem[16];
+        std::snprintf(stem, sizeof stem, "%04d", i);
+        files.push_back({(root / "DIV2K_train_HR" / (std::string(stem) + ".png")).string(),
+                         (root / "DIV2K_train_LR_bicubic" / "X2" / (std::string(stem) + "x2.png")).string()});
+    }
+    TrainData data(files, {.scale = 2, .patch = 6, .batch = 4, .workers = 2, .seed = 11});
+    for (int64_t iter = 1; iter <= 5; ++iter) {
+        const auto [lr, hr] = data.batch(iter);
+        CHECK(lr.shape() == Shape{4, 3, 6, 6});
+        CHECK(hr.shape() == Shape{4, 3, 12, 12});
+        // Each LR pixel is still the rounded mean of its 2x2 HR block, whatever the flips/rotation.
+        for (int64_t b = 0; b < 4; ++b) {
+            const Tensor lr_b = lr.slice(0, b, b + 1).reshape({3, 6, 6}), hr_b = hr.slice(0, b, b + 1).reshape({3, 12, 12});
+            CHECK(largest_difference(lr_b, block_mean_u8(hr_b, 2)).worst < 1e-6);
+        }
+        // The workers' batch is the one made directly from (seed, iteration).
+        const auto [lr2, hr2] = data.make_batch(iter);
+        CHECK(largest_difference(lr, lr2).worst == 0);
+        CHECK(largest_difference(hr, hr2).worst == 0);
+    }
+    TrainData other(files, {.scale = 2, .patch = 6, .batch = 4, .workers = 1, .seed = 12});
+    CHECK(largest_difference(other.make_batch(1).second, data.make_batch(1).second).worst > 0);
+}
+
+TEST_CASE("training data errors name the file and what is wrong") {
+    const fs::path root = make_dataset("data_errors", 1, 0, 24, 32, 2);
+    const std::string hr = (root / "DIV2K_train_HR" / "0001.png").string();
+    const std::string lr = (root / "DIV2K_train_LR_bicubic" / "X2" / "0001x2.png").string();
+    CHECK(error_of([&] { load_pair({hr, lr}, 3); }).find("(expected HR = 3 x LR)") != std::string::npos);
+    CHECK(error_of([&] { load_pair({hr, "/nonexistent/x.png"}, 2); }).find("/nonexistent/x.png") != std::string::npos);
+    write_file_atomic((root / "bad.png").string(), "not an image");
+    CHECK(error_of([&] { load_pair({(root / "bad.png").string(), lr}, 2); }).find("bad.png") != std::string::npos);
+    // A patch larger than the image.
+    CHECK(error_of([&] { TrainData big({{hr, lr}}, {.scale = 2, .patch = 40, .batch = 1, .workers = 1}); })
+              .find("is smaller than the 40-pixel patch") != std::string::npos);
+    CHECK(error_of([&] { TrainData odd({{hr, lr}}, {.scale = 3, .patch = 4, .batch = 1, .workers = 1}); })
+              .find("(expected HR = 3 x LR)") != std::string::npos);
+    CHECK(error_of([] { TrainData none({}, {}); }).find("no training images") != std::string::npos);
+}
+
+TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted run bit for bit") {
+    const fs::path data = make_dataset("resume_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("resume_runs");
+    TrainOptions straight = tiny_run(data, out);
+    straight.name = "straight";
+    const TrainResult full = train(straight);
+    REQUIRE(full.losses.size() == 6);
+    CHECK(full.iterations == 6);
+
+    TrainOptions split = tiny_run(data, out);
+    split.name = "split";
+    split.total_iter = 3;
+    const TrainResult first = train(split);
+    REQUIRE(first.losses.size() == 3);
+    split.total_iter = 6;
+    const TrainResult second = train(split);  // continues from checkpoints/latest (iteration 3)
+    REQUIRE(second.losses.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(first.losses[size_t(i)] == full.losses[size_t(i)]);
+        CHECK(second.losses[size_t(i)] == full.losses[size_t(i + 3)]);
+    }
+    for (const std::string file : {"net_g_latest.safetensors", "net_g_ema.safetensors", "checkpoints/latest.safetensors"}) {
+        CAPTURE(file);
+        const SafetensorsFile a = read_safetensors((out / "straight" / file).string());
+        const SafetensorsFile b = read_safetensors((out / "split" / file).string());
+        REQUIRE(a.tensors.size() == b.tensors.size());
+        for (size_t i = 0; i < a.tensors.size(); ++i) CHECK(largest_difference(a.tensors[i].second, b.tensors[i].second).worst == 0);
+    }
+    CHECK(second.psnr_y == full.psnr_y);
+    // The run folder holds what the docs promise.
+    for (const std::string file : {"config.yaml", "metrics.csv", "curves.png", "samples/iter_6.png", "checkpoints/iter_3.safetensors",
+                                   "checkpoints/iter_6.safetensors", "net_g_best.safetensors"})
+        CHECK_MESSAGE(fs::exists(out / "split" / file), file);
+    // metrics.csv keeps one row per logged iteration, without the rows redone after resuming.
+    std::ifstream csv(out / "split" / "metrics.csv");
+    std::string line, text;
+    int rows = 0;
+    std::getline(csv, line);
+    CHECK(line.rfind("iter,loss,lr,psnr_y,ssim_y,psnr_rgb,time_s", 0) == 0);
+    while (std::getline(csv, line)) ++rows;
+    CHECK(rows == 4 + 2);  // losses at 2, 3 (where the first call ended), 4, 6; validations at 3, 6
+    // A different model in the same run folder is refused.
+    split.model = "edsr:num_feat=8,num_block=2,upscale=2";
+    CHECK(error_of([&] { train(split); }).find("is of model") != std::string::npos);
+}
+
+TEST_CASE("train: a diverging loss stops the run with a clear error and leaves the last checkpoint alone") {
+    const fs::path data = make_dataset("nan_data", 2, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("nan_runs");
+    TrainOptions o = tiny_run(data, out);
+    o.total_iter = 3;
+    o.ema_decay = 0;
+    train(o);
+    const std::string latest = (out / "tiny" / "checkpoints" / "latest.safetensors").string();
+    const std::string before = read_file(latest);
+    o.total_iter = 20;
+    o.schedule.type = "constant";
+    o.schedule.base = 1e30;
+    const std::string message = error_of([&] { train(o); });
+    CHECK(message.find("train: the loss is") == 0);
+    CHECK(message.find("last good checkpoint (iteration") != std::string::npos);
+    CHECK(read_file(latest).size() > 0);
+    CHECK(read_safetensors(latest).metadata.at("iteration") != "");
+    CHECK(before.size() == read_file(latest).size());
+}
+
+TEST_CASE("train: bad options are refused before anything is written") {
+    const fs::path data = make_dataset("bad_options", 1, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("bad_options_runs");
+    TrainOptions o = tiny_run(data, out);
+    o.scale = 3;
+    CHECK(error_of([&] { train(o); }).find("upscales by 2, but the data scale is 3") != std::string::npos);
+    o = tiny_run(data, out);
+    o.name = "../escape";
+    CHECK(error_of([&] { train(o); }).find("run name") != std::string::npos);
+    o = tiny_run(data, out);
+    o.optimizer = "SGD";
+    CHECK(error_of([&] { train(o); }).find("optimizer must be Adam or AdamW") != std::string::npos);
+    o = tiny_run(fs::path("/nonexistent/data"), out);
+    CHECK(error_of([&] { train(o); }).find("/nonexistent/data") != std::string::npos);
+    CHECK(!fs::exists(out / "tiny"));
+}
+
+TEST_CASE("plots: charts and image grids have the promised sizes and are not blank") {
+    const Tensor charts = draw_charts({{"loss", "iteration", "loss", {{"a", {1, 2, 3}, {1, 0.5, 0.25}}}, true},
+                                       {"psnr", "iteration", "dB", {{"b", {1, 2}, {30, 31}}}, false}},
+                                      300, 200);
+    CHECK(charts.shape() == Shape{3, 200, 600});
+    const std::vector<double> v = to_vector(charts);
+    CHECK(*std::min_element(v.begin(), v.end()) < 0.5);  // lines and text are drawn on the white background
+    CHECK(*std::max_element(v.begin(), v.end()) == 1);
+    const Tensor grid = image_grid({{zeros({3, 10, 10}), ones({3, 10, 12})}, {ones({3, 8, 10}), zeros({3, 8, 12})}}, {"x", "y"}, 2);
+    CHECK(grid.size(0) == 3);
+    CHECK(grid.size(2) == 10 + 12 + 3 * 2);
+}
+
+TEST_CASE("train_sr: flags, exit codes, Ctrl-C saves a checkpoint and the next run continues") {
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/train_sr";
+    REQUIRE_MESSAGE(fs::exists(tool), "build train_sr first");
+    const fs::path data = make_dataset("cli_data", 2, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("cli_runs");
+    const fs::path log = out / "log.txt";
+    auto run = [&](const std::string& args) {
+        const int status = std::system((tool + " " + args + " > " + log.string() + " 2>&1").c_str());
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    CHECK(run("--bogus") == 1);
+    CHECK(read_file(log.string()).find("unknown argument '--bogus'") != std::string::npos);
+    CHECK(run("--model edsr --iters 5") == 1);
+    CHECK(read_file(log.string()).find("no data") != std::string::npos);
+    CHECK(run("--config /nonexistent.yaml") == 1);
+    CHECK(read_file(log.string()).find("/nonexistent.yaml") != std::string::npos);
+    CHECK(run("--data " + data.string() + " --iters x") == 1);
+    CHECK(read_file(log.string()).find("--iters must be a non-negative integer") != std::string::npos);
+
+    const std::string args = "--model edsr:num_feat=8,num_block=1,upscale=2 --scale 2 --data " + data.string() + " --out " +
+                             out.string() + " --name cli --patch 8 --batch 2 --val-freq 1000000 --save-freq 1000000 --quiet";
+    // A run far too long to finish: SIGINT after a moment stops it cleanly with exit status 130.
+    const int status = std::system(("timeout --preserve-status -s INT 3 " + tool + " " + args + " --iters 100000000 > " + log.string() + " 2>&1").c_str());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    const std::string latest = (out / "cli" / "checkpoints" / "latest.safetensors").string();
+    REQUIRE(fs::exists(latest));
+    const int64_t stopped = std::stoll(read_safetensors(latest).metadata.at("iteration"));
+    CHECK(stopped >= 1);
+    // Running again continues from there to the (now reachable) end.
+    CHECK(run(args + " --iters " + std::to_string(stopped + 2)) == 0);
+    CHECK(read_safetensors(latest).metadata.at("iteration") == std::to_string(stopped + 2));
+    CHECK(read_file(log.string()).find("validation after " + std::to_string(stopped + 2) + " iterations") != std::string::npos);
 }

@@ -4,6 +4,7 @@
 //   sr_upscale --model edsr --weights edsr.safetensors --input folder/ --output out/ [--tile 256]
 //              [--tile-pad 16] [--self-ensemble] [--device cpu|cuda] [--quiet]
 //
+// --model may be left out for weights that name their model (train_sr's net_g_*.safetensors do).
 // PNG, JPEG and BMP in; PNG out (16-bit when the input was). Any size: large images go through
 // overlapping tiles (models/upscale.h). Gray and RGBA images keep their channels. Each output file
 // is written atomically; a file that fails leaves nothing behind, and the exit status is non-zero.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/image_io.h"
+#include "core/safetensors.h"
 #include "models/spec.h"
 #include "models/upscale.h"
 
@@ -52,13 +54,13 @@ UpscaleArgs parse(int argc, char** argv) {
         else if (a == "--device") o.options.device = Device::parse(value());
         else if (a == "--quiet") o.quiet = true;
         else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_upscale --model SPEC --weights W.safetensors --input FILE|DIR --output FILE|DIR\n"
+            std::printf("usage: sr_upscale [--model SPEC] --weights W.safetensors --input FILE|DIR --output FILE|DIR\n"
                         "                  [--tile N] [--tile-pad P] [--self-ensemble] [--device cpu|cuda] [--quiet]\n");
             std::exit(0);
         } else fail("sr_upscale: unknown argument '", a, "' (see --help)");
     }
-    SR_CHECK(!o.model.empty() && !o.weights.empty() && !o.input.empty() && !o.output.empty(),
-             "sr_upscale: --model, --weights, --input and --output are required (see --help)");
+    SR_CHECK(!o.weights.empty() && !o.input.empty() && !o.output.empty(),
+             "sr_upscale: --weights, --input and --output are required (see --help)");
     return o;
 }
 
@@ -92,7 +94,15 @@ void upscale_file(Network& model, const fs::path& in, const fs::path& out, const
 int main(int argc, char** argv) {
     try {
         const UpscaleArgs args = parse(argc, argv);
-        std::shared_ptr<Network> model = make_model(args.model);
+        std::string spec = args.model;
+        if (spec.empty()) {
+            // Weights saved by train_sr name their model.
+            const SafetensorsFile weights = read_safetensors(args.weights);
+            const auto it = weights.metadata.find("model");
+            SR_CHECK(it != weights.metadata.end(), "'", args.weights, "' does not name its model; give --model");
+            spec = it->second;
+        }
+        std::shared_ptr<Network> model = make_model(spec);
         model->load(args.weights, /*allow_unexpected=*/true);
         model->eval();
         model->to(args.options.device);

@@ -56,8 +56,8 @@ public:
     const AdamOptions& options() const { return options_; }
     const std::vector<Tensor>& params() const { return params_; }
     // Optimiser state, for checkpoints: first and second moments per parameter.
-    std::vector<Tensor>& exp_avg() { return m_; }
-    std::vector<Tensor>& exp_avg_sq() { return v_; }
+    const std::vector<Tensor>& exp_avg() const { return m_; }
+    const std::vector<Tensor>& exp_avg_sq() const { return v_; }
     void set_steps(int64_t steps) { step_ = steps; }
 
 private:

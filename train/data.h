@@ -1,0 +1,86 @@
+// Training batches: aligned random LR/HR crops with random flips and 90-degree rotations, made
+// ahead of time by worker threads.
+//
+// Every random choice of the batch for iteration i (which image, where to crop, which flips) comes
+// from the counter-based RNG with stream (seed, i), so a batch depends on nothing but the seed and
+// the iteration: the workers may finish in any order, and a resumed run sees exactly the batches
+// an uninterrupted one would have.
+//
+// Images are decoded once and kept in memory (8 bits per value) while they fit in `cache_mb`;
+// beyond that they are decoded again whenever they are used. An HR image without an LR partner
+// gets its LR made by MATLAB-style bicubic downscaling (train/imresize.h), rounded to 8 bits as
+// DIV2K's stored LR images are.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sr {
+
+struct SamplePaths {
+    std::string hr, lr;  // lr empty: made from hr
+};
+
+struct DataOptions {
+    int64_t scale = 4;
+    int64_t patch = 48;   // LR patch side; the HR patch is patch x scale
+    int64_t batch = 16;
+    bool hflip = true, rotation = true;
+    int workers = 2;      // threads making batches ahead of the training step
+    int prefetch = 4;     // batches made ahead
+    int64_t cache_mb = 2048;
+    uint64_t seed = 0;
+};
+
+// One decoded image pair, 8 bits per value, [C, H, W] planar.
+struct ImagePair8 {
+    int64_t h = 0, w = 0;      // LR size; HR is scale times larger
+    std::vector<uint8_t> lr, hr;
+};
+
+class TrainData {
+public:
+    TrainData(std::vector<SamplePaths> files, DataOptions options);
+    ~TrainData();
+    TrainData(const TrainData&) = delete;
+    TrainData& operator=(const TrainData&) = delete;
+
+    // The batch of iteration `iter` (>= the first iteration asked for, and asked for in order):
+    // LR [B, 3, patch, patch] and HR [B, 3, patch s, patch s], F32 in [0, 1].
+    std::pair<Tensor, Tensor> batch(int64_t iter);
+    // The same batch made directly, without the workers (tests use it).
+    std::pair<Tensor, Tensor> make_batch(int64_t iter);
+
+    size_t size() const { return files_.size(); }
+
+private:
+    std::shared_ptr<const ImagePair8> image(size_t index);
+    void worker();
+
+    std::vector<SamplePaths> files_;
+    DataOptions opt_;
+    // Decoded images, when cached.
+    std::vector<std::shared_ptr<const ImagePair8>> cache_;
+    int64_t cached_bytes_ = 0;
+    std::mutex cache_mutex_;
+    // The prefetch queue: batches by iteration.
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<int64_t, std::pair<Tensor, Tensor>> ready_;
+    std::map<int64_t, std::string> failed_;  // errors met by workers, reported to the consumer
+    int64_t next_to_make_ = -1, consumed_ = -1;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+// Reads one HR/LR pair (making LR when missing), checking that HR is exactly scale x LR.
+ImagePair8 load_pair(const SamplePaths& paths, int64_t scale);
+
+}  // namespace sr

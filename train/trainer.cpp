@@ -1,0 +1,544 @@
+#include "train/trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <omp.h>
+#include <sstream>
+#include <unistd.h>
+
+#include "autograd/backward.h"
+#include "core/factory.h"
+#include "core/file.h"
+#include "core/image_io.h"
+#include "models/spec.h"
+#include "models/upscale.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/data.h"
+#include "train/ema.h"
+#include "train/imresize.h"
+#include "train/losses.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "train/pairs.h"
+#include "train/plot.h"
+
+namespace sr {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> interrupt_requested{false};
+
+// The first Ctrl-C asks for a checkpoint and a clean stop; a second one ends the process at once.
+void on_interrupt(int) {
+    interrupt_requested = true;
+    std::signal(SIGINT, SIG_DFL);
+}
+
+struct Scores {
+    double psnr_y = 0, ssim_y = 0, psnr_rgb = 0;
+};
+
+struct ValImage {
+    std::string name;
+    Tensor lr, hr;  // [3, h, w], [3, h s, w s] in [0, 1]
+};
+
+Scores score(const Tensor& sr, const Tensor& hr, int64_t scale) {
+    const ImageScores s = score_image(sr, hr, scale);  // as the saved 8-bit PNG would score
+    return {s.psnr_y, s.ssim_y, s.psnr_rgb};
+}
+
+Scores mean_scores(const std::vector<Scores>& all) {
+    Scores m;
+    for (const Scores& s : all) {
+        m.psnr_y += s.psnr_y / double(all.size());
+        m.ssim_y += s.ssim_y / double(all.size());
+        m.psnr_rgb += s.psnr_rgb / double(all.size());
+    }
+    return m;
+}
+
+// metrics.csv: one row per print interval (mean loss) and per validation.
+class MetricsLog {
+public:
+    MetricsLog(const std::string& path, const std::vector<std::string>& terms, int64_t resume_iter) : path_(path) {
+        header_ = "iter,loss";
+        for (const std::string& t : terms) header_ += "," + t;
+        header_ += ",lr,psnr_y,ssim_y,psnr_rgb,time_s";
+        // On resume keep the rows up to the checkpoint's iteration (later ones are redone).
+        std::string kept;
+        if (resume_iter > 0 && fs::exists(path)) {
+            std::ifstream in(path);
+            std::string line;
+            std::getline(in, line);
+            while (std::getline(in, line)) {
+                if (line.empty()) continue;
+                if (std::stoll(line.substr(0, line.find(','))) <= resume_iter) {
+                    kept += line + "\n";
+                    rows_.push_back(line);
+                }
+            }
+        }
+        write_file_atomic(path_, header_ + "\n" + kept);
+    }
+    void add(const std::string& row) {
+        rows_.push_back(row);
+        std::ofstream(path_, std::ios::app) << row << "\n";
+    }
+    const std::vector<std::string>& rows() const { return rows_; }
+
+private:
+    std::string path_, header_;
+    std::vector<std::string> rows_;
+};
+
+std::vector<double> split_csv(const std::string& row) {
+    std::vector<double> v;
+    std::stringstream ss(row);
+    for (std::string cell; std::getline(ss, cell, ',');) v.push_back(cell.empty() ? NAN : std::strtod(cell.c_str(), nullptr));
+    return v;
+}
+
+// curves.png: training loss and validation PSNR-Y against the iteration.
+void draw_curves(const std::string& path, const MetricsLog& log, size_t terms, double bicubic_psnr) {
+    Series loss{"loss (interval mean)", {}, {}, 0x1f77b4}, psnr{"model (PSNR-Y)", {}, {}, 0xd62728};
+    for (const std::string& row : log.rows()) {
+        const std::vector<double> v = split_csv(row);
+        if (v.size() < 3 + terms + 3) continue;
+        if (!std::isnan(v[1])) {
+            loss.x.push_back(v[0]);
+            loss.y.push_back(v[1]);
+        }
+        const double p = v[3 + terms];
+        if (!std::isnan(p)) {
+            psnr.x.push_back(v[0]);
+            psnr.y.push_back(p);
+        }
+    }
+    Series base{"bicubic", {}, {}, 0x555555, true};
+    if (!psnr.x.empty()) {
+        base.x = {0, std::max(psnr.x.back(), loss.x.empty() ? 1.0 : loss.x.back())};
+        base.y = {bicubic_psnr, bicubic_psnr};
+    }
+    const Tensor image = draw_charts({{"Training loss", "iteration", "loss", {loss}, true},
+                                      {"Validation PSNR-Y", "iteration", "dB", {psnr, base}, false}});
+    write_png(path, image);
+}
+
+// samples/iter_N.png: for the first validation images, a crop as bicubic | SR | HR.
+void draw_samples(const std::string& path, const std::vector<ValImage>& images, const std::vector<Tensor>& srs,
+                  const std::vector<Tensor>& bicubics, int64_t scale) {
+    std::vector<std::vector<Tensor>> rows;
+    const int64_t hr_crop = 192;
+    for (size_t i = 0; i < images.size() && i < 3; ++i) {
+        const int64_t H = images[i].hr.size(1), W = images[i].hr.size(2);
+        const int64_t c = std::min({hr_crop / scale * scale, H / scale * scale, W / scale * scale});
+        const int64_t y = (H - c) / 2 / scale * scale, x = (W - c) / 2 / scale * scale;
+        auto cut = [&](const Tensor& t) { return t.slice(1, y, y + c).slice(2, x, x + c).contiguous(); };
+        rows.push_back({cut(quantize_u8(bicubics[i])), cut(quantize_u8(srs[i])), cut(images[i].hr)});
+    }
+    write_png(path, image_grid(rows, {"bicubic", "SR", "HR"}));
+}
+
+std::string fixed(double v, int digits) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string duration(double seconds) {
+    const int64_t s = std::max<int64_t>(0, std::llround(seconds));
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+    return buf;
+}
+
+// Scales all gradients so that their joint L2 norm is at most max_norm (as clip_grad_norm_).
+void clip_gradients(const std::vector<Tensor>& params, double max_norm) {
+    NoGradGuard no_grad;
+    double total = 0;
+    for (const Tensor& p : params)
+        if (p.grad().defined()) total += sum(p.grad() * p.grad()).item();
+    const double norm = std::sqrt(total);
+    if (norm <= max_norm) return;
+    const double factor = max_norm / (norm + 1e-6);
+    for (const Tensor& p : params)
+        if (p.grad().defined()) p.set_grad(p.grad() * factor);
+}
+
+}  // namespace
+
+void install_interrupt_handler() { std::signal(SIGINT, on_interrupt); }
+
+std::string options_yaml(const TrainOptions& o) {
+    std::ostringstream y;
+    y.precision(12);
+    auto list = [](const auto& v) {
+        std::ostringstream s;
+        s.precision(12);
+        s << "[";
+        for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
+        s << "]";
+        return s.str();
+    };
+    y << "# written by train_sr: the options this run used (train_sr --config reads it back)\n";
+    y << "name: " << o.name << "\n";
+    y << "model: \"" << o.model << "\"\n";
+    y << "scale: " << o.scale << "\n";
+    y << "manual_seed: " << o.seed << "\n";
+    y << "datasets:\n  train:\n    dataroot: \"" << o.data << "\"\n    split: " << o.train_split << "\n";
+    y << "    gt_size: " << o.patch * o.scale << "\n    use_hflip: " << (o.hflip ? "true" : "false")
+      << "\n    use_rot: " << (o.rotation ? "true" : "false") << "\n    batch_size_per_gpu: " << o.batch
+      << "\n    num_worker_per_gpu: " << o.workers << "\n    cache_mb: " << o.cache_mb << "\n";
+    y << "  val:\n    dataroot: \"" << o.data << "\"\n    split: " << o.val_split << "\n    max_images: " << o.val_images
+      << "\n    tile: " << o.val_tile << "\n";
+    y << "train:\n  total_iter: " << o.total_iter << "\n  warmup_iter: " << o.schedule.warmup_iter << "\n";
+    y << "  ema_decay: " << o.ema_decay << "\n  grad_clip: " << o.grad_clip << "\n";
+    y << "  optim_g:\n    type: " << o.optimizer << "\n    lr: " << o.schedule.base << "\n    weight_decay: " << o.weight_decay
+      << "\n    betas: [" << o.beta1 << ", " << o.beta2 << "]\n";
+    y << "  scheduler:\n    type: " << o.schedule.type << "\n";
+    if (o.schedule.type == "MultiStepLR")
+        y << "    milestones: " << list(o.schedule.milestones) << "\n    gamma: " << o.schedule.gamma << "\n";
+    if (o.schedule.type == "CosineAnnealingRestartLR")
+        y << "    periods: " << list(o.schedule.periods) << "\n    restart_weights: " << list(o.schedule.restart_weights)
+          << "\n    eta_min: " << o.schedule.eta_min << "\n";
+    y << "  pixel_opt: \"" << o.loss << "\"\n";
+    y << "val:\n  val_freq: " << o.val_freq << "\n";
+    y << "logger:\n  print_freq: " << o.print_freq << "\n  save_checkpoint_freq: " << o.save_freq << "\n";
+    y << "path:\n  out_dir: \"" << o.out_dir << "\"\n";
+    y << "device: " << (o.device.is_cpu() ? "cpu" : "cuda") << "\nthreads: " << o.threads << "\n";
+    return y.str();
+}
+
+namespace {
+
+// Every key a config file may hold (network_g takes any of the model's own arguments).
+const std::set<std::string> known_keys = {
+    "name", "model", "scale", "manual_seed", "device", "threads",
+    "datasets.train.dataroot", "datasets.train.split", "datasets.train.gt_size", "datasets.train.use_hflip",
+    "datasets.train.use_rot", "datasets.train.batch_size_per_gpu", "datasets.train.num_worker_per_gpu",
+    "datasets.train.cache_mb", "datasets.val.dataroot", "datasets.val.split", "datasets.val.max_images",
+    "datasets.val.tile", "train.total_iter", "train.warmup_iter", "train.ema_decay", "train.grad_clip",
+    "train.optim_g.type", "train.optim_g.lr", "train.optim_g.weight_decay", "train.optim_g.betas",
+    "train.scheduler.type", "train.scheduler.milestones", "train.scheduler.gamma", "train.scheduler.periods",
+    "train.scheduler.restart_weights", "train.scheduler.eta_min", "train.pixel_opt", "train.pixel_opt.type",
+    "train.pixel_opt.loss_weight", "train.pixel_opt.reduction", "val.val_freq", "logger.print_freq",
+    "logger.save_checkpoint_freq", "path.out_dir"};
+
+void check_keys(const Json& node, const std::string& prefix, const std::string& what) {
+    for (const auto& [key, value] : node.members) {
+        const std::string path = prefix.empty() ? key : prefix + "." + key;
+        if (path.rfind("network_g.", 0) == 0) continue;
+        if (value.is(Json::Kind::Object) && path != "network_g") check_keys(value, path, what);
+        else if (path != "network_g" && !known_keys.count(path))
+            fail(what, ": unknown option '", path, "' (docs/TRAINING.md lists the options)");
+    }
+}
+
+template <typename T>
+std::vector<T> config_list(const Json& root, const std::string& path, const std::vector<T>& fallback) {
+    const Json* node = config_find(root, path);
+    if (!node || node->is(Json::Kind::Null)) return fallback;
+    SR_CHECK(node->is(Json::Kind::Array), "config: ", path, " must be a list like [1, 2]");
+    std::vector<T> out;
+    for (const Json& item : node->items) {
+        SR_CHECK(item.is(Json::Kind::Number), "config: ", path, " must hold numbers");
+        out.push_back(T(item.number));
+    }
+    return out;
+}
+
+int64_t config_integer(const Json& root, const std::string& path, int64_t fallback) {
+    const double v = config_number(root, path, double(fallback));
+    SR_CHECK(v == std::floor(v) && std::fabs(v) < 9e15, "config: ", path, " must be an integer, got ", v);
+    return int64_t(v);
+}
+
+// network_g: {type: EDSR, num_feat: 64, ...} -> "edsr:num_feat=64,..." (lists joined by '/').
+std::string model_spec_from(const Json& network) {
+    SR_CHECK(network.is(Json::Kind::Object), "config: network_g must be a mapping with a type");
+    const Json* type = network.find("type");
+    SR_CHECK(type && type->is(Json::Kind::String), "config: network_g needs a type (e.g. EDSR)");
+    std::string name = type->text;
+    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    std::string spec = name + ":";
+    bool first = true;
+    for (const auto& [key, value] : network.members) {
+        if (key == "type") continue;
+        std::string text;
+        if (value.is(Json::Kind::Array)) {
+            for (size_t i = 0; i < value.items.size(); ++i) text += (i ? "/" : "") + value.items[i].text;
+        } else if (value.is(Json::Kind::Bool)) {
+            text = value.boolean ? "true" : "false";
+        } else {
+            text = value.text;
+        }
+        spec += (first ? "" : ",") + key + "=" + text;
+        first = false;
+    }
+    return spec;
+}
+
+}  // namespace
+
+TrainOptions options_from_config(const Json& c, const std::string& what, TrainOptions o) {
+    SR_CHECK(c.is(Json::Kind::Object), what, ": a config is a mapping of options");
+    check_keys(c, "", what);
+    o.name = config_text(c, "name", o.name);
+    o.scale = config_integer(c, "scale", o.scale);
+    if (const Json* network = config_find(c, "network_g")) {
+        SR_CHECK(!config_find(c, "model"), what, ": give either model or network_g, not both");
+        o.model = model_spec_from(*network);
+    }
+    o.model = config_text(c, "model", o.model);
+    o.seed = uint64_t(config_integer(c, "manual_seed", int64_t(o.seed)));
+    o.device = Device::parse(config_text(c, "device", o.device.is_cpu() ? "cpu" : "cuda"));
+    o.threads = int(config_integer(c, "threads", o.threads));
+
+    o.data = config_text(c, "datasets.train.dataroot", o.data);
+    const std::string val_root = config_text(c, "datasets.val.dataroot", o.data);
+    SR_CHECK(val_root == o.data, what, ": datasets.val.dataroot must be the training root (splits pick the images)");
+    o.train_split = config_text(c, "datasets.train.split", o.train_split);
+    const int64_t gt_size = config_integer(c, "datasets.train.gt_size", o.patch * o.scale);
+    SR_CHECK(o.scale >= 1 && gt_size % o.scale == 0, what, ": gt_size ", gt_size, " is not a multiple of the scale ", o.scale);
+    o.patch = gt_size / o.scale;
+    o.hflip = config_flag(c, "datasets.train.use_hflip", o.hflip);
+    o.rotation = config_flag(c, "datasets.train.use_rot", o.rotation);
+    o.batch = config_integer(c, "datasets.train.batch_size_per_gpu", o.batch);
+    o.workers = int(config_integer(c, "datasets.train.num_worker_per_gpu", o.workers));
+    o.cache_mb = config_integer(c, "datasets.train.cache_mb", o.cache_mb);
+    o.val_split = config_text(c, "datasets.val.split", o.val_split);
+    o.val_images = config_integer(c, "datasets.val.max_images", o.val_images);
+    o.val_tile = config_integer(c, "datasets.val.tile", o.val_tile);
+
+    o.total_iter = config_integer(c, "train.total_iter", o.total_iter);
+    o.schedule.warmup_iter = config_integer(c, "train.warmup_iter", o.schedule.warmup_iter);
+    o.ema_decay = config_number(c, "train.ema_decay", o.ema_decay);
+    o.grad_clip = config_number(c, "train.grad_clip", o.grad_clip);
+    o.optimizer = config_text(c, "train.optim_g.type", o.optimizer);
+    o.schedule.base = config_number(c, "train.optim_g.lr", o.schedule.base);
+    o.weight_decay = config_number(c, "train.optim_g.weight_decay", o.weight_decay);
+    const std::vector<double> betas = config_list<double>(c, "train.optim_g.betas", {o.beta1, o.beta2});
+    SR_CHECK(betas.size() == 2, what, ": train.optim_g.betas must be two numbers");
+    o.beta1 = betas[0];
+    o.beta2 = betas[1];
+    o.schedule.type = config_text(c, "train.scheduler.type", o.schedule.type);
+    o.schedule.milestones = config_list<int64_t>(c, "train.scheduler.milestones", o.schedule.milestones);
+    o.schedule.gamma = config_number(c, "train.scheduler.gamma", o.schedule.gamma);
+    o.schedule.periods = config_list<int64_t>(c, "train.scheduler.periods", o.schedule.periods);
+    o.schedule.restart_weights = config_list<double>(c, "train.scheduler.restart_weights", o.schedule.restart_weights);
+    o.schedule.eta_min = config_number(c, "train.scheduler.eta_min", o.schedule.eta_min);
+    if (const Json* pixel = config_find(c, "train.pixel_opt"); pixel && pixel->is(Json::Kind::Object)) {
+        // BasicSR's form: {type: L1Loss, loss_weight: 1.0, reduction: mean}.
+        const std::string type = config_text(c, "train.pixel_opt.type", "L1Loss");
+        const std::string reduction = config_text(c, "train.pixel_opt.reduction", "mean");
+        SR_CHECK(reduction == "mean", what, ": train.pixel_opt.reduction must be mean");
+        const std::map<std::string, std::string> names = {{"L1Loss", "l1"}, {"MSELoss", "mse"}, {"CharbonnierLoss", "charbonnier"}};
+        SR_CHECK(names.count(type), what, ": train.pixel_opt.type must be L1Loss, MSELoss or CharbonnierLoss, got '", type, "'");
+        std::ostringstream spec;
+        spec << names.at(type) << ":" << config_number(c, "train.pixel_opt.loss_weight", 1.0);
+        o.loss = spec.str();
+    } else {
+        o.loss = config_text(c, "train.pixel_opt", o.loss);
+    }
+    o.val_freq = config_integer(c, "val.val_freq", o.val_freq);
+    o.print_freq = config_integer(c, "logger.print_freq", o.print_freq);
+    o.save_freq = config_integer(c, "logger.save_checkpoint_freq", o.save_freq);
+    o.out_dir = config_text(c, "path.out_dir", o.out_dir);
+    return o;
+}
+
+TrainResult train(const TrainOptions& o) {
+    SR_CHECK(o.total_iter >= 1 && o.val_freq >= 1 && o.print_freq >= 1 && o.save_freq >= 1,
+             "train: total_iter, val_freq, print_freq and save_freq must be >= 1");
+    SR_CHECK(!o.name.empty() && o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos &&
+                 o.name[0] != '.',
+             "train: the run name '", o.name, "' must be letters, digits, '_', '-' and '.' (it names the run folder)");
+    SR_CHECK(o.optimizer == "Adam" || o.optimizer == "AdamW", "train: optimizer must be Adam or AdamW, got '", o.optimizer, "'");
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+    const auto start_time = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count(); };
+
+    // The network, seeded so that a fresh run always starts from the same weights.
+    manual_seed(o.seed);
+    std::shared_ptr<Network> net = make_model(o.model);
+    net->to(o.device);
+    const int64_t net_scale = network_scale(*net, o.device);
+    SR_CHECK(net_scale == o.scale, "train: model '", o.model, "' upscales by ", net_scale, ", but the data scale is ", o.scale);
+    std::shared_ptr<Network> val_net = o.ema_decay > 0 ? make_model(o.model) : net;
+    if (val_net != net) val_net->to(o.device);
+
+    // Data.
+    std::vector<SamplePaths> files;
+    for (const ImagePair& p : find_pairs(o.data, o.train_split, int(o.scale))) files.push_back({p.hr, p.lr});
+    TrainData data(files, {.scale = o.scale, .patch = o.patch, .batch = o.batch, .hflip = o.hflip, .rotation = o.rotation,
+                           .workers = o.workers, .cache_mb = o.cache_mb, .seed = o.seed});
+    std::vector<ValImage> val;
+    for (const ImagePair& p : find_pairs(o.data, o.val_split, int(o.scale))) {
+        if (o.val_images > 0 && int64_t(val.size()) >= o.val_images) break;
+        const ImagePair8 pair = load_pair({p.hr, p.lr}, o.scale);
+        auto tensor = [&](const std::vector<uint8_t>& px, int64_t h, int64_t w) {
+            std::vector<double> v(px.begin(), px.end());
+            for (double& x : v) x /= 255.0;
+            return from_vector(v, {3, h, w});
+        };
+        val.push_back({p.name, tensor(pair.lr, pair.h, pair.w), tensor(pair.hr, pair.h * o.scale, pair.w * o.scale)});
+    }
+    SR_CHECK(!val.empty(), "train: no validation images in split '", o.val_split, "' of '", o.data, "'");
+
+    // Optimisation state.
+    AdamOptions adam{.lr = o.schedule.base, .beta1 = o.beta1, .beta2 = o.beta2, .weight_decay = o.weight_decay,
+                     .decoupled_weight_decay = o.optimizer == "AdamW"};
+    Adam optimizer(net->parameters(), adam);
+    std::unique_ptr<Ema> ema = o.ema_decay > 0 ? std::make_unique<Ema>(*net, o.ema_decay) : nullptr;
+    const PixelLoss pixel_loss(o.loss);
+
+    // The run folder; continue from its checkpoint when there is one.
+    const fs::path run = fs::path(o.out_dir) / o.name;
+    fs::create_directories(run / "samples");
+    fs::create_directories(run / "checkpoints");
+    const std::string latest = (run / "checkpoints" / "latest.safetensors").string();
+    RunState state;
+    if (o.resume && fs::exists(latest)) {
+        state = load_checkpoint(latest, o.model, *net, optimizer, ema.get());
+        if (!o.quiet) std::printf("resuming %s from iteration %lld\n", run.string().c_str(), (long long)state.iteration);
+    }
+    write_file_atomic((run / "config.yaml").string(), options_yaml(o));
+    std::vector<std::string> term_names;
+    for (const auto& [type, w] : pixel_loss.terms()) term_names.push_back("loss_" + type);
+    MetricsLog log((run / "metrics.csv").string(), pixel_loss.terms().size() > 1 ? term_names : std::vector<std::string>{},
+                   state.iteration);
+
+    // The bicubic baseline on the validation images, once.
+    std::vector<Tensor> bicubics;
+    std::vector<Scores> base_scores;
+    for (const ValImage& v : val) {
+        bicubics.push_back(imresize(v.lr, double(o.scale)));
+        base_scores.push_back(score(bicubics.back(), v.hr, o.scale));
+    }
+    const Scores bicubic = mean_scores(base_scores);
+
+    TrainResult result;
+    result.bicubic_psnr_y = bicubic.psnr_y;
+    result.bicubic_ssim_y = bicubic.ssim_y;
+    auto validate = [&](int64_t iter) {
+        if (ema) val_net->load_state_dict(ema->state());
+        val_net->eval();
+        std::vector<Scores> scores;
+        std::vector<Tensor> srs;
+        for (const ValImage& v : val) {
+            srs.push_back(upscale_image(*val_net, v.lr, {.tile = o.val_tile, .device = o.device}));
+            scores.push_back(score(srs.back(), v.hr, o.scale));
+        }
+        val_net->train();
+        const Scores m = mean_scores(scores);
+        result.psnr_y = m.psnr_y;
+        result.ssim_y = m.ssim_y;
+        result.psnr_rgb = m.psnr_rgb;
+        if (m.psnr_y > state.best_psnr_y) {
+            state.best_psnr_y = m.psnr_y;
+            state.best_iter = iter;
+            val_net->save((run / "net_g_best.safetensors").string(), {{"model", o.model}, {"iteration", std::to_string(iter)}});
+        }
+        std::string row = std::to_string(iter) + ",";
+        for (size_t t = 0; t < term_names.size() && pixel_loss.terms().size() > 1; ++t) row += ",";
+        row += "," + fixed(o.schedule.at(iter), 9) + "," + fixed(m.psnr_y, 4) + "," + fixed(m.ssim_y, 5) + "," +
+               fixed(m.psnr_rgb, 4) + "," + fixed(elapsed(), 1);
+        log.add(row);
+        draw_samples((run / "samples" / ("iter_" + std::to_string(iter) + ".png")).string(), val, srs, bicubics, o.scale);
+        draw_curves((run / "curves.png").string(), log, pixel_loss.terms().size() > 1 ? term_names.size() : 0, bicubic.psnr_y);
+    };
+    auto checkpoint = [&](int64_t iter) {
+        state.iteration = iter;
+        save_checkpoint(latest, o.model, *net, optimizer, ema.get(), state);
+        if (iter % o.save_freq == 0)
+            fs::copy_file(latest, run / "checkpoints" / ("iter_" + std::to_string(iter) + ".safetensors"),
+                          fs::copy_options::overwrite_existing);
+    };
+
+    const bool tty = isatty(fileno(stderr));
+    double interval_loss = 0;
+    std::vector<double> interval_terms(pixel_loss.terms().size(), 0.0);
+    int64_t interval_count = 0;
+    const double loop_start = elapsed();
+    const int64_t first = state.iteration + 1;
+    net->train();
+    for (int64_t iter = first; iter <= o.total_iter; ++iter) {
+        const double lr = o.schedule.at(iter);
+        optimizer.set_lr(lr);
+        auto [lr_batch, hr_batch] = data.batch(iter);
+        lr_batch = lr_batch.to(o.device);
+        hr_batch = hr_batch.to(o.device);
+        optimizer.zero_grad();
+        std::vector<std::pair<std::string, double>> parts;
+        const Tensor loss = pixel_loss(net->forward(lr_batch), hr_batch, &parts);
+        const double value = loss.item();
+        SR_CHECK(std::isfinite(value), "train: the loss is ", value, " at iteration ", iter,
+                 "; stopping. The last good checkpoint (iteration ", state.iteration, ") is left as it was in ", latest,
+                 ". Try a lower learning rate or gradient clipping (--grad-clip).");
+        backward(loss);
+        if (o.grad_clip > 0) clip_gradients(net->parameters(), o.grad_clip);
+        optimizer.step();
+        if (ema) ema->update(*net);
+        result.losses.push_back(value);
+        result.iterations = iter;
+
+        interval_loss += value;
+        for (size_t t = 0; t < parts.size(); ++t) interval_terms[t] += parts[t].second;
+        ++interval_count;
+        if (iter % o.print_freq == 0 || iter == o.total_iter) {
+            std::string row = std::to_string(iter) + "," + fixed(interval_loss / double(interval_count), 6);
+            for (size_t t = 0; t < interval_terms.size() && interval_terms.size() > 1; ++t)
+                row += "," + fixed(interval_terms[t] / double(interval_count), 6);
+            row += "," + fixed(lr, 9) + ",,,," + fixed(elapsed(), 1);
+            log.add(row);
+        }
+        if (!o.quiet && (tty || iter % o.print_freq == 0)) {
+            const double rate = double(iter - first + 1) / std::max(elapsed() - loop_start, 1e-9);
+            const int width = 20, filled = int(width * iter / o.total_iter);
+            std::fprintf(stderr, "%siter %lld/%lld [%s%s] %.2f it/s ETA %s loss %.5f lr %.2e%s%s", tty ? "\r" : "",
+                         (long long)iter, (long long)o.total_iter, std::string(filled, '#').c_str(),
+                         std::string(width - filled, '.').c_str(), rate, duration(double(o.total_iter - iter) / rate).c_str(),
+                         interval_loss / double(interval_count), lr,
+                         result.psnr_y > 0 ? (" val " + fixed(result.psnr_y, 2) + " dB").c_str() : "", tty ? "   " : "\n");
+            std::fflush(stderr);
+        }
+        if (iter % o.print_freq == 0) {
+            interval_loss = 0;
+            std::fill(interval_terms.begin(), interval_terms.end(), 0.0);
+            interval_count = 0;
+        }
+        if (iter % o.val_freq == 0 || iter == o.total_iter) validate(iter);
+        if (iter % o.save_freq == 0 || iter == o.total_iter) checkpoint(iter);
+        if (interrupt_requested) {
+            checkpoint(iter);
+            result.interrupted = true;
+            if (!o.quiet) std::fprintf(stderr, "\ninterrupted: checkpoint saved at iteration %lld; run again to continue\n", (long long)iter);
+            break;
+        }
+    }
+    if (!o.quiet && tty) std::fprintf(stderr, "\n");
+    if (!result.interrupted && result.iterations == 0) validate(state.iteration);  // nothing left to train: report anyway
+    net->save((run / "net_g_latest.safetensors").string(), {{"model", o.model}});
+    if (ema) {
+        val_net->load_state_dict(ema->state());
+        val_net->save((run / "net_g_ema.safetensors").string(), {{"model", o.model}});
+    }
+    result.seconds = elapsed();
+    return result;
+}
+
+}  // namespace sr

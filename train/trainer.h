@@ -1,0 +1,86 @@
+// The PSNR-oriented training loop, as the papers describe it:
+//
+//   for iteration i = 1 .. total_iter:
+//       lr_i = schedule(i)                                 (train/schedule.h)
+//       (LR, HR) = batch i: random aligned crops + flips   (train/data.h)
+//       loss = pixel_loss(net(LR), HR)                     (train/losses.h)
+//       backward; clip the gradient norm; Adam step; EMA update
+//       every val_freq: validate on whole images (EMA weights when enabled): PSNR-Y, SSIM-Y,
+//                       PSNR-RGB (train/metrics.h); keep the best; draw curves.png and a sample grid
+//       every save_freq: checkpoint (train/checkpoint.h)
+//
+// A run lives in out_dir/name: config.yaml (the options used), metrics.csv, curves.png,
+// samples/iter_N.png, checkpoints/latest.safetensors (and iter_N.safetensors), net_g_best,
+// net_g_latest and net_g_ema weights. Starting a run whose folder holds a checkpoint continues it
+// (auto-resume) so exactly that every loss after the restart equals the uninterrupted run's.
+// Ctrl-C saves a checkpoint and stops cleanly; a NaN or infinite loss stops the run with the last
+// good checkpoint left as it was.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "core/json.h"
+#include "train/schedule.h"
+
+namespace sr {
+
+struct TrainOptions {
+    std::string name = "edsr_baseline_x2";
+    std::string model = "edsr:num_feat=64,num_block=16,upscale=2";
+    int64_t scale = 2;
+    // Data: a DIV2K-layout root, or a folder with HR/ and LR_bicubic/X{s}/ (LR made on the fly
+    // when missing), and the splits used for training and validation.
+    std::string data;
+    std::string train_split = "train", val_split = "valid";
+    int64_t patch = 48, batch = 16;  // patch in LR pixels
+    bool hflip = true, rotation = true;
+    int workers = 2;
+    int64_t cache_mb = 2048;
+    // Optimisation.
+    int64_t total_iter = 1000;
+    std::string optimizer = "Adam";  // or AdamW
+    double beta1 = 0.9, beta2 = 0.99, weight_decay = 0;
+    LrSchedule schedule;             // holds the base learning rate and the warm-up
+    std::string loss = "l1";         // train/losses.h, e.g. "l1:1.0+ssim:0.1"
+    double ema_decay = 0;            // 0: no EMA
+    double grad_clip = 0;            // max gradient norm; 0: no clipping
+    // Validation and output.
+    int64_t val_freq = 500, print_freq = 20, save_freq = 1000;
+    int64_t val_images = 0;          // 0: every image of the validation split
+    int64_t val_tile = 0;            // tile size for validation (0: automatic)
+    std::string out_dir = "runs";
+    uint64_t seed = 0;
+    int threads = 0;                 // 0: all cores
+    Device device = Device::cpu();
+    bool resume = true;              // continue from the run folder's checkpoint when there is one
+    bool quiet = false;              // no progress bar
+};
+
+struct TrainResult {
+    int64_t iterations = 0;             // the last iteration done
+    bool interrupted = false;           // stopped by Ctrl-C
+    std::vector<double> losses;         // the loss of every iteration this call ran
+    double psnr_y = 0, ssim_y = 0, psnr_rgb = 0;        // last validation
+    double bicubic_psnr_y = 0, bicubic_ssim_y = 0;      // the baseline on the same images
+    double seconds = 0;
+};
+
+// Runs (or continues) a training run. Throws sr::Error for bad options, data or a NaN loss.
+TrainResult train(const TrainOptions& options);
+
+// The options as the YAML written to config.yaml (and read back by train_sr --config).
+std::string options_yaml(const TrainOptions& options);
+
+// Options from a config tree (train/config.h), starting from `defaults`. The keys are BasicSR's
+// where BasicSR has one (datasets.train.gt_size, train.optim_g.lr, train.scheduler.milestones, ...);
+// the network is `model: "edsr:num_feat=64"` or BasicSR's `network_g: {type: EDSR, num_feat: 64}`.
+// An unknown key is an error naming it; `what` names the file in messages.
+TrainOptions options_from_config(const Json& config, const std::string& what, TrainOptions defaults = {});
+
+// Ctrl-C handling: the first SIGINT asks the running loop to checkpoint and stop (train() then
+// returns with interrupted set); a second one ends the process.
+void install_interrupt_handler();
+
+}  // namespace sr
