@@ -270,8 +270,22 @@ TEST_CASE("find_pairs: DIV2K and plain layouts, splits, and what is missing") {
     CHECK(error_of([&] { (void)find_pairs((dir / "nope").string(), "valid", 2); }) ==
           "find_pairs: no folder '" + (dir / "nope").string() + "'");
     fs::create_directories(dir / "empty" / "HR");
+    // Any other folder is a folder of HR images.
     CHECK(error_of([&] { (void)find_pairs(dir.string(), "valid", 2); }) ==
-          "find_pairs: '" + dir.string() + "' has neither DIV2K folders (DIV2K_train_HR/, DIV2K_valid_HR/) nor an HR/ folder");
+          "find_pairs: no PNG, JPEG or BMP images in '" + dir.string() + "'");
+    const fs::path photos = dir / "photos";
+    touch(photos / "b.jpg");
+    touch(photos / "a.png");
+    CHECK(error_of([&] { (void)find_pairs(photos.string(), "train", 2); }) ==
+          "find_pairs: no LR folder '" + (photos / "LR_bicubic" / "X2").string() + "' for x2");
+    // With lr_optional a missing LR folder means "make LR from HR" (an empty lr path) ...
+    const std::vector<ImagePair> hr_only = find_pairs(photos.string(), "train", 2, /*lr_optional=*/true);
+    REQUIRE(hr_only.size() == 2);
+    CHECK(hr_only[0].name == "a.png");
+    CHECK(hr_only[0].lr.empty());
+    CHECK(find_pairs(div2k.string(), "valid", 3, true)[0].lr.empty());
+    // ... but an LR folder that lacks a file is still an error.
+    CHECK(error_of([&] { (void)find_pairs(div2k.string(), "train", 2, true); }).find("no LR image") != std::string::npos);
     CHECK(error_of([&] { (void)find_hr_images((dir / "empty").string(), "all"); }) ==
           "find_hr_images: no PNG, JPEG or BMP images in '" + (dir / "empty" / "HR").string() + "'");
     fs::remove_all(dir);

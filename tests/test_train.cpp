@@ -399,6 +399,26 @@ TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted ru
     // A different model in the same run folder is refused.
     split.model = "edsr:num_feat=8,num_block=2,upscale=2";
     CHECK(error_of([&] { train(split); }).find("is of model") != std::string::npos);
+    // So is another seed: the batches after resuming would not be the ones the run started with.
+    split.model = straight.model;
+    split.seed = 8;
+    CHECK(error_of([&] { train(split); }).find("was made with seed 7, this run has seed 8") != std::string::npos);
+}
+
+TEST_CASE("train: a folder of HR photos (LR made on the fly) with validation on another folder") {
+    const fs::path photos = fresh_dir("photos"), set5 = fresh_dir("set5like");
+    for (int i = 0; i < 3; ++i) write_png((photos / ("p" + std::to_string(i) + ".png")).string(), test_image(30, 34, uint64_t(i)));
+    fs::create_directories(set5 / "HR");
+    fs::create_directories(set5 / "LR_bicubic" / "X2");
+    write_png((set5 / "HR" / "baby.png").string(), test_image(32, 32, 9));
+    write_png((set5 / "LR_bicubic" / "X2" / "babyx2.png").string(), block_mean_u8(test_image(32, 32, 9), 2));
+    TrainOptions o = tiny_run(photos, fresh_dir("photos_runs"));
+    o.val_data = set5.string();
+    o.total_iter = 2;
+    const TrainResult r = train(o);
+    CHECK(r.iterations == 2);
+    CHECK(std::isfinite(r.psnr_y));
+    CHECK(r.bicubic_psnr_y > 20);  // bicubic of the block-mean LR against its HR
 }
 
 TEST_CASE("train: a diverging loss stops the run with a clear error and leaves the last checkpoint alone") {

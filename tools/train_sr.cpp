@@ -30,7 +30,9 @@ const char* usage =
     "  --name NAME       run name: the run folder is OUT/NAME\n"
     "  --model SPEC      network, e.g. edsr:num_feat=64,num_block=16,upscale=2 (sr_info --models)\n"
     "  --scale S         upscaling factor of the data (the model must match)\n"
-    "  --data DIR        DIV2K-layout root, or a folder with HR/ (and LR_bicubic/X{S}/)\n"
+    "  --data DIR        DIV2K-layout root, a folder with HR/ (and LR_bicubic/X{S}/), or of photos;\n"
+    "                    LR is made from HR by MATLAB-style bicubic when there is no LR folder\n"
+    "  --val-data DIR    validation images from another folder (e.g. Set5 as HR/, LR_bicubic/X{S}/)\n"
     "  --train-split S   train | valid | all (default train)\n"
     "  --val-split S     train | valid | all (default valid)\n"
     "  --val-images N    validate on the first N images only (0: all)\n"
@@ -86,6 +88,7 @@ TrainOptions parse(int argc, char** argv) {
         else if (a == "--model") o.model = value();
         else if (a == "--scale") o.scale = integer_flag(a, value());
         else if (a == "--data") o.data = value();
+        else if (a == "--val-data") o.val_data = value();
         else if (a == "--train-split") o.train_split = value();
         else if (a == "--val-split") o.val_split = value();
         else if (a == "--val-images") o.val_images = integer_flag(a, value());

@@ -34,6 +34,7 @@ void save_checkpoint(const std::string& path, const std::string& model_spec, con
                        {"optim.steps", std::to_string(optimizer.steps())},
                        {"best_psnr_y", precise(state.best_psnr_y)},
                        {"best_iter", std::to_string(state.best_iter)},
+                       {"seed", std::to_string(state.seed)},
                        {"format", "srforge checkpoint 1"}});
 }
 
@@ -69,11 +70,22 @@ RunState load_checkpoint(const std::string& path, const std::string& model_spec,
         copy_(optimizer.exp_avg()[i], *m->second);
         copy_(optimizer.exp_avg_sq()[i], *v->second);
     }
-    optimizer.set_steps(std::stoll(meta("optim.steps")));
+    auto number = [&](const std::string& key) {
+        const std::string text = meta(key);
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        SR_CHECK(!text.empty() && *end == '\0', "checkpoint '", path, "': '", key, "' is not a number ('", text, "')");
+        return v;
+    };
+    optimizer.set_steps(int64_t(number("optim.steps")));
     RunState state;
-    state.iteration = std::stoll(meta("iteration"));
-    state.best_psnr_y = std::strtod(meta("best_psnr_y").c_str(), nullptr);
-    state.best_iter = std::stoll(meta("best_iter"));
+    state.iteration = int64_t(number("iteration"));
+    state.best_psnr_y = number("best_psnr_y");
+    state.best_iter = int64_t(number("best_iter"));
+    const std::string seed = meta("seed");
+    char* end = nullptr;
+    state.seed = std::strtoull(seed.c_str(), &end, 10);
+    SR_CHECK(!seed.empty() && *end == '\0', "checkpoint '", path, "': 'seed' is not a number ('", seed, "')");
     return state;
 }
 

@@ -17,6 +17,7 @@ struct RunState {
     int64_t iteration = 0;
     double best_psnr_y = -1;
     int64_t best_iter = 0;
+    uint64_t seed = 0;  // every batch is a function of (seed, iteration)
 };
 
 void save_checkpoint(const std::string& path, const std::string& model_spec, const Module& net, const Adam& optimizer,

@@ -55,10 +55,11 @@ std::vector<std::pair<fs::path, fs::path>> folders(const char* op, const std::st
     if (is_div2k(root)) {
         for (const std::string& s : splits_of(split))
             out.emplace_back(root / ("DIV2K_" + s + "_HR"), root / ("DIV2K_" + s + "_LR_bicubic") / x);
-    } else {
-        SR_CHECK(fs::is_directory(root / "HR"), op, ": '", root_text,
-                 "' has neither DIV2K folders (DIV2K_train_HR/, DIV2K_valid_HR/) nor an HR/ folder");
+    } else if (fs::is_directory(root / "HR")) {
         out.emplace_back(root / "HR", root / "LR_bicubic" / x);
+    } else {
+        // A folder of images: HR only.
+        out.emplace_back(root, root / "LR_bicubic" / x);
     }
     return out;
 }
@@ -72,11 +73,15 @@ std::vector<std::string> find_hr_images(const std::string& root, const std::stri
     return out;
 }
 
-std::vector<ImagePair> find_pairs(const std::string& root, const std::string& split, int scale) {
+std::vector<ImagePair> find_pairs(const std::string& root, const std::string& split, int scale, bool lr_optional) {
     SR_CHECK(scale >= 1, "find_pairs: scale must be >= 1, got ", scale);
     std::vector<ImagePair> out;
     for (const auto& [hr_dir, lr_dir] : folders("find_pairs", root, split, scale)) {
         const std::vector<fs::path> hr = images_in("find_pairs", hr_dir);
+        if (lr_optional && !fs::exists(lr_dir)) {
+            for (const fs::path& p : hr) out.push_back({p.filename().string(), p.string(), ""});
+            continue;
+        }
         SR_CHECK(fs::is_directory(lr_dir), "find_pairs: no LR folder '", lr_dir.string(), "' for x", scale);
         for (const fs::path& p : hr) {
             const fs::path lr = lr_dir / (p.stem().string() + "x" + std::to_string(scale) + p.extension().string());

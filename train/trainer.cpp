@@ -203,7 +203,7 @@ std::string options_yaml(const TrainOptions& o) {
     y << "    gt_size: " << o.patch * o.scale << "\n    use_hflip: " << (o.hflip ? "true" : "false")
       << "\n    use_rot: " << (o.rotation ? "true" : "false") << "\n    batch_size_per_gpu: " << o.batch
       << "\n    num_worker_per_gpu: " << o.workers << "\n    cache_mb: " << o.cache_mb << "\n";
-    y << "  val:\n    dataroot: \"" << o.data << "\"\n    split: " << o.val_split << "\n    max_images: " << o.val_images
+    y << "  val:\n    dataroot: \"" << o.val_data << "\"\n    split: " << o.val_split << "\n    max_images: " << o.val_images
       << "\n    tile: " << o.val_tile << "\n";
     y << "train:\n  total_iter: " << o.total_iter << "\n  warmup_iter: " << o.schedule.warmup_iter << "\n";
     y << "  ema_decay: " << o.ema_decay << "\n  grad_clip: " << o.grad_clip << "\n";
@@ -309,8 +309,7 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
     o.threads = int(config_integer(c, "threads", o.threads));
 
     o.data = config_text(c, "datasets.train.dataroot", o.data);
-    const std::string val_root = config_text(c, "datasets.val.dataroot", o.data);
-    SR_CHECK(val_root == o.data, what, ": datasets.val.dataroot must be the training root (splits pick the images)");
+    o.val_data = config_text(c, "datasets.val.dataroot", o.val_data);
     o.train_split = config_text(c, "datasets.train.split", o.train_split);
     const int64_t gt_size = config_integer(c, "datasets.train.gt_size", o.patch * o.scale);
     SR_CHECK(o.scale >= 1 && gt_size % o.scale == 0, what, ": gt_size ", gt_size, " is not a multiple of the scale ", o.scale);
@@ -383,11 +382,13 @@ TrainResult train(const TrainOptions& o) {
 
     // Data.
     std::vector<SamplePaths> files;
-    for (const ImagePair& p : find_pairs(o.data, o.train_split, int(o.scale))) files.push_back({p.hr, p.lr});
+    // Missing LR folders are made from HR (MATLAB bicubic, 8-bit), as DIV2K's were.
+    for (const ImagePair& p : find_pairs(o.data, o.train_split, int(o.scale), /*lr_optional=*/true)) files.push_back({p.hr, p.lr});
     TrainData data(files, {.scale = o.scale, .patch = o.patch, .batch = o.batch, .hflip = o.hflip, .rotation = o.rotation,
                            .workers = o.workers, .cache_mb = o.cache_mb, .seed = o.seed});
     std::vector<ValImage> val;
-    for (const ImagePair& p : find_pairs(o.data, o.val_split, int(o.scale))) {
+    const std::string val_root = o.val_data.empty() ? o.data : o.val_data;
+    for (const ImagePair& p : find_pairs(val_root, o.val_split, int(o.scale), /*lr_optional=*/true)) {
         if (o.val_images > 0 && int64_t(val.size()) >= o.val_images) break;
         const ImagePair8 pair = load_pair({p.hr, p.lr}, o.scale);
         auto tensor = [&](const std::vector<uint8_t>& px, int64_t h, int64_t w) {
@@ -397,7 +398,7 @@ TrainResult train(const TrainOptions& o) {
         };
         val.push_back({p.name, tensor(pair.lr, pair.h, pair.w), tensor(pair.hr, pair.h * o.scale, pair.w * o.scale)});
     }
-    SR_CHECK(!val.empty(), "train: no validation images in split '", o.val_split, "' of '", o.data, "'");
+    SR_CHECK(!val.empty(), "train: no validation images in split '", o.val_split, "' of '", val_root, "'");
 
     // Optimisation state.
     AdamOptions adam{.lr = o.schedule.base, .beta1 = o.beta1, .beta2 = o.beta2, .weight_decay = o.weight_decay,
@@ -412,8 +413,11 @@ TrainResult train(const TrainOptions& o) {
     fs::create_directories(run / "checkpoints");
     const std::string latest = (run / "checkpoints" / "latest.safetensors").string();
     RunState state;
+    state.seed = o.seed;
     if (o.resume && fs::exists(latest)) {
         state = load_checkpoint(latest, o.model, *net, optimizer, ema.get());
+        SR_CHECK(state.seed == o.seed, "train: ", latest, " was made with seed ", state.seed, ", this run has seed ", o.seed,
+                 ": its batches would differ. Use --seed ", state.seed, ", or --restart, or another --name");
         if (!o.quiet) std::printf("resuming %s from iteration %lld\n", run.string().c_str(), (long long)state.iteration);
     }
     write_file_atomic((run / "config.yaml").string(), options_yaml(o));

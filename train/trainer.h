@@ -30,9 +30,10 @@ struct TrainOptions {
     std::string name = "edsr_baseline_x2";
     std::string model = "edsr:num_feat=64,num_block=16,upscale=2";
     int64_t scale = 2;
-    // Data: a DIV2K-layout root, or a folder with HR/ and LR_bicubic/X{s}/ (LR made on the fly
-    // when missing), and the splits used for training and validation.
-    std::string data;
+    // Data (train/pairs.h): a DIV2K-layout root, a folder with HR/ and LR_bicubic/X{s}/, or a
+    // folder of photos; LR is made from HR (MATLAB bicubic, 8-bit) when the LR folder is missing.
+    // Validation images come from val_data (empty: the training root), e.g. a Set5 folder.
+    std::string data, val_data;
     std::string train_split = "train", val_split = "valid";
     int64_t patch = 48, batch = 16;  // patch in LR pixels
     bool hflip = true, rotation = true;
