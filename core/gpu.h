@@ -32,4 +32,32 @@ void fill_arange(float* data, int64_t n, double start, double step, int device);
 void fill_uniform(float* data, int64_t n, RandomStream stream, float lo, float hi, int device);
 void fill_normal(float* data, int64_t n, RandomStream stream, float mean, float stddev, int device);
 
+// ---- for the training loop ------------------------------------------------------------------------
+
+// Page-locked host memory, which the GPU can copy from while the host goes on.
+void* allocate_pinned(size_t nbytes);
+void release_pinned(void* ptr);
+
+// Batches copied while the previous step computes: the copy runs on the device's copy stream
+// after everything the compute stream has been given so far, and returns a ticket.
+//   copy_async:      from pinned host memory into device memory
+//   wait_on_device:  work given to the compute stream from now on waits for that copy (no host wait)
+//   wait_on_host:    the host waits for it (before it overwrites the pinned source)
+int64_t copy_async(void* dst, const void* pinned_src, size_t nbytes, int device);
+void wait_on_device(int64_t ticket, int device);
+void wait_on_host(int64_t ticket, int device);
+
+// The math of convolutions and matrix products: "fp32" (exact, the default), "tf32" (TF32 tensor
+// cores) or "bf16" (convolutions take bfloat16 inputs and accumulate in float).
+void set_precision(const std::string& precision);
+
+// One line: allocated, peak and reserved device memory, cache hits.
+std::string memory_summary(int device);
+
+// For benchmarks: wait until the device is idle; the high-water mark of allocated bytes since
+// the last reset.
+void synchronize(int device);
+size_t peak_memory(int device);
+void reset_peak_memory(int device);
+
 }  // namespace sr::gpu

@@ -27,5 +27,15 @@ void fill(float*, int64_t, float, int) { no_cuda(); }
 void fill_arange(float*, int64_t, double, double, int) { no_cuda(); }
 void fill_uniform(float*, int64_t, RandomStream, float, float, int) { no_cuda(); }
 void fill_normal(float*, int64_t, RandomStream, float, float, int) { no_cuda(); }
+void* allocate_pinned(size_t) { no_cuda(); }
+void release_pinned(void*) {}
+int64_t copy_async(void*, const void*, size_t, int) { no_cuda(); }
+void wait_on_device(int64_t, int) { no_cuda(); }
+void wait_on_host(int64_t, int) { no_cuda(); }
+void set_precision(const std::string&) { no_cuda(); }
+std::string memory_summary(int) { no_cuda(); }
+void synchronize(int) { no_cuda(); }
+size_t peak_memory(int) { no_cuda(); }
+void reset_peak_memory(int) { no_cuda(); }
 
 }  // namespace sr::gpu

@@ -6,8 +6,13 @@
 #include <string>
 
 #include "core/gpu.h"
+#include <map>
+#include <mutex>
+
 #include "cuda/allocator.h"
+#include "cuda/blas.h"
 #include "cuda/check.h"
+#include "cuda/conv.h"
 #include "cuda/launch.cuh"
 
 namespace sr::cuda {
@@ -136,5 +141,99 @@ void fill_normal(float* data, int64_t n, RandomStream s, float mean, float stdde
     cuda::normal_kernel<<<cuda::blocks_for(n), cuda::kThreads>>>(data, n, s, mean, stddev);
     cuda::check_launch("normal");
 }
+
+// ---- staging batches ------------------------------------------------------------------------------
+
+void* allocate_pinned(size_t nbytes) {
+    void* p = nullptr;
+    SR_CUDA_CHECK(cudaMallocHost(&p, nbytes));
+    return p;
+}
+void release_pinned(void* ptr) {
+    if (ptr) cudaFreeHost(ptr);
+}
+
+namespace {
+
+// Per device: a non-blocking copy stream, and a ring of events that tickets index.
+struct CopyQueue {
+    cudaStream_t stream = nullptr;
+    static constexpr int kEvents = 32;
+    cudaEvent_t events[kEvents] = {};
+    cudaEvent_t compute_done = nullptr;
+    int64_t next_ticket = 0;
+};
+
+std::mutex queues_mutex;
+
+CopyQueue& queue(int device) {
+    static std::map<int, CopyQueue> queues;
+    std::lock_guard<std::mutex> lock(queues_mutex);
+    CopyQueue& q = queues[device];
+    if (!q.stream) {
+        SR_CUDA_CHECK(cudaStreamCreateWithFlags(&q.stream, cudaStreamNonBlocking));
+        for (cudaEvent_t& e : q.events) SR_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+        SR_CUDA_CHECK(cudaEventCreateWithFlags(&q.compute_done, cudaEventDisableTiming));
+    }
+    return q;
+}
+
+cudaEvent_t event_of(CopyQueue& q, int64_t ticket) {
+    SR_CHECK(ticket >= 0 && ticket < q.next_ticket && ticket >= q.next_ticket - CopyQueue::kEvents,
+             "copy ticket ", ticket, " is unknown or too old");
+    return q.events[ticket % CopyQueue::kEvents];
+}
+
+}  // namespace
+
+int64_t copy_async(void* dst, const void* pinned_src, size_t nbytes, int device) {
+    DeviceGuard guard(device);
+    CopyQueue& q = queue(device);
+    // After everything given to the compute stream so far: the destination may be memory that
+    // earlier kernels were still using when the allocator handed it out again.
+    SR_CUDA_CHECK(cudaEventRecord(q.compute_done, 0));
+    SR_CUDA_CHECK(cudaStreamWaitEvent(q.stream, q.compute_done, 0));
+    SR_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, nbytes, cudaMemcpyHostToDevice, q.stream));
+    const int64_t ticket = q.next_ticket++;
+    SR_CUDA_CHECK(cudaEventRecord(q.events[ticket % CopyQueue::kEvents], q.stream));
+    return ticket;
+}
+
+void wait_on_device(int64_t ticket, int device) {
+    DeviceGuard guard(device);
+    CopyQueue& q = queue(device);
+    SR_CUDA_CHECK(cudaStreamWaitEvent(0, event_of(q, ticket), 0));
+}
+
+void wait_on_host(int64_t ticket, int device) {
+    DeviceGuard guard(device);
+    CopyQueue& q = queue(device);
+    SR_CUDA_CHECK(cudaEventSynchronize(event_of(q, ticket)));
+}
+
+void set_precision(const std::string& precision) {
+    SR_CHECK(precision == "fp32" || precision == "tf32" || precision == "bf16", "precision must be fp32, tf32 or bf16, got '",
+             precision, "'");
+    cuda::set_conv_math(precision == "fp32" ? cuda::ConvMath::FP32
+                        : precision == "tf32" ? cuda::ConvMath::TF32
+                                              : cuda::ConvMath::BF16);
+    cuda::set_blas_tf32(precision != "fp32");  // products have no bf16 path: they take TF32 then
+}
+
+std::string memory_summary(int device) {
+    const cuda::MemoryStats m = cuda::memory_stats(device);
+    char line[256];
+    std::snprintf(line, sizeof line, "GPU memory: %.0f MiB allocated, %.0f MiB peak, %.0f MiB reserved, %lld cudaMalloc calls",
+                  double(m.allocated) / 1048576.0, double(m.peak_allocated) / 1048576.0, double(m.reserved) / 1048576.0,
+                  (long long)m.device_mallocs);
+    return line;
+}
+
+void synchronize(int device) {
+    DeviceGuard guard(device);
+    SR_CUDA_CHECK(cudaDeviceSynchronize());
+}
+size_t peak_memory(int device) { return cuda::memory_stats(device).peak_allocated; }
+void reset_peak_memory(int device) { cuda::reset_peak_memory(device); }
 
 }  // namespace sr::gpu

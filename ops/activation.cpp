@@ -95,7 +95,7 @@ std::vector<OpSpec> activation_specs() {
     auto away = [](double margin) { return [margin](Tensors& in) { keep_away_from(in[0], 0.0, margin); }; };
     auto unary = [](const char* name, std::function<Tensor(const Tensor&)> fn, std::string label,
                     std::function<void(Tensors&)> prepare) {
-        return OpSpec{name, __FILE__, true,
+        return OpSpec{name, __FILE__,
                       {{label, {{2, 3, 5, 7}}, [fn](const Tensors& in) { return Tensors{fn(in[0])}; }, prepare}}};
     };
     OpSpec leaky = unary("leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }, "slope=0.2", away(0.05));
@@ -106,7 +106,7 @@ std::vector<OpSpec> activation_specs() {
                                   keep_away_from(in[0], -0.5, 0.05);
                                   keep_away_from(in[0], 0.25, 0.05);
                               });
-    OpSpec prelu_spec{"prelu", __FILE__, true, {}};
+    OpSpec prelu_spec{"prelu", __FILE__, {}};
     prelu_spec.cases.push_back({"per-channel", {{2, 3, 5, 7}, {3}},
                                 [](const Tensors& in) { return Tensors{prelu(in[0], in[1])}; }, away(0.05)});
     prelu_spec.cases.push_back({"shared", {{2, 3, 5, 7}, {1}},

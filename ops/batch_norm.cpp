@@ -5,6 +5,8 @@
 
 #include "autograd/node.h"
 #include "core/factory.h"
+#include "cuda/nn.h"
+#include "ops/cuda_call.h"
 #include "ops/registry.h"
 
 namespace sr {
@@ -16,7 +18,7 @@ namespace {
 //   training: dL/dx = weight inv_std / M (M g - sum g - x_hat sum g x_hat)   (mean and var depend on x)
 //   eval:     dL/dx = weight inv_std g
 struct BatchNormBackward : Node {
-    Tensor x, weight, mean, inv_std;  // mean and inv_std [C], F64, as used in the forward pass
+    Tensor x, weight, mean, inv_std;  // mean and inv_std [C] as used in the forward pass: F64 on the CPU, F32 on a GPU
     bool training = true;
     const char* name() const override { return "batch_norm2d"; }
     Tensors backward(const Tensors& grads) override {
@@ -26,6 +28,13 @@ struct BatchNormBackward : Node {
         Tensor dx = input_needs_grad(0) ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
         Tensor dw = weight.defined() && input_needs_grad(1) ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
         Tensor db = weight.defined() && input_needs_grad(2) ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+        if (x.is_cuda()) {
+            auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+            SR_CUDA_CALL(cuda::batch_norm_backward(x.data<float>(), g.data<float>(), ptr(weight), mean.data<float>(),
+                                                   inv_std.data<float>(), ptr(dx), ptr(dw), ptr(db), N, C, P, training,
+                                                   x.device().index));
+            return {dx, dw, db};
+        }
         dispatch_float(x.dtype(), "batch_norm2d", [&]<class T>() {
             const T* xp = x.data<T>();
             const T* gp = g.data<T>();
@@ -73,7 +82,6 @@ void check_channel_vector(const Tensor& t, int64_t C, const Tensor& x, const cha
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum, double eps) {
     SR_CHECK(x.dim() == 4, "batch_norm2d: input must be [N, C, H, W], got ", x.shape());
-    SR_CHECK(x.is_cpu(), "batch_norm2d: runs on the CPU only in this version of srforge, got ", x);
     const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
     SR_CHECK(weight.defined() == bias.defined(), "batch_norm2d: weight and bias must be both given or both undefined");
     check_channel_vector(weight, C, x, "weight");
@@ -91,9 +99,15 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     const Tensor xc = x.detach().contiguous();
     const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-    Tensor mean = Tensor::empty({C}, DType::F64, Device::cpu()), inv_std = Tensor::empty({C}, DType::F64, Device::cpu());
+    const DType stats_type = x.is_cuda() ? DType::F32 : DType::F64;
+    Tensor mean = Tensor::empty({C}, stats_type, x.device()), inv_std = Tensor::empty({C}, stats_type, x.device());
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-    dispatch_float(x.dtype(), "batch_norm2d", [&]<class T>() {
+    if (x.is_cuda()) {
+        auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+        SR_CUDA_CALL(cuda::batch_norm_forward(xc.data<float>(), y.data<float>(), ptr(wc), ptr(bc), ptr(running_mean),
+                                              ptr(running_var), mean.data<float>(), inv_std.data<float>(), N, C, P, training,
+                                              momentum, eps, x.device().index));
+    } else dispatch_float(x.dtype(), "batch_norm2d", [&]<class T>() {
         // Raw pointers taken before the parallel loop: nothing in it may throw.
         const T* xp = xc.data<T>();
         T* yp = y.data<T>();
@@ -150,18 +164,20 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 }
 
 std::vector<OpSpec> batch_norm_specs() {
-    OpSpec spec{"batch_norm2d", __FILE__, false, {}};
+    OpSpec spec{"batch_norm2d", __FILE__, {}};
     // Running statistics are state, created fresh inside each call so the function stays pure.
-    auto stats = [](DType t) { return std::pair{full({3}, 0.1, {t}), full({3}, 1.5, {t})}; };
+    auto stats = [](const Tensor& x) {
+        return std::pair{full({3}, 0.1, {x.dtype(), x.device()}), full({3}, 1.5, {x.dtype(), x.device()})};
+    };
     spec.cases.push_back({"training, affine", {{2, 3, 5, 7}, {3}, {3}}, [stats](const Tensors& in) {
-                              auto [rm, rv] = stats(in[0].dtype());
+                              auto [rm, rv] = stats(in[0]);
                               return Tensors{batch_norm2d(in[0], in[1], in[2], rm, rv, true)};
                           }});
     spec.cases.push_back({"training, no affine, no running stats", {{3, 3, 2, 3}}, [](const Tensors& in) {
                               return Tensors{batch_norm2d(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true)};
                           }});
     spec.cases.push_back({"eval, affine", {{2, 3, 5, 7}, {3}, {3}}, [stats](const Tensors& in) {
-                              auto [rm, rv] = stats(in[0].dtype());
+                              auto [rm, rv] = stats(in[0]);
                               return Tensors{batch_norm2d(in[0], in[1], in[2], rm, rv, false)};
                           }});
     return {spec};

@@ -116,12 +116,12 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 std::vector<OpSpec> concat_specs() {
-    OpSpec cat{"concat", __FILE__, true, {}};
+    OpSpec cat{"concat", __FILE__, {}};
     cat.cases.push_back({"3 tensors, channels", {{2, 3, 5, 7}, {2, 1, 5, 7}, {2, 2, 5, 7}},
                          [](const Tensors& in) { return Tensors{concat(in, 1)}; }});
     cat.cases.push_back({"2 tensors, dim -1", {{2, 3, 5, 7}, {2, 3, 5, 2}},
                          [](const Tensors& in) { return Tensors{concat(in, -1)}; }});
-    OpSpec spl{"split", __FILE__, true, {}};
+    OpSpec spl{"split", __FILE__, {}};
     spl.cases.push_back({"[1, 2] channels", {{2, 3, 5, 7}}, [](const Tensors& in) { return split(in[0], {1, 2}, 1); }});
     spl.cases.push_back({"only one part used", {{2, 3, 5, 7}},
                          [](const Tensors& in) { return Tensors{split(in[0], {2, 3}, 2)[1] * 2.0}; }});

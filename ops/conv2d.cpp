@@ -1,8 +1,11 @@
 #include "ops/conv2d.h"
 
+#include <type_traits>
 #include <vector>
 
 #include "autograd/node.h"
+#include "cuda/conv.h"
+#include "ops/cuda_call.h"
 #include "ops/functors.h"
 #include "ops/map.h"
 #include "ops/registry.h"
@@ -40,7 +43,16 @@ void check_operands(const Tensor& x, const Tensor& w, const Tensor& b, const Con
         SR_CHECK(t->device() == x.device(), "conv2d: input, weight and bias must be on one device; input ", x,
                  ", got ", *t);
     }
-    SR_CHECK(x.is_cpu(), "conv2d: runs on the CPU only in this version of srforge, got ", x);
+}
+
+[[maybe_unused]] cuda::ConvGeometry geometry(const ConvShape& s, int64_t x_batch_stride, int64_t y_batch_stride) {
+    return {s.N,          s.C,          s.H,          s.W,          s.OC,           s.KH,           s.KW,
+            s.OH,         s.OW,         s.opt.stride.h, s.opt.stride.w, s.opt.padding.h, s.opt.padding.w, s.opt.dilation.h,
+            s.opt.dilation.w, s.opt.groups, x_batch_stride, y_batch_stride};
+}
+
+[[maybe_unused]] int activation_code(const ConvShape& s) {
+    return s.opt.activation == Activation::None ? 0 : s.opt.activation == Activation::ReLU ? 1 : 2;
 }
 
 // With g = dL/dy masked by the activation's derivative (read from the saved output y):
@@ -61,14 +73,14 @@ struct Conv2dBackward : Node {
             const int64_t x_bs = s.C * s.H * s.W, y_bs = s.OC * s.OH * s.OW;
             if (input_needs_grad(0)) {
                 dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-                conv2d_backward_input_cpu<T>(s, gy.data<T>(), y_bs, weight.data<T>(), dx.data<T>(), x_bs, false);
+                conv2d_backward_input_on<T>(x.device(), s, gy.data<T>(), y_bs, weight.data<T>(), dx.data<T>(), x_bs, false);
             }
             const bool want_w = input_needs_grad(1), want_b = has_bias && input_needs_grad(2);
             if (want_w) dw = Tensor::empty(weight.shape(), x.dtype(), x.device());
             if (want_b) db = Tensor::empty({s.OC}, x.dtype(), x.device());
             if (want_w || want_b)
-                conv2d_backward_params_cpu<T>(s, x.data<T>(), x_bs, gy.data<T>(), y_bs,
-                                              want_w ? dw.data<T>() : nullptr, want_b ? db.data<T>() : nullptr, false);
+                conv2d_backward_params_on<T>(x.device(), s, x.data<T>(), x_bs, gy.data<T>(), y_bs,
+                                             want_w ? dw.data<T>() : nullptr, want_b ? db.data<T>() : nullptr, false);
         });
         return {dx, dw, db};
     }
@@ -84,8 +96,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
     Tensor y = Tensor::empty({s.N, s.OC, s.OH, s.OW}, x.dtype(), x.device());
     dispatch_float(x.dtype(), "conv2d", [&]<class T>() {
-        conv2d_forward_cpu<T>(s, xc.data<T>(), s.C * s.H * s.W, wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
-                              y.data<T>(), s.OC * s.OH * s.OW);
+        conv2d_forward_on<T>(x.device(), s, xc.data<T>(), s.C * s.H * s.W, wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
+                             y.data<T>(), s.OC * s.OH * s.OW);
     });
     if (needs_grad({x, weight, bias})) {
         auto node = std::make_shared<Conv2dBackward>();
@@ -99,9 +111,46 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
     return y;
 }
 
+template <class T>
+void conv2d_forward_on(Device device, const ConvShape& s, const T* x, int64_t x_bs, const T* weight, const T* bias, T* y,
+                       int64_t y_bs, bool accumulate) {
+    if (device.is_cpu()) return conv2d_forward_cpu<T>(s, x, x_bs, weight, bias, y, y_bs, accumulate);
+    if constexpr (std::is_same_v<T, float>)
+        SR_CUDA_CALL(cuda::conv2d_forward(geometry(s, x_bs, y_bs), x, weight, bias, y, activation_code(s),
+                                          float(s.opt.negative_slope), accumulate, device.index));
+    else fail("conv2d: CUDA tensors are F32");
+}
+
+template <class T>
+void conv2d_backward_input_on(Device device, const ConvShape& s, const T* gy, int64_t gy_bs, const T* weight, T* gx,
+                              int64_t gx_bs, bool accumulate) {
+    if (device.is_cpu()) return conv2d_backward_input_cpu<T>(s, gy, gy_bs, weight, gx, gx_bs, accumulate);
+    if constexpr (std::is_same_v<T, float>)
+        SR_CUDA_CALL(cuda::conv2d_backward_data(geometry(s, gx_bs, gy_bs), gy, weight, gx, accumulate, device.index));
+    else fail("conv2d: CUDA tensors are F32");
+}
+
+template <class T>
+void conv2d_backward_params_on(Device device, const ConvShape& s, const T* x, int64_t x_bs, const T* gy, int64_t gy_bs,
+                               T* gweight, T* gbias, bool accumulate) {
+    if (device.is_cpu()) return conv2d_backward_params_cpu<T>(s, x, x_bs, gy, gy_bs, gweight, gbias, accumulate);
+    if constexpr (std::is_same_v<T, float>)
+        SR_CUDA_CALL(cuda::conv2d_backward_filter(geometry(s, x_bs, gy_bs), x, gy, gweight, gbias, accumulate, device.index));
+    else fail("conv2d: CUDA tensors are F32");
+}
+
+#define SR_CONV_ON(T)                                                                                                    \
+    template void conv2d_forward_on<T>(Device, const ConvShape&, const T*, int64_t, const T*, const T*, T*, int64_t, bool); \
+    template void conv2d_backward_input_on<T>(Device, const ConvShape&, const T*, int64_t, const T*, T*, int64_t, bool);   \
+    template void conv2d_backward_params_on<T>(Device, const ConvShape&, const T*, int64_t, const T*, int64_t, T*, T*, bool);
+SR_CONV_ON(float)
+SR_CONV_ON(double)
+#undef SR_CONV_ON
+
 Tensor reference::conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions o) {
     const ConvShape s = ConvShape::make(x.shape(), weight.shape(), o, "conv2d");
     check_operands(x, weight, bias, s);
+    SR_CHECK(x.is_cpu(), "reference::conv2d: runs on the CPU, got ", x);
     const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
     Tensor y = Tensor::empty({s.N, s.OC, s.OH, s.OW}, x.dtype(), x.device());
@@ -135,7 +184,7 @@ Tensor reference::conv2d(const Tensor& x, const Tensor& weight, const Tensor& bi
 }
 
 std::vector<OpSpec> conv2d_specs() {
-    OpSpec spec{"conv2d", __FILE__, false, {}};
+    OpSpec spec{"conv2d", __FILE__, {}};
     auto add = [&](std::string label, Shape x, Shape w, bool bias, Conv2dOptions o) {
         std::vector<Shape> shapes{x, w};
         if (bias) shapes.push_back({w[0]});

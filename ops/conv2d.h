@@ -63,6 +63,18 @@ template <class T>
 void conv2d_backward_params_cpu(const ConvShape& s, const T* x, int64_t x_batch_stride, const T* gy,
                                 int64_t gy_batch_stride, T* gweight, T* gbias, bool accumulate);
 
+// The same three kernels on either device: the CPU ones above, or cuDNN (cuda/conv.h, F32 only)
+// for pointers into CUDA tensors. conv2d and the residual dense block call these.
+template <class T>
+void conv2d_forward_on(Device device, const ConvShape& s, const T* x, int64_t x_batch_stride, const T* weight, const T* bias,
+                       T* y, int64_t y_batch_stride, bool accumulate = false);
+template <class T>
+void conv2d_backward_input_on(Device device, const ConvShape& s, const T* gy, int64_t gy_batch_stride, const T* weight,
+                              T* gx, int64_t gx_batch_stride, bool accumulate);
+template <class T>
+void conv2d_backward_params_on(Device device, const ConvShape& s, const T* x, int64_t x_batch_stride, const T* gy,
+                               int64_t gy_batch_stride, T* gweight, T* gbias, bool accumulate);
+
 namespace reference {
 // The direct seven-loop convolution that the im2col version is tested against.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options);

@@ -4,7 +4,9 @@
 #include "core/factory.h"
 #include "ops/conv2d.h"
 #include "ops/functors.h"
+#include "ops/elementwise.h"
 #include "ops/layout.h"
+#include "ops/map.h"
 #include "ops/registry.h"
 
 namespace sr {
@@ -54,43 +56,35 @@ struct DenseBlockBackward : Node {
             gw[i] = Tensor::empty(weights[i].shape(), buffer.dtype(), buffer.device());
             if (has_bias[i]) gb[i] = Tensor::empty({weights[i].size(0)}, buffer.dtype(), buffer.device());
         }
+        // y = scale * fusion(buffer) + x: the fusion conv sees scale * dL/dy.
+        const Tensor g_fusion = gy * opt.residual_scale;
+        const Device dev = buffer.device();
         dispatch_float(buffer.dtype(), "residual_dense_block", [&]<class T>() {
             T* gbp = gbuf.data<T>();
             const T* bp = buffer.data<T>();
-            // y = scale * fusion(buffer) + x: the fusion conv sees scale * dL/dy.
-            Tensor g_fusion = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-            const T* gyp = gy.data<T>();
-            T* gfp = g_fusion.data<T>();
-            const int64_t count = gy.numel();
-#pragma omp parallel for if (count > 65536)
-            for (int64_t j = 0; j < count; ++j) gfp[j] = T(opt.residual_scale) * gyp[j];
+            const T* gfp = g_fusion.data<T>();
             const ConvShape fs = geo.fusion(weights[L].size(2));
-            conv2d_backward_params_cpu<T>(fs, bp, bs, gfp, geo.G0 * P, gw[L].data<T>(), has_bias[L] ? gb[L].data<T>() : nullptr, false);
-            conv2d_backward_input_cpu<T>(fs, gfp, geo.G0 * P, weights[L].data<T>(), gbp, bs, true);
+            conv2d_backward_params_on<T>(dev, fs, bp, bs, gfp, geo.G0 * P, gw[L].data<T>(), has_bias[L] ? gb[L].data<T>() : nullptr,
+                                         false);
+            conv2d_backward_input_on<T>(dev, fs, gfp, geo.G0 * P, weights[L].data<T>(), gbp, bs, true);
             // Layers in reverse: by the time layer i runs, its output slice of gbuf holds every
             // contribution (fusion and all later layers).
             for (int64_t i = L - 1; i >= 0; --i) {
                 ConvShape s = geo.layer(i, weights[i].size(2), opt.negative_slope);
-                const int64_t first = (geo.G0 + i * geo.G) * P;  // offset of layer i's slice in a sample
-                const T slope = T(opt.negative_slope);
-                const int64_t N = geo.N, span = geo.G * P;
-#pragma omp parallel for collapse(2) if (N * span > 65536)
-                for (int64_t n = 0; n < N; ++n)  // through the activation, from its output
-                    for (int64_t j = 0; j < span; ++j) {
-                        T& g = gbp[n * bs + first + j];
-                        g = bp[n * bs + first + j] > T(0) ? g : slope * g;
-                    }
+                const int64_t c0 = geo.G0 + i * geo.G, first = c0 * P;  // layer i's slice: channels, offset in a sample
+                // Through the activation, read from its output (> 0 exactly where its input was).
+                const Tensor g_slice = gbuf.slice(1, c0, c0 + geo.G);
+                map_into("residual_dense_block", g_slice, LeakyReluGrad{opt.negative_slope}, buffer.slice(1, c0, c0 + geo.G),
+                         g_slice);
                 s.opt.activation = Activation::None;  // the kernels below see the gradient after it
-                conv2d_backward_params_cpu<T>(s, bp, bs, gbp + first, bs, gw[i].data<T>(),
-                                              has_bias[i] ? gb[i].data<T>() : nullptr, false);
-                conv2d_backward_input_cpu<T>(s, gbp + first, bs, weights[i].data<T>(), gbp, bs, true);
+                conv2d_backward_params_on<T>(dev, s, bp, bs, gbp + first, bs, gw[i].data<T>(),
+                                             has_bias[i] ? gb[i].data<T>() : nullptr, false);
+                conv2d_backward_input_on<T>(dev, s, gbp + first, bs, weights[i].data<T>(), gbp, bs, true);
             }
-            // dL/dx = dL/dy (the residual) + the buffer gradient of slice 0.
-            const int64_t N = geo.N, span = geo.G0 * P;
-#pragma omp parallel for collapse(2) if (N * span > 65536)
-            for (int64_t n = 0; n < N; ++n)
-                for (int64_t j = 0; j < span; ++j) gbp[n * bs + j] += gyp[n * span + j];
         });
+        // dL/dx = dL/dy (the residual) + the buffer gradient of slice 0.
+        const Tensor g_x = gbuf.slice(1, 0, geo.G0);
+        map_into("residual_dense_block", g_x, Add{}, g_x, gy);
         Tensors result{gbuf.slice(1, 0, geo.G0)};
         for (int64_t i = 0; i < L; ++i) result.push_back(gw[i]);
         for (int64_t i = 0; i < L; ++i) result.push_back(gb[i]);
@@ -120,7 +114,6 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
                             const std::vector<Tensor>& layer_biases, const Tensor& fusion_weight,
                             const Tensor& fusion_bias, DenseBlockOptions options) {
     SR_CHECK(x.dim() == 4, "residual_dense_block: input must be [N, G0, H, W], got ", x.shape());
-    SR_CHECK(x.is_cpu(), "residual_dense_block: runs on the CPU only in this version of srforge, got ", x);
     SR_CHECK(!layer_weights.empty() && layer_biases.size() == layer_weights.size(),
              "residual_dense_block: needs at least one layer and one bias entry (possibly undefined) per layer, got ",
              layer_weights.size(), " weights and ", layer_biases.size(), " biases");
@@ -147,24 +140,23 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
         NoGradGuard no_grad;
         copy_(buffer.slice(1, 0, geo.G0), x);
     }
-    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-    const Tensor xc = x.detach().contiguous();
+    Tensor fused = Tensor::empty(x.shape(), x.dtype(), x.device());
     dispatch_float(x.dtype(), "residual_dense_block", [&]<class T>() {
         T* bp = buffer.data<T>();
         const int64_t P = geo.plane(), bs = geo.batch_stride();
         for (int64_t i = 0; i < L; ++i) {
             const int64_t first = (geo.G0 + i * geo.G) * P;
-            conv2d_forward_cpu<T>(geo.layer(i, weights[i].size(2), options.negative_slope), bp, bs, weights[i].data<T>(),
-                                  ptr_or_null<T>(biases[i]), bp + first, bs);
+            conv2d_forward_on<T>(x.device(), geo.layer(i, weights[i].size(2), options.negative_slope), bp, bs,
+                                 weights[i].data<T>(), ptr_or_null<T>(biases[i]), bp + first, bs);
         }
-        T* yp = y.data<T>();
-        conv2d_forward_cpu<T>(geo.fusion(weights[L].size(2)), bp, bs, weights[L].data<T>(), ptr_or_null<T>(biases[L]), yp,
-                              geo.G0 * P);
-        const T* xp = xc.data<T>();
-        const int64_t count = y.numel();
-#pragma omp parallel for if (count > 65536)
-        for (int64_t j = 0; j < count; ++j) yp[j] = T(options.residual_scale) * yp[j] + xp[j];
+        conv2d_forward_on<T>(x.device(), geo.fusion(weights[L].size(2)), bp, bs, weights[L].data<T>(),
+                             ptr_or_null<T>(biases[L]), fused.data<T>(), geo.G0 * P);
     });
+    Tensor y;
+    {
+        NoGradGuard no_grad;
+        y = fused * options.residual_scale + x.detach();
+    }
 
     Tensors inputs{x};
     inputs.insert(inputs.end(), layer_weights.begin(), layer_weights.end());
@@ -184,7 +176,7 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
 }
 
 std::vector<OpSpec> dense_block_specs() {
-    OpSpec spec{"residual_dense_block", __FILE__, false, {}};
+    OpSpec spec{"residual_dense_block", __FILE__, {}};
     // Inputs: x, L weights, L biases, fusion weight, fusion bias.
     auto add = [&](std::string label, int64_t N, int64_t G0, int64_t G, int64_t L, int64_t k, int64_t fk,
                    DenseBlockOptions o) {

@@ -114,7 +114,7 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 
 std::vector<OpSpec> elementwise_specs() {
     auto binary_spec = [](const char* name, Tensor (*fn)(const Tensor&, const Tensor&), bool nonzero_b) {
-        OpSpec spec{name, __FILE__, true, {}};
+        OpSpec spec{name, __FILE__, {}};
         const std::vector<std::tuple<std::string, Shape, Shape>> cases = {
             {"same shape", {2, 3, 5, 7}, {2, 3, 5, 7}},
             {"per-channel, as a bias", {2, 3, 5, 7}, {1, 3, 1, 1}},
@@ -130,7 +130,7 @@ std::vector<OpSpec> elementwise_specs() {
         return spec;
     };
     auto unary_spec = [](const char* name, std::function<Tensor(const Tensor&)> fn) {
-        return OpSpec{name, __FILE__, true,
+        return OpSpec{name, __FILE__,
                       {{"2x3x5x7", {{2, 3, 5, 7}}, [fn](const Tensors& in) { return Tensors{fn(in[0])}; }}}};
     };
     return {

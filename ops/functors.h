@@ -154,4 +154,26 @@ struct Swapped {
     template <class T> SR_HD T operator()(T x, T y, T g) const { return f(y, x, g); }
 };
 
+// ---- optimiser -----------------------------------------------------------------------------------
+
+// Adam's update of one element (train/optim.h has the formulas), shared by the CPU loop of
+// train/optim.cpp and the CUDA kernel of cuda/optim.cu.
+struct AdamStep {
+    double lr, beta1, beta2, eps, weight_decay;
+    bool decoupled;
+    double bias_correction1, sqrt_bias_correction2;
+
+    template <class T>
+    SR_HD void operator()(T& p, T g, T& m, T& v) const {
+        if (weight_decay != 0) {
+            if (decoupled) p *= T(1 - lr * weight_decay);
+            else g += T(weight_decay) * p;
+        }
+        m = T(beta1) * m + T(1 - beta1) * g;
+        v = T(beta2) * v + T(1 - beta2) * g * g;
+        const T denom = hd::sqrt(v) / T(sqrt_bias_correction2) + T(eps);
+        p -= T(lr / bias_correction1) * m / denom;
+    }
+};
+
 }  // namespace sr

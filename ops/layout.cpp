@@ -269,7 +269,7 @@ namespace sr {
 
 std::vector<OpSpec> layout_specs() {
     auto one = [](const char* name, std::string label, Shape shape, std::function<Tensor(const Tensor&)> fn) {
-        return OpSpec{name, __FILE__, true,
+        return OpSpec{name, __FILE__,
                       {{std::move(label), {std::move(shape)}, [fn](const Tensors& in) { return Tensors{fn(in[0])}; }}}};
     };
     OpSpec reshape = one("reshape", "[2,3,5,7]->[6,-1]", {2, 3, 5, 7}, [](const Tensor& x) { return x.reshape({6, -1}); });

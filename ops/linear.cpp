@@ -1,16 +1,29 @@
 #include "ops/linear.h"
 
 #include "autograd/node.h"
+#include "cuda/blas.h"
+#include "ops/cuda_call.h"
+#include "ops/functors.h"
 #include "ops/gemm.h"
+#include "ops/map.h"
+#include "ops/reduce.h"
 #include "ops/registry.h"
 
 namespace sr {
 
 namespace {
 
-void check_cpu(const Tensor& t, const char* what) {
-    if (t.defined())
-        SR_CHECK(t.is_cpu(), "linear: runs on the CPU only in this version of srforge, ", what, " is ", t);
+// C = op(A) op(B) + beta C on the tensors' device: the packed CPU GEMM, or cuBLAS (F32).
+void matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const Tensor& A, int64_t lda, const Tensor& B,
+            int64_t ldb, double beta, Tensor& C, int64_t ldc) {
+    if (C.is_cuda()) {
+        SR_CUDA_CALL(cuda::sgemm(trans_a, trans_b, M, N, K, 1.0f, A.data<float>(), lda, B.data<float>(), ldb, float(beta),
+                                 C.data<float>(), ldc, C.device().index));
+        return;
+    }
+    dispatch_float(C.dtype(), "linear", [&]<class T>() {
+        gemm<T>(trans_a, trans_b, M, N, K, T(1), A.data<T>(), lda, B.data<T>(), ldb, T(beta), C.data<T>(), ldc);
+    });
 }
 
 // With x as a matrix X [rows, in]: dL/dX = G W, dL/dW = G^T X, dL/db = column sums of G.
@@ -20,30 +33,19 @@ struct LinearBackward : Node {
     bool has_bias = false;
     const char* name() const override { return "linear"; }
     Tensors backward(const Tensors& grads) override {
-        const Tensor g = grads[0].contiguous();
         const int64_t rows = x.size(0), in = x.size(1), out = weight.size(0);
+        const Tensor g = grads[0].contiguous().reshape({rows, out});
         Tensor dx, dw, db;
-        dispatch_float(x.dtype(), "linear", [&]<class T>() {
-            const T* gp = g.data<T>();
-            if (input_needs_grad(0)) {
-                dx = Tensor::empty({rows, in}, x.dtype(), x.device());
-                gemm<T>(false, false, rows, in, out, T(1), gp, out, weight.data<T>(), in, T(0), dx.data<T>(), in);
-                dx = dx.reshape(input_shape);
-            }
-            if (input_needs_grad(1)) {
-                dw = Tensor::empty({out, in}, x.dtype(), x.device());
-                gemm<T>(true, false, out, in, rows, T(1), gp, out, x.data<T>(), in, T(0), dw.data<T>(), in);
-            }
-            if (has_bias && input_needs_grad(2)) {
-                db = Tensor::empty({out}, x.dtype(), x.device());
-                T* bp = db.data<T>();
-                for (int64_t j = 0; j < out; ++j) {
-                    double acc = 0;
-                    for (int64_t r = 0; r < rows; ++r) acc += gp[r * out + j];
-                    bp[j] = static_cast<T>(acc);
-                }
-            }
-        });
+        if (input_needs_grad(0)) {
+            dx = Tensor::empty({rows, in}, x.dtype(), x.device());
+            matmul(false, false, rows, in, out, g, out, weight, in, 0, dx, in);
+            dx = dx.reshape(input_shape);
+        }
+        if (input_needs_grad(1)) {
+            dw = Tensor::empty({out, in}, x.dtype(), x.device());
+            matmul(true, false, out, in, rows, g, out, x, in, 0, dw, in);
+        }
+        if (has_bias && input_needs_grad(2)) db = sum(g, {0});
         return {dx, dw, db};
     }
     void release() override { x = weight = Tensor(); }
@@ -59,9 +61,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
              "], got ", bias.defined() ? bias.shape() : Shape{});
     SR_CHECK(x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == x.dtype()),
              "linear: input, weight and bias must share a dtype, got ", x, " and ", weight);
-    check_cpu(x, "input");
-    check_cpu(weight, "weight");
-    check_cpu(bias, "bias");
+    SR_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()),
+             "linear: input, weight and bias must be on one device, got ", x, " and ", weight);
     const int64_t in = weight.size(1), out = weight.size(0);
     const int64_t rows = sr::numel(Shape(x.shape().begin(), x.shape().end() - 1));  // all leading dimensions
     const Tensor x2 = x.detach().reshape({rows, in}).contiguous();
@@ -69,16 +70,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = Tensor::empty({rows, out}, x.dtype(), x.device());
-    dispatch_float(x.dtype(), "linear", [&]<class T>() {
-        T* yp = y.data<T>();
-        if (bias.defined()) {
-            const Tensor b = bias.detach().contiguous();
-            for (int64_t r = 0; r < rows; ++r)
-                for (int64_t j = 0; j < out; ++j) yp[r * out + j] = b.data<T>()[j];
-        }
-        gemm<T>(false, true, rows, out, in, T(1), x2.data<T>(), in, w.data<T>(), in, T(bias.defined() ? 1 : 0),
-                yp, out);
-    });
+    if (bias.defined()) map_into("linear", y, Identity{}, bias.detach().reshape({1, out}));  // every row starts as the bias
+    matmul(false, true, rows, out, in, x2, in, w, in, bias.defined() ? 1 : 0, y, out);
     y = y.reshape(out_shape);
     if (needs_grad({x, weight, bias})) {
         auto node = std::make_shared<LinearBackward>();
@@ -92,7 +85,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 }
 
 std::vector<OpSpec> linear_specs() {
-    OpSpec spec{"linear", __FILE__, false, {}};
+    OpSpec spec{"linear", __FILE__, {}};
     spec.cases.push_back({"with bias", {{5, 7}, {3, 7}, {3}},
                           [](const Tensors& in) { return Tensors{linear(in[0], in[1], in[2])}; }});
     spec.cases.push_back({"no bias, 3-d input", {{2, 3, 5}, {4, 5}},

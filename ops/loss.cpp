@@ -78,7 +78,7 @@ std::vector<OpSpec> loss_specs() {
         in[1] = in[0] - d;
     };
     auto loss_spec = [&](const char* name, std::function<Tensor(const Tensor&, const Tensor&)> fn, bool needs_apart) {
-        OpSpec spec{name, __FILE__, true, {}};
+        OpSpec spec{name, __FILE__, {}};
         auto run = [fn](const Tensors& in) { return Tensors{fn(in[0], in[1])}; };
         const std::function<void(Tensors&)> prepare = needs_apart ? std::function<void(Tensors&)>(apart) : nullptr;
         spec.cases.push_back({"2x3x5x7", {{2, 3, 5, 7}, {2, 3, 5, 7}}, run, prepare});

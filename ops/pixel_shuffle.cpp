@@ -87,10 +87,10 @@ Tensor pixel_unshuffle(const Tensor& x, int64_t r) {
 
 std::vector<OpSpec> pixel_shuffle_specs() {
     return {
-        {"pixel_shuffle", __FILE__, true,
+        {"pixel_shuffle", __FILE__,
          {{"r=2", {{2, 12, 5, 7}}, [](const Tensors& in) { return Tensors{pixel_shuffle(in[0], 2)}; }},
           {"r=3", {{1, 18, 3, 5}}, [](const Tensors& in) { return Tensors{pixel_shuffle(in[0], 3)}; }}}},
-        {"pixel_unshuffle", __FILE__, true,
+        {"pixel_unshuffle", __FILE__,
          {{"r=2", {{2, 3, 10, 14}}, [](const Tensors& in) { return Tensors{pixel_unshuffle(in[0], 2)}; }},
           {"r=4", {{1, 1, 8, 4}}, [](const Tensors& in) { return Tensors{pixel_unshuffle(in[0], 4)}; }}}},
     };

@@ -151,12 +151,12 @@ std::vector<OpSpec> reduce_specs() {
         return OpCase{std::move(label), {{2, 3, 5, 7}}, [fn](const Tensors& in) { return Tensors{fn(in[0])}; }};
     };
     return {
-        {"sum", __FILE__, true,
+        {"sum", __FILE__,
          {c("all", [](const Tensor& x) { return sum(x); }),
           c("dims [0,2,3] keepdim", [](const Tensor& x) { return sum(x, {0, 2, 3}, true); }),
           c("dim -1", [](const Tensor& x) { return sum(x, {-1}); }),
           c("of a permuted view, dim 1", [](const Tensor& x) { return sum(x.permute({3, 1, 0, 2}), {1}); })}},
-        {"mean", __FILE__, true,
+        {"mean", __FILE__,
          {c("all", [](const Tensor& x) { return mean(x); }),
           c("dims [1] keepdim", [](const Tensor& x) { return mean(x, {1}, true); }),
           c("dims [2,3]", [](const Tensor& x) { return mean(x, {2, 3}); })}},

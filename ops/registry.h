@@ -25,7 +25,6 @@ struct OpCase {
 struct OpSpec {
     std::string name;
     std::string file;     // the ops/ source file that defines it
-    bool cuda = false;    // has CUDA kernels, so the CPU/CUDA comparison covers it
     std::vector<OpCase> cases;
 };
 

@@ -5,6 +5,8 @@
 
 #include "autograd/node.h"
 #include "core/factory.h"
+#include "cuda/nn.h"
+#include "ops/cuda_call.h"
 #include "ops/registry.h"
 
 namespace sr {
@@ -21,11 +23,19 @@ void normalize(std::vector<double>& a, double eps) {
 
 struct SpectralNormBackward : Node {
     Tensor weight;              // contiguous, detached
-    std::vector<double> u, v;   // as used in the forward pass
+    std::vector<double> u, v;   // CPU: as used in the forward pass
     double sigma = 1;
+    Tensor u_gpu, v_gpu, sigma_gpu;  // GPU: the same, as device tensors
     const char* name() const override { return "spectral_norm"; }
     Tensors backward(const Tensors& grads) override {
         const Tensor g = grads[0].contiguous();
+        if (g.is_cuda()) {
+            Tensor dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+            SR_CUDA_CALL(cuda::spectral_norm_backward(g.data<float>(), weight.data<float>(), u_gpu.data<float>(),
+                                                      v_gpu.data<float>(), sigma_gpu.data<float>(), dw.data<float>(),
+                                                      u_gpu.numel(), v_gpu.numel(), g.device().index));
+            return {dw, Tensor(), Tensor()};
+        }
         const int64_t rows = static_cast<int64_t>(u.size()), cols = static_cast<int64_t>(v.size());
         Tensor dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
         dispatch_float(weight.dtype(), "spectral_norm", [&]<class T>() {
@@ -40,7 +50,7 @@ struct SpectralNormBackward : Node {
         });
         return {dw, Tensor(), Tensor()};
     }
-    void release() override { weight = Tensor(); }
+    void release() override { weight = u_gpu = v_gpu = sigma_gpu = Tensor(); }
 };
 
 }  // namespace
@@ -49,16 +59,32 @@ Tensor spectral_norm(const Tensor& weight, const Tensor& u, const Tensor& v, boo
                      double eps) {
     SR_CHECK(weight.dim() >= 1 && weight.size(0) > 0, "spectral_norm: weight must have at least one row, got ",
              weight.shape());
-    SR_CHECK(weight.is_cpu(), "spectral_norm: runs on the CPU only in this version of srforge, got ", weight);
     const int64_t rows = weight.size(0), cols = weight.numel() / rows;
     SR_CHECK(u.shape() == Shape{rows} && v.shape() == Shape{cols}, "spectral_norm: for weight ", weight.shape(),
              " u must be [", rows, "] and v [", cols, "], got ", u.shape(), " and ", v.shape());
-    SR_CHECK(u.dtype() == weight.dtype() && v.dtype() == weight.dtype() && u.is_contiguous() && v.is_contiguous(),
-             "spectral_norm: u and v must be contiguous and of the weight's dtype, got ", u, " and ", v);
+    SR_CHECK(u.dtype() == weight.dtype() && v.dtype() == weight.dtype() && u.is_contiguous() && v.is_contiguous() &&
+                 u.device() == weight.device() && v.device() == weight.device(),
+             "spectral_norm: u and v must be contiguous and of the weight's dtype and device, got ", u, " and ", v);
     SR_CHECK(!u.requires_grad() && !v.requires_grad(), "spectral_norm: u and v are buffers and must not require grad");
     SR_CHECK(n_power_iterations >= 0, "spectral_norm: n_power_iterations must be >= 0, got ", n_power_iterations);
 
     const Tensor w = weight.detach().contiguous();
+    if (w.is_cuda()) {
+        Tensor y = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+        Tensor sigma = Tensor::empty({1}, weight.dtype(), weight.device());
+        SR_CUDA_CALL(cuda::spectral_norm_forward(w.data<float>(), u.data<float>(), v.data<float>(), sigma.data<float>(),
+                                                 y.data<float>(), rows, cols, training, n_power_iterations, eps,
+                                                 w.device().index));
+        if (needs_grad({weight})) {
+            auto node = std::make_shared<SpectralNormBackward>();
+            node->weight = w;
+            node->u_gpu = u.clone();  // later calls advance the buffers; backward needs these
+            node->v_gpu = v.clone();
+            node->sigma_gpu = sigma;
+            record(node, {weight, u, v}, {y});
+        }
+        return y;
+    }
     std::vector<double> uu(static_cast<size_t>(rows)), vv(static_cast<size_t>(cols));
     double sigma = 0;
     Tensor y = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
@@ -102,7 +128,7 @@ Tensor spectral_norm(const Tensor& weight, const Tensor& u, const Tensor& v, boo
 }
 
 std::vector<OpSpec> spectral_norm_specs() {
-    OpSpec spec{"spectral_norm", __FILE__, false, {}};
+    OpSpec spec{"spectral_norm", __FILE__, {}};
     // u and v are inputs here (not checked: they are constants for backward); each call works on
     // copies so that the function stays pure.
     auto run = [](bool training, int iterations) {

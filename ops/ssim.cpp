@@ -49,7 +49,7 @@ Tensor ssim(const Tensor& x, const Tensor& y, double data_range) {
 }
 
 std::vector<OpSpec> ssim_specs() {
-    OpSpec spec{"ssim", __FILE__, false, {}};
+    OpSpec spec{"ssim", __FILE__, {}};
     // Images in [0, 1], y a noisy copy of x so that SSIM sits in its working range.
     auto images = [](Tensors& in) {
         rescale(in[0], 0.0, 1.0);

@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "cuda/nn.h"
+#include "ops/cuda_call.h"
 #include "ops/reduce.h"
 #include "ops/registry.h"
 
@@ -48,6 +50,7 @@ LinearTaps make_taps(int64_t in, int64_t out, double scale) {
 
 struct BilinearPlan {
     int64_t N, C, H, W, OH, OW;
+    double scale_h, scale_w;
     LinearTaps rows, cols;
 };
 
@@ -103,6 +106,12 @@ struct UpsampleBilinearBackward : Node {
     Tensors backward(const Tensors& grads) override {
         const Tensor gy = grads[0].contiguous();
         Tensor gx = Tensor::empty({plan.N, plan.C, plan.H, plan.W}, gy.dtype(), gy.device());
+        const BilinearPlan& p = plan;
+        if (gy.is_cuda()) {
+            SR_CUDA_CALL(cuda::bilinear_backward(gy.data<float>(), gx.data<float>(), p.N * p.C, p.H, p.W, p.OH, p.OW, p.scale_h,
+                                                 p.scale_w, gy.device().index));
+            return {gx};
+        }
         dispatch_float(gy.dtype(), "upsample_bilinear", [&]<class T>() { bilinear_backward<T>(plan, gy.data<T>(), gx.data<T>()); });
         return {gx};
     }
@@ -110,12 +119,17 @@ struct UpsampleBilinearBackward : Node {
 };
 
 Tensor bilinear(const Tensor& x, int64_t out_h, int64_t out_w, double scale_h, double scale_w) {
-    SR_CHECK(x.is_cpu(), "upsample_bilinear: runs on the CPU only in this version of srforge, got ", x);
-    BilinearPlan p{x.size(0), x.size(1), x.size(2), x.size(3), out_h, out_w,
-                   make_taps(x.size(2), out_h, scale_h), make_taps(x.size(3), out_w, scale_w)};
+    BilinearPlan p{x.size(0), x.size(1), x.size(2), x.size(3), out_h, out_w, scale_h, scale_w, {}, {}};
     const Tensor xc = x.detach().contiguous();
     Tensor y = Tensor::empty({p.N, p.C, out_h, out_w}, x.dtype(), x.device());
-    dispatch_float(x.dtype(), "upsample_bilinear", [&]<class T>() { bilinear_forward<T>(p, xc.data<T>(), y.data<T>()); });
+    if (x.is_cuda()) {  // the kernel computes the taps itself, with the same formula
+        SR_CUDA_CALL(cuda::bilinear_forward(xc.data<float>(), y.data<float>(), p.N * p.C, p.H, p.W, p.OH, p.OW, scale_h, scale_w,
+                                            x.device().index));
+    } else {
+        p.rows = make_taps(x.size(2), out_h, scale_h);
+        p.cols = make_taps(x.size(3), out_w, scale_w);
+        dispatch_float(x.dtype(), "upsample_bilinear", [&]<class T>() { bilinear_forward<T>(p, xc.data<T>(), y.data<T>()); });
+    }
     if (needs_grad({x})) {
         auto node = std::make_shared<UpsampleBilinearBackward>();
         node->plan = std::move(p);
@@ -163,10 +177,10 @@ Tensor upsample_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
 
 std::vector<OpSpec> upsample_specs() {
     return {
-        {"upsample_nearest", __FILE__, true,
+        {"upsample_nearest", __FILE__,
          {{"x2", {{2, 3, 5, 7}}, [](const Tensors& in) { return Tensors{upsample_nearest(in[0], 2)}; }},
           {"x3", {{1, 2, 3, 4}}, [](const Tensors& in) { return Tensors{upsample_nearest(in[0], 3)}; }}}},
-        {"upsample_bilinear", __FILE__, false,
+        {"upsample_bilinear", __FILE__,
          {{"factor 2", {{2, 3, 5, 7}}, [](const Tensors& in) { return Tensors{upsample_bilinear(in[0], 2.0)}; }},
           {"factor 1.5", {{2, 3, 5, 7}}, [](const Tensors& in) { return Tensors{upsample_bilinear(in[0], 1.5)}; }},
           {"size 4x9 (down and up)", {{2, 3, 5, 7}},

@@ -1,7 +1,8 @@
-// The three networks sr_bench times a training step of, written directly with ops until models/
-// has them: EDSR-baseline (BasicSR EDSR, 64 features, 16 blocks), RDN (EDSR-PyTorch RDN) and
-// RRDBNet (BasicSR, ESRGAN's generator). tools/bench/bench_torch.py defines the same three in
-// PyTorch. Only the layer structure matters for timing; initialisation is uniform +-1/sqrt(fan_in).
+// The three networks sr_bench times a training step of, written directly with ops, exactly as
+// tools/bench/bench_torch.py writes them in PyTorch (so both sides time the same layers):
+// EDSR-baseline (BasicSR EDSR, 64 features, 16 blocks), RDN (EDSR-PyTorch RDN) and RRDBNet
+// (BasicSR, ESRGAN's generator). Only the layer structure matters for timing; initialisation is
+// uniform +-1/sqrt(fan_in), made on the CPU and moved to the benchmark's device.
 #pragma once
 
 #include <vector>
@@ -24,6 +25,7 @@ struct Conv {
 
 class Net {
 public:
+    explicit Net(Device device) : device_(device) {}
     virtual ~Net() = default;
     virtual Tensor forward(const Tensor& x) = 0;
     std::vector<Tensor> params;
@@ -33,8 +35,8 @@ protected:
     Conv conv(int64_t in, int64_t out, int64_t k) {
         Generator& g = gen_;
         const double bound = 1.0 / std::sqrt(double(in * k * k));
-        Conv c{uniform({out, in, k, k}, -bound, bound, {}, &g).set_requires_grad(true),
-               uniform({out}, -bound, bound, {}, &g).set_requires_grad(true), k};
+        Conv c{uniform({out, in, k, k}, -bound, bound, {}, &g).to(device_).set_requires_grad(true),
+               uniform({out}, -bound, bound, {}, &g).to(device_).set_requires_grad(true), k};
         params.push_back(c.w);
         params.push_back(c.b);
         return c;
@@ -46,6 +48,7 @@ protected:
     }
     bool counting_ = true;
     Generator gen_{2024};
+    Device device_;
 
 public:
     void stop_counting() { counting_ = false; }
@@ -55,7 +58,7 @@ public:
 // long skip, log2(scale) x (conv to 4 num_feat + pixel_shuffle 2), conv_last, add_mean.
 class Edsr : public Net {
 public:
-    Edsr(int64_t feat, int64_t blocks, int64_t scale) : scale_(scale) {
+    Edsr(int64_t feat, int64_t blocks, int64_t scale, Device device) : Net(device), scale_(scale) {
         first_ = conv(3, feat, 3);
         for (int64_t i = 0; i < blocks; ++i) body_.push_back({conv(feat, feat, 3), conv(feat, feat, 3)});
         after_ = conv(feat, feat, 3);
@@ -63,7 +66,7 @@ public:
         last_ = conv(feat, 3, 3);
     }
     Tensor forward(const Tensor& x) override {
-        const Tensor mean = from_vector({0.4488, 0.4371, 0.4040}, {1, 3, 1, 1});
+        const Tensor mean = from_vector({0.4488, 0.4371, 0.4040}, {1, 3, 1, 1}).to(device_);
         Tensor h = run(first_, (x - mean) * 255.0);
         Tensor res = h;
         for (auto& [c1, c2] : body_) res = res + run(c2, run(c1, res, Activation::ReLU));
@@ -82,7 +85,7 @@ private:
 // EDSR-PyTorch RDN (G0, D blocks of C layers with growth G, scale 2 upsampler).
 class Rdn : public Net {
 public:
-    Rdn(int64_t G0, int64_t D, int64_t C, int64_t G) : C_(C) {
+    Rdn(int64_t G0, int64_t D, int64_t C, int64_t G, Device device) : Net(device), C_(C) {
         sfe1_ = conv(3, G0, 3);
         sfe2_ = conv(G0, G0, 3);
         for (int64_t d = 0; d < D; ++d) {
@@ -127,7 +130,7 @@ private:
 // nearest-x2 + conv + LeakyReLU stages, conv_hr + LeakyReLU, conv_last.
 class RrdbNet : public Net {
 public:
-    RrdbNet(int64_t feat, int64_t blocks, int64_t grow) {
+    RrdbNet(int64_t feat, int64_t blocks, int64_t grow, Device device) : Net(device) {
         first_ = conv(3, feat, 3);
         for (int64_t i = 0; i < blocks * 3; ++i) {
             std::vector<Conv> rdb;

@@ -9,6 +9,10 @@
 //   sr_bench                 everything
 //   sr_bench --only conv     rows whose name contains "conv"
 //   sr_bench --json          JSON lines: {"name", "median_ms", "gflops", "threads"}
+//   sr_bench --device cuda   the same rows on the GPU (SGEMM through cuBLAS, convolutions through
+//                            cuDNN), plus RDN and RRDBNet training steps at their papers' batch and
+//                            patch sizes; each row also gives images/s and peak GPU memory. The
+//                            clock reads after the GPU has finished (synchronised).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +26,8 @@
 #include "autograd/backward.h"
 #include "bench_nets.h"
 #include "core/cpu.h"
+#include "core/gpu.h"
+#include "ops/linear.h"
 #include "ops/gemm.h"
 #include "ops/loss.h"
 #include "train/optim.h"
@@ -34,6 +40,7 @@ struct BenchOptions {
     bool json = false;
     int repeat = 5, warmup = 2;
     std::string only;
+    Device device = Device::cpu();
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -70,11 +77,26 @@ struct Bench {
     std::function<double()> setup;  // prepares; returns the FLOPs of one run
     std::function<void()> run;      // what is timed
     std::function<void()> before_each = [] {};  // untimed preparation of each run
+    int64_t images = 0;             // images per run (training steps), for images/s
 };
 
-std::vector<Bench> make_benchmarks() {
+std::vector<Bench> make_benchmarks(Device device) {
     std::vector<Bench> benches;
+    const Options on{.device = device};
     for (int64_t n : {1024, 2048}) {
+        if (device.is_cuda()) {  // cuBLAS, through the linear op (X W^T: the same FLOPs)
+            auto mats = std::make_shared<std::vector<Tensor>>();
+            benches.push_back({"sgemm_" + std::to_string(n),
+                               [mats, n, device] {
+                                   *mats = {uniform({n, n}, -1, 1).to(device), uniform({n, n}, -1, 1).to(device)};
+                                   return 2.0 * double(n) * double(n) * double(n);
+                               },
+                               [mats] {
+                                   NoGradGuard no_grad;
+                                   (void)linear((*mats)[0], (*mats)[1]);
+                               }});
+            continue;
+        }
         auto mats = std::make_shared<std::vector<Tensor>>();
         benches.push_back({"sgemm_" + std::to_string(n),
                            [mats, n] {
@@ -91,9 +113,9 @@ std::vector<Bench> make_benchmarks() {
     auto conv_state = std::make_shared<std::vector<Tensor>>();
     const double conv_flops = 2.0 * 64 * 64 * 9 * 128 * 128;
     benches.push_back({"conv3x3_64_fwd",
-                       [conv_state, conv_flops] {
-                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1), uniform({64, 64, 3, 3}, -0.05, 0.05),
-                                          uniform({64}, -0.05, 0.05)};
+                       [conv_state, conv_flops, on] {
+                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1, on), uniform({64, 64, 3, 3}, -0.05, 0.05, on),
+                                          uniform({64}, -0.05, 0.05, on)};
                            return conv_flops;
                        },
                        [conv_state] {
@@ -102,11 +124,11 @@ std::vector<Bench> make_benchmarks() {
                            (void)conv2d(s[0], s[1], s[2], {.padding = 1});
                        }});
     benches.push_back({"conv3x3_64_bwd",
-                       [conv_state, conv_flops] {
-                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1).set_requires_grad(true),
-                                          uniform({64, 64, 3, 3}, -0.05, 0.05).set_requires_grad(true),
-                                          uniform({64}, -0.05, 0.05).set_requires_grad(true), Tensor(),
-                                          uniform({1, 64, 128, 128}, -1, 1)};
+                       [conv_state, conv_flops, on] {
+                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1, on).set_requires_grad(true),
+                                          uniform({64, 64, 3, 3}, -0.05, 0.05, on).set_requires_grad(true),
+                                          uniform({64}, -0.05, 0.05, on).set_requires_grad(true), Tensor(),
+                                          uniform({1, 64, 128, 128}, -1, 1, on)};
                            return 2 * conv_flops;  // data and weight gradients
                        },
                        [conv_state] {
@@ -124,11 +146,17 @@ std::vector<Bench> make_benchmarks() {
         std::function<std::unique_ptr<bench::Net>()> make;
         int64_t batch, patch, scale;
     };
-    const std::vector<TrainCase> train_cases = {
-        {"edsr_baseline_x4_train", [] { return std::make_unique<bench::Edsr>(64, 16, 4); }, 16, 48, 4},
-        {"rdn_tiny_x2_train", [] { return std::make_unique<bench::Rdn>(32, 4, 4, 32); }, 8, 24, 2},
-        {"rrdbnet_x4_train", [] { return std::make_unique<bench::RrdbNet>(64, 23, 32); }, 4, 32, 4},
+    std::vector<TrainCase> train_cases = {
+        {"edsr_baseline_x4_train", [device] { return std::make_unique<bench::Edsr>(64, 16, 4, device); }, 16, 48, 4},
+        {"rdn_tiny_x2_train", [device] { return std::make_unique<bench::Rdn>(32, 4, 4, 32, device); }, 8, 24, 2},
+        {"rrdbnet_x4_train", [device] { return std::make_unique<bench::RrdbNet>(64, 23, 32, device); }, 4, 32, 4},
     };
+    if (device.is_cuda()) {  // the papers' networks with their published batch and LR patch sizes
+        train_cases.push_back({"rdn_x2_paper_train", [device] { return std::make_unique<bench::Rdn>(64, 16, 8, 64, device); },
+                               16, 32, 2});
+        train_cases.push_back({"rrdbnet_x4_paper_train",
+                               [device] { return std::make_unique<bench::RrdbNet>(64, 23, 32, device); }, 16, 32, 4});
+    }
     for (const TrainCase& tc : train_cases) {
         struct State {
             std::unique_ptr<bench::Net> net;
@@ -137,11 +165,11 @@ std::vector<Bench> make_benchmarks() {
         };
         auto st = std::make_shared<State>();
         benches.push_back({tc.name,
-                           [st, tc] {
+                           [st, tc, on] {
                                st->net = tc.make();
                                st->opt = std::make_unique<Adam>(st->net->params, AdamOptions{.lr = 1e-4});
-                               st->lr = uniform({tc.batch, 3, tc.patch, tc.patch}, 0, 1);
-                               st->hr = uniform({tc.batch, 3, tc.patch * tc.scale, tc.patch * tc.scale}, 0, 1);
+                               st->lr = uniform({tc.batch, 3, tc.patch, tc.patch}, 0, 1, on);
+                               st->hr = uniform({tc.batch, 3, tc.patch * tc.scale, tc.patch * tc.scale}, 0, 1, on);
                                NoGradGuard no_grad;
                                (void)st->net->forward(st->lr);  // counts the FLOPs
                                st->net->stop_counting();
@@ -152,7 +180,8 @@ std::vector<Bench> make_benchmarks() {
                                Tensor loss = l1_loss(st->net->forward(st->lr), st->hr);
                                backward(loss);
                                st->opt->step();
-                           }});
+                           },
+                           [] {}, tc.batch});
     }
     return benches;
 }
@@ -169,8 +198,9 @@ BenchOptions parse(int argc, char** argv) {
         else if (a == "--repeat") o.repeat = std::stoi(value("--repeat"));
         else if (a == "--warmup") o.warmup = std::stoi(value("--warmup"));
         else if (a == "--only") o.only = value("--only");
+        else if (a == "--device") o.device = Device::parse(value("--device"));
         else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_bench [--only NAME] [--repeat N>=5] [--warmup N] [--json]\n");
+            std::printf("usage: sr_bench [--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda]\n");
             std::exit(0);
         } else fail("sr_bench: unknown argument '", a, "' (see --help)");
     }
@@ -184,10 +214,21 @@ BenchOptions parse(int argc, char** argv) {
 int main(int argc, char** argv) {
     try {
         const BenchOptions o = parse(argc, argv);
+        const bool gpu_run = o.device.is_cuda();
+        std::string why;
+        SR_CHECK(!gpu_run || gpu::available(&why), "sr_bench: --device cuda: ", why);
         const CpuInfo& cpu = cpu_info();
-        const double peak = measure_peak();
+        const double peak = gpu_run ? 0 : measure_peak();
         const int threads = omp_get_max_threads();
-        if (o.json) {
+        auto sync = [&] {
+            if (gpu_run) gpu::synchronize(o.device.index);
+        };
+        if (gpu_run) {
+            const std::string d = gpu::describe(o.device.index);
+            if (o.json) std::printf("{\"machine\": \"%s\", \"device\": \"cuda\"}\n", d.c_str());
+            else std::printf("device: %s\n%-26s %12s %10s %10s %12s   (median of %d runs after %d warm-up)\n", d.c_str(), "benchmark",
+                             "median ms", "GFLOP/s", "images/s", "peak MiB", o.repeat, o.warmup);
+        } else if (o.json) {
             std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"peak_gflops\": %.1f}\n", cpu.model.c_str(),
                         threads, gemm_kernel_name(), peak);
         } else {
@@ -197,22 +238,38 @@ int main(int argc, char** argv) {
             std::printf("%-26s %12s %10s %8s   (median of %d runs after %d warm-up)\n", "benchmark", "median ms", "GFLOP/s",
                         "% peak", o.repeat, o.warmup);
         }
-        for (const Bench& b : make_benchmarks()) {
+        for (const Bench& b : make_benchmarks(o.device)) {
             if (b.name.find(o.only) == std::string::npos) continue;
             const double flops = b.setup();
             for (int i = 0; i < o.warmup; ++i) {
                 b.before_each();
                 b.run();
             }
+            sync();
+            if (gpu_run) gpu::reset_peak_memory(o.device.index);
             std::vector<double> ms;
             for (int i = 0; i < o.repeat; ++i) {
                 b.before_each();
+                sync();
                 const auto t0 = std::chrono::steady_clock::now();
                 b.run();
+                sync();
                 ms.push_back(seconds_since(t0) * 1e3);
             }
             std::sort(ms.begin(), ms.end());
             const double median = ms[ms.size() / 2], gflops = flops / (median * 1e-3) / 1e9;
+            if (gpu_run) {
+                const double images = b.images ? double(b.images) / (median * 1e-3) : 0;
+                const double peak_mib = double(gpu::peak_memory(o.device.index)) / 1048576.0;
+                if (o.json)
+                    std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"images_per_s\": %.1f, "
+                                "\"peak_mib\": %.1f}\n",
+                                b.name.c_str(), median, gflops, images, peak_mib);
+                else
+                    std::printf("%-26s %12.3f %10.1f %10.1f %12.1f\n", b.name.c_str(), median, gflops, images, peak_mib);
+                std::fflush(stdout);
+                continue;
+            }
             if (o.json)
                 std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"threads\": %d}\n", b.name.c_str(),
                             median, gflops, threads);

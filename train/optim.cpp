@@ -5,6 +5,8 @@
 #include "autograd/backward.h"
 #include "autograd/node.h"
 #include "core/factory.h"
+#include "cuda/optim.h"
+#include "ops/cuda_call.h"
 
 namespace sr {
 
@@ -35,8 +37,12 @@ void Adam::step() {
     for (size_t i = 0; i < params_.size(); ++i) {
         const Tensor& p = params_[i];
         if (!p.grad().defined()) continue;
-        SR_CHECK(p.is_cpu(), "adam: runs on the CPU only in this version of srforge, got ", p);
         const Tensor g = p.grad().contiguous();
+        if (p.is_cuda()) {
+            SR_CUDA_CALL(cuda::adam_update(update, p.data<float>(), g.data<float>(), m_[i].data<float>(), v_[i].data<float>(),
+                                           p.numel(), p.device().index));
+            continue;
+        }
         dispatch_float(p.dtype(), "adam", [&]<class T>() {
             T* pp = p.data<T>();
             T* mp = m_[i].data<T>();

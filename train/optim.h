@@ -10,8 +10,8 @@
 
 #include <vector>
 
-#include "core/hd.h"
 #include "core/tensor.h"
+#include "ops/functors.h"  // AdamStep, the update of one element
 
 namespace sr {
 
@@ -21,25 +21,6 @@ struct AdamOptions {
     double eps = 1e-8;
     double weight_decay = 0;
     bool decoupled_weight_decay = false;  // true: AdamW
-};
-
-// The update of one element, shared by the CPU loop and (later) the CUDA kernel.
-struct AdamStep {
-    double lr, beta1, beta2, eps, weight_decay;
-    bool decoupled;
-    double bias_correction1, sqrt_bias_correction2;
-
-    template <class T>
-    SR_HD void operator()(T& p, T g, T& m, T& v) const {
-        if (weight_decay != 0) {
-            if (decoupled) p *= T(1 - lr * weight_decay);
-            else g += T(weight_decay) * p;
-        }
-        m = T(beta1) * m + T(1 - beta1) * g;
-        v = T(beta2) * v + T(1 - beta2) * g * g;
-        const T denom = hd::sqrt(v) / T(sqrt_bias_correction2) + T(eps);
-        p -= T(lr / bias_correction1) * m / denom;
-    }
 };
 
 class Adam {

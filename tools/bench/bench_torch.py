@@ -5,6 +5,9 @@ its forward convolutions), printed as the same JSON lines.
 
 Needs Debian's python3-torch: run with /usr/bin/python3 (the python3 first on PATH may be
 another interpreter without torch).  Usually run through tools/bench/compare.sh.
+With --device cuda (PyTorch eager with cuDNN; exact FP32, no TF32, as sr_bench's default) the rows
+of sr_bench --device cuda: the clock reads after torch.cuda.synchronize(), and each row also gives
+images/s and the peak of torch.cuda.max_memory_allocated().
 """
 import argparse
 import json
@@ -45,7 +48,7 @@ def conv(i, o, k=3):
 class EDSR(nn.Module):  # BasicSR EDSR, as tools/bench_nets.h
     def __init__(self, feat=64, blocks=16, scale=4):
         super().__init__()
-        self.mean = torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1)
+        self.register_buffer("mean", torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1))  # moves with .to()
         self.conv_first = conv(3, feat)
         self.body = nn.ModuleList(nn.ModuleList([conv(feat, feat), conv(feat, feat)]) for _ in range(blocks))
         self.conv_after_body = conv(feat, feat)
@@ -130,16 +133,17 @@ class RRDBNet(nn.Module):  # BasicSR RRDBNet, scale 4
         return self.conv_last(F.leaky_relu(self.conv_hr(h), 0.2))
 
 
-def benchmarks():
+def benchmarks(dev):
     rows = []
+    rand = lambda *shape: torch.rand(*shape, device=dev)  # noqa: E731
     for n in (1024, 2048):
         def setup(n=n):
-            a, b = torch.rand(n, n) * 2 - 1, torch.rand(n, n) * 2 - 1
+            a, b = rand(n, n) * 2 - 1, rand(n, n) * 2 - 1
             return 2.0 * n ** 3, lambda: torch.mm(a, b)
         rows.append((f"sgemm_{n}", setup))
 
     def conv_fwd():
-        x, w, b = torch.rand(1, 64, 128, 128) * 2 - 1, torch.rand(64, 64, 3, 3) * 0.1 - 0.05, torch.rand(64) * 0.1 - 0.05
+        x, w, b = rand(1, 64, 128, 128) * 2 - 1, rand(64, 64, 3, 3) * 0.1 - 0.05, rand(64) * 0.1 - 0.05
 
         def run():
             with torch.no_grad():
@@ -148,10 +152,10 @@ def benchmarks():
     rows.append(("conv3x3_64_fwd", conv_fwd))
 
     def conv_bwd():
-        x = (torch.rand(1, 64, 128, 128) * 2 - 1).requires_grad_()
-        w = (torch.rand(64, 64, 3, 3) * 0.1 - 0.05).requires_grad_()
-        b = (torch.rand(64) * 0.1 - 0.05).requires_grad_()
-        g = torch.rand(1, 64, 128, 128) * 2 - 1
+        x = (rand(1, 64, 128, 128) * 2 - 1).requires_grad_()
+        w = (rand(64, 64, 3, 3) * 0.1 - 0.05).requires_grad_()
+        b = (rand(64) * 0.1 - 0.05).requires_grad_()
+        g = rand(1, 64, 128, 128) * 2 - 1
         graph = {}
 
         def before_each():  # a fresh forward graph for each timed backward
@@ -164,13 +168,17 @@ def benchmarks():
         return 2 * 2.0 * 64 * 64 * 9 * 128 * 128, run, before_each
     rows.append(("conv3x3_64_bwd", conv_bwd))
 
-    for name, make, batch, patch, scale in [("edsr_baseline_x4_train", lambda: EDSR(64, 16, 4), 16, 48, 4),
-                                            ("rdn_tiny_x2_train", lambda: RDN(32, 4, 4, 32), 8, 24, 2),
-                                            ("rrdbnet_x4_train", lambda: RRDBNet(64, 23, 32), 4, 32, 4)]:
+    train_rows = [("edsr_baseline_x4_train", lambda: EDSR(64, 16, 4), 16, 48, 4),
+                  ("rdn_tiny_x2_train", lambda: RDN(32, 4, 4, 32), 8, 24, 2),
+                  ("rrdbnet_x4_train", lambda: RRDBNet(64, 23, 32), 4, 32, 4)]
+    if dev.type == "cuda":  # the papers' networks with their published batch and LR patch sizes
+        train_rows += [("rdn_x2_paper_train", lambda: RDN(64, 16, 8, 64), 16, 32, 2),
+                       ("rrdbnet_x4_paper_train", lambda: RRDBNet(64, 23, 32), 16, 32, 4)]
+    for name, make, batch, patch, scale in train_rows:
         def setup(make=make, batch=batch, patch=patch, scale=scale):
-            model = make()
+            model = make().to(dev)
             opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
-            lr, hr = torch.rand(batch, 3, patch, patch), torch.rand(batch, 3, patch * scale, patch * scale)
+            lr, hr = rand(batch, 3, patch, patch), rand(batch, 3, patch * scale, patch * scale)
             counter = Counter(model)
             with torch.no_grad():
                 model(lr)
@@ -180,7 +188,7 @@ def benchmarks():
                 opt.zero_grad()
                 F.l1_loss(model(lr), hr).backward()
                 opt.step()
-            return 3 * counter.flops, step
+            return 3 * counter.flops, step, (lambda: None), batch
         rows.append((name, setup))
     return rows
 
@@ -191,31 +199,52 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores, as srforge)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
+    dev = torch.device(args.device)
+    gpu = dev.type == "cuda"
+    if gpu:
+        if not torch.cuda.is_available():
+            sys.exit("bench_torch.py: --device cuda, but this PyTorch sees no GPU")
+        torch.backends.cuda.matmul.allow_tf32 = False  # exact FP32, as srforge's default
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True  # algorithms found once per shape, as srforge
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
     if args.repeat < 5:
         sys.exit("--repeat must be at least 5")
     torch.set_num_threads(args.threads)  # Debian's build defaults to one thread
     threads = torch.get_num_threads()
     torch.manual_seed(0)
-    print(json.dumps({"machine": "pytorch " + torch.__version__, "threads": threads,
-                      "mkldnn": torch.backends.mkldnn.is_available()}), flush=True)
-    for name, setup in benchmarks():
+    header = {"machine": "pytorch " + torch.__version__, "threads": threads, "mkldnn": torch.backends.mkldnn.is_available()}
+    if gpu:
+        header.update(device=torch.cuda.get_device_name(dev), cudnn=torch.backends.cudnn.version())
+    print(json.dumps(header), flush=True)
+    for name, setup in benchmarks(dev):
         if args.only not in name:
             continue
         flops, run, *rest = setup()
         before_each = rest[0] if rest else (lambda: None)
+        images = rest[1] if len(rest) > 1 else 0
         for _ in range(args.warmup):
             before_each()
             run()
+        sync()
+        if gpu:
+            torch.cuda.reset_peak_memory_stats(dev)
         times = []
         for _ in range(args.repeat):
             before_each()
+            sync()
             t0 = time.perf_counter()
             run()
+            sync()
             times.append((time.perf_counter() - t0) * 1e3)
         median = statistics.median(times)
-        print(json.dumps({"name": name, "median_ms": round(median, 3), "gflops": round(flops / (median * 1e-3) / 1e9, 2),
-                          "threads": threads}), flush=True)
+        row = {"name": name, "median_ms": round(median, 3), "gflops": round(flops / (median * 1e-3) / 1e9, 2), "threads": threads}
+        if gpu:
+            row.update(images_per_s=round(images / (median * 1e-3), 1) if images else 0,
+                       peak_mib=round(torch.cuda.max_memory_allocated(dev) / 1048576, 1))
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,17 @@ def main(ours_path, torch_path, extra_path=None):
             print(f"| {name:<24} | {r['median_ms']:>11.2f} | {r['gflops']:>8.1f} | {'-':>11} | {'-':>8} | {'-':>6} |")
     print()
     print("ratio = srforge median / PyTorch median (time): below 1.00 srforge is faster.")
+    gpu_rows = [(n, r, theirs[n]) for n, r in ours.items() if "peak_mib" in r and n in theirs]
+    if gpu_rows:
+        print()
+        print(f"| {'benchmark':<24} | {'srforge img/s':>13} | {'PyTorch img/s':>13} | {'srforge MiB':>11} | {'PyTorch MiB':>11} | {'memory':>6} |")
+        print(f"|{'-' * 26}|{'-' * 15}|{'-' * 15}|{'-' * 13}|{'-' * 13}|{'-' * 8}|")
+        for n, r, t in gpu_rows:
+            mem = r["peak_mib"] / t["peak_mib"] if t.get("peak_mib") else float("nan")
+            print(f"| {n:<24} | {r.get('images_per_s', 0):>13.1f} | {t.get('images_per_s', 0):>13.1f} | "
+                  f"{r['peak_mib']:>11.1f} | {t.get('peak_mib', 0):>11.1f} | {mem:>6.2f} |")
+        print()
+        print("memory = srforge peak / PyTorch peak (allocated bytes): below 1.00 srforge needs less.")
     if extra_path:
         blas_h, blas = load(extra_path)
         print()
