@@ -51,6 +51,7 @@ const char* usage =
     "  --threads N       CPU threads (default: all cores)\n"
     "  --workers N       data loading threads\n"
     "  --device D        cpu | cuda\n"
+    "  --precision P     GPU math: fp32 (exact, default) | tf32 | bf16 (convolutions in bfloat16)\n"
     "  --restart         start over even if the run folder holds a checkpoint\n"
     "  --quiet           no progress output\n";
 
@@ -107,6 +108,7 @@ TrainOptions parse(int argc, char** argv) {
         else if (a == "--threads") o.threads = int(integer_flag(a, value()));
         else if (a == "--workers") o.workers = int(integer_flag(a, value()));
         else if (a == "--device") o.device = Device::parse(value());
+        else if (a == "--precision") o.precision = value();
         else if (a == "--restart") o.resume = false;
         else if (a == "--quiet") o.quiet = true;
         else if (a == "-h" || a == "--help") {

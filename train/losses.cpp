@@ -36,7 +36,7 @@ std::string PixelLoss::spec() const {
     return os.str();
 }
 
-Tensor PixelLoss::operator()(const Tensor& sr, const Tensor& hr, std::vector<std::pair<std::string, double>>* parts) const {
+Tensor PixelLoss::operator()(const Tensor& sr, const Tensor& hr, std::vector<Tensor>* parts) const {
     Tensor total;
     for (const auto& [type, weight] : terms_) {
         Tensor term;
@@ -45,7 +45,7 @@ Tensor PixelLoss::operator()(const Tensor& sr, const Tensor& hr, std::vector<std
         else if (type == "charbonnier") term = charbonnier_loss(sr, hr);
         else term = neg(ssim(sr, hr)) + 1.0;
         if (weight != 1) term = term * weight;
-        if (parts) parts->emplace_back(type, term.item());
+        if (parts) parts->push_back(term.detach());
         total = total.defined() ? total + term : term;
     }
     return total;

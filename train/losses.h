@@ -16,8 +16,9 @@ namespace sr {
 class PixelLoss {
 public:
     explicit PixelLoss(const std::string& spec);
-    // The total, and each term's weighted value (for metrics.csv).
-    Tensor operator()(const Tensor& sr, const Tensor& hr, std::vector<std::pair<std::string, double>>* parts = nullptr) const;
+    // The total, and each term's weighted value (for metrics.csv; tensors, so that reading them
+    // can wait: on a GPU every read synchronises).
+    Tensor operator()(const Tensor& sr, const Tensor& hr, std::vector<Tensor>* parts = nullptr) const;
     const std::vector<std::pair<std::string, double>>& terms() const { return terms_; }
     std::string spec() const;
 

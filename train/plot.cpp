@@ -64,11 +64,26 @@ private:
     std::vector<float> px_;
 };
 
-std::string short_number(double v) {
+// "Nice" tick positions over [lo, hi]: multiples of 1, 2 or 5 x 10^k, about four intervals.
+std::vector<double> nice_ticks(double lo, double hi, double* step_out) {
+    const double raw = (hi - lo) / 4, mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = 10 * mag;
+    for (double m : {1.0, 2.0, 5.0})
+        if (m * mag >= raw) {
+            step = m * mag;
+            break;
+        }
+    std::vector<double> ticks;
+    for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + 1e-9 * step; t += step) ticks.push_back(std::abs(t) < 1e-12 * step ? 0 : t);
+    *step_out = step;
+    return ticks;
+}
+
+std::string tick_label(double v, double step) {
     char buf[32];
     const double a = std::abs(v);
-    if (a != 0 && (a < 1e-2 || a >= 1e5)) std::snprintf(buf, sizeof buf, "%.1e", v);
-    else std::snprintf(buf, sizeof buf, "%.4g", v);
+    if (a != 0 && (a < 1e-3 || a >= 1e6)) std::snprintf(buf, sizeof buf, "%.0e", v);
+    else std::snprintf(buf, sizeof buf, "%.*f", std::max(0, int(-std::floor(std::log10(step) + 1e-9))), v);
     return buf;
 }
 
@@ -93,6 +108,7 @@ void draw_chart(Canvas& cv, int64_t ox, const Chart& chart, int64_t W, int64_t H
         cv.text(double(ox + left + 20), double(top + ph / 2), "no data yet", 0x888888, 2);
         return;
     }
+    if (x_min >= 0 && x_min < 0.2 * x_max) x_min = 0;  // iterations: start the axis at 0
     if (x_max == x_min) x_max = x_min + 1;
     if (y_max == y_min) y_max = y_min + 1;
     const double pad = 0.05 * (y_max - y_min);
@@ -100,18 +116,41 @@ void draw_chart(Canvas& cv, int64_t ox, const Chart& chart, int64_t W, int64_t H
     y_max += pad;
     auto px = [&](double x) { return double(ox + left) + (x - x_min) / (x_max - x_min) * double(pw); };
     auto py = [&](double y) { return double(top + ph) - (ty(y) - y_min) / (y_max - y_min) * double(ph); };
-    // Grid and tick labels: 5 divisions on each axis.
-    for (int i = 0; i <= 4; ++i) {
-        const double yv = y_min + (y_max - y_min) * i / 4.0;
-        const double yy = double(top + ph) - double(ph) * i / 4.0;
+    // Grid and tick labels at round values; on a log axis at 1, 2, 5 x 10^k.
+    std::vector<double> y_ticks;
+    double y_step = 1;
+    if (chart.log_y) {
+        for (int e = int(std::floor(y_min)); e <= int(std::ceil(y_max)); ++e)
+            for (double m : {1.0, 2.0, 5.0}) {
+                const double v = m * std::pow(10.0, e);
+                if (std::log10(v) >= y_min && std::log10(v) <= y_max) y_ticks.push_back(v);
+            }
+    } else {
+        y_ticks = nice_ticks(y_min, y_max, &y_step);
+    }
+    for (double v : y_ticks) {
+        const double yy = py(v);
         cv.rect(ox + left + 1, std::lround(yy), ox + left + pw, std::lround(yy) + 1, 0xe4e4e4);
-        const std::string label = short_number(chart.log_y ? std::pow(10.0, yv) : yv);
+        const std::string label = chart.log_y ? tick_label(v, v) : tick_label(v, y_step);
         cv.text(double(ox + left - 8 - Canvas::text_width(label)), yy - 3, label, 0x333333);
-        const double xv = x_min + (x_max - x_min) * i / 4.0;
-        const std::string xl = short_number(std::round(xv));
-        cv.text(px(xv) - Canvas::text_width(xl) / 2.0, double(top + ph + 8), xl, 0x333333);
+    }
+    double x_step = 1;
+    for (double v : nice_ticks(x_min, x_max, &x_step)) {
+        const std::string label = tick_label(v, std::max(x_step, 1.0));
+        cv.rect(std::lround(px(v)), top + ph, std::lround(px(v)) + 1, top + ph + 5, 0x000000);
+        cv.text(px(v) - Canvas::text_width(label) / 2.0, double(top + ph + 8), label, 0x333333);
     }
     cv.text(double(ox + left + pw / 2 - Canvas::text_width(chart.x_label) / 2), double(top + ph + 24), chart.x_label, 0x000000);
+    // The legend goes in the right-hand corner (top or bottom) that the data leaves emptier.
+    int upper = 0, lower = 0;
+    for (const Series& s : chart.series)
+        for (size_t i = 0; i < s.x.size(); ++i)
+            if (std::isfinite(s.y[i]) && px(s.x[i]) > double(ox + left) + 0.55 * double(pw)) {
+                const double fy = (double(top + ph) - py(s.y[i])) / double(ph);
+                upper += fy > 0.65;
+                lower += fy < 0.35;
+            }
+    const double legend_top = upper <= lower ? double(top + 8) : double(top + ph) - 8 - 14.0 * double(chart.series.size());
     int legend = 0;
     for (const Series& s : chart.series) {
         for (size_t i = 1; i < s.x.size(); ++i)
@@ -119,7 +158,7 @@ void draw_chart(Canvas& cv, int64_t ox, const Chart& chart, int64_t W, int64_t H
                 cv.line(px(s.x[i - 1]), py(s.y[i - 1]), px(s.x[i]), py(s.y[i]), s.color, s.dashed);
         if (s.x.size() == 1 && std::isfinite(s.y[0])) cv.rect(std::lround(px(s.x[0])) - 2, std::lround(py(s.y[0])) - 2,
                                                            std::lround(px(s.x[0])) + 3, std::lround(py(s.y[0])) + 3, s.color);
-        const double lx = double(ox + left + pw - 170), ly = double(top + 8 + 14 * legend++);
+        const double lx = double(ox + left + pw - 170), ly = legend_top + 14.0 * legend++;
         cv.line(lx, ly + 3, lx + 20, ly + 3, s.color, s.dashed);
         cv.text(lx + 26, ly, s.label, 0x000000);
     }

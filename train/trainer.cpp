@@ -5,6 +5,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +17,7 @@
 #include "autograd/backward.h"
 #include "core/factory.h"
 #include "core/file.h"
+#include "core/gpu.h"
 #include "core/image_io.h"
 #include "models/spec.h"
 #include "models/upscale.h"
@@ -152,6 +154,67 @@ void draw_samples(const std::string& path, const std::vector<ValImage>& images, 
     write_png(path, image_grid(rows, {"bicubic", "SR", "HR"}));
 }
 
+// Training batches on the training device. On a GPU the batch of the next iteration is copied
+// (from page-locked memory, on the copy stream) while the current step computes.
+class DeviceBatches {
+public:
+    DeviceBatches(TrainData& data, Device device) : data_(data), device_(device) {}
+    ~DeviceBatches() {
+        for (Slot& s : slots_) {
+            if (s.lr_ticket >= 0) gpu::wait_on_host(s.lr_ticket, device_.index);
+            if (s.hr_ticket >= 0) gpu::wait_on_host(s.hr_ticket, device_.index);
+            gpu::release_pinned(s.lr_host);
+            gpu::release_pinned(s.hr_host);
+        }
+    }
+    DeviceBatches(const DeviceBatches&) = delete;
+    DeviceBatches& operator=(const DeviceBatches&) = delete;
+
+    // The batch of `iter` (asked for in order), and when `more`, the next one set going.
+    std::pair<Tensor, Tensor> take(int64_t iter, bool more) {
+        if (device_.is_cpu()) return data_.batch(iter);
+        if (next_ != iter) start(iter);
+        Slot& s = slots_[iter % 2];
+        gpu::wait_on_device(s.lr_ticket, device_.index);
+        gpu::wait_on_device(s.hr_ticket, device_.index);
+        std::pair<Tensor, Tensor> batch{s.lr, s.hr};
+        if (more) start(iter + 1);
+        return batch;
+    }
+
+private:
+    struct Slot {
+        float* lr_host = nullptr;
+        float* hr_host = nullptr;
+        Tensor lr, hr;
+        int64_t lr_ticket = -1, hr_ticket = -1;
+    };
+
+    void start(int64_t iter) {
+        const auto [lr, hr] = data_.batch(iter);
+        Slot& s = slots_[iter % 2];
+        // The copy that last read this slot's page-locked buffers must be done before they change.
+        if (s.lr_ticket >= 0) gpu::wait_on_host(s.lr_ticket, device_.index);
+        if (s.hr_ticket >= 0) gpu::wait_on_host(s.hr_ticket, device_.index);
+        if (!s.lr_host) {
+            s.lr_host = static_cast<float*>(gpu::allocate_pinned(size_t(lr.numel()) * sizeof(float)));
+            s.hr_host = static_cast<float*>(gpu::allocate_pinned(size_t(hr.numel()) * sizeof(float)));
+        }
+        std::memcpy(s.lr_host, lr.data<float>(), size_t(lr.numel()) * sizeof(float));
+        std::memcpy(s.hr_host, hr.data<float>(), size_t(hr.numel()) * sizeof(float));
+        s.lr = Tensor::empty(lr.shape(), DType::F32, device_);
+        s.hr = Tensor::empty(hr.shape(), DType::F32, device_);
+        s.lr_ticket = gpu::copy_async(s.lr.raw_data(), s.lr_host, size_t(lr.numel()) * sizeof(float), device_.index);
+        s.hr_ticket = gpu::copy_async(s.hr.raw_data(), s.hr_host, size_t(hr.numel()) * sizeof(float), device_.index);
+        next_ = iter + 1;
+    }
+
+    TrainData& data_;
+    Device device_;
+    Slot slots_[2];
+    int64_t next_ = -1;  // the iteration after the last one started
+};
+
 std::string fixed(double v, int digits) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -169,10 +232,11 @@ std::string duration(double seconds) {
 // Scales all gradients so that their joint L2 norm is at most max_norm (as clip_grad_norm_).
 void clip_gradients(const std::vector<Tensor>& params, double max_norm) {
     NoGradGuard no_grad;
-    double total = 0;
+    Tensor total;  // summed on the device, read once
     for (const Tensor& p : params)
-        if (p.grad().defined()) total += sum(p.grad() * p.grad()).item();
-    const double norm = std::sqrt(total);
+        if (p.grad().defined()) total = total.defined() ? total + sum(p.grad() * p.grad()) : sum(p.grad() * p.grad());
+    if (!total.defined()) return;
+    const double norm = std::sqrt(total.item());
     if (norm <= max_norm) return;
     const double factor = max_norm / (norm + 1e-6);
     for (const Tensor& p : params)
@@ -219,7 +283,7 @@ std::string options_yaml(const TrainOptions& o) {
     y << "val:\n  val_freq: " << o.val_freq << "\n";
     y << "logger:\n  print_freq: " << o.print_freq << "\n  save_checkpoint_freq: " << o.save_freq << "\n";
     y << "path:\n  out_dir: \"" << o.out_dir << "\"\n";
-    y << "device: " << (o.device.is_cpu() ? "cpu" : "cuda") << "\nthreads: " << o.threads << "\n";
+    y << "device: " << (o.device.is_cpu() ? "cpu" : "cuda") << "\nprecision: " << o.precision << "\nthreads: " << o.threads << "\n";
     return y.str();
 }
 
@@ -227,7 +291,7 @@ namespace {
 
 // Every key a config file may hold (network_g takes any of the model's own arguments).
 const std::set<std::string> known_keys = {
-    "name", "model", "scale", "manual_seed", "device", "threads",
+    "name", "model", "scale", "manual_seed", "device", "precision", "threads",
     "datasets.train.dataroot", "datasets.train.split", "datasets.train.gt_size", "datasets.train.use_hflip",
     "datasets.train.use_rot", "datasets.train.batch_size_per_gpu", "datasets.train.num_worker_per_gpu",
     "datasets.train.cache_mb", "datasets.val.dataroot", "datasets.val.split", "datasets.val.max_images",
@@ -307,6 +371,7 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
     o.seed = uint64_t(config_integer(c, "manual_seed", int64_t(o.seed)));
     o.device = Device::parse(config_text(c, "device", o.device.is_cpu() ? "cpu" : "cuda"));
     o.threads = int(config_integer(c, "threads", o.threads));
+    o.precision = config_text(c, "precision", o.precision);
 
     o.data = config_text(c, "datasets.train.dataroot", o.data);
     o.val_data = config_text(c, "datasets.val.dataroot", o.val_data);
@@ -368,6 +433,8 @@ TrainResult train(const TrainOptions& o) {
              "train: the run name '", o.name, "' must be letters, digits, '_', '-' and '.' (it names the run folder)");
     SR_CHECK(o.optimizer == "Adam" || o.optimizer == "AdamW", "train: optimizer must be Adam or AdamW, got '", o.optimizer, "'");
     if (o.threads > 0) omp_set_num_threads(o.threads);
+    if (o.device.is_cuda()) gpu::set_precision(o.precision);
+    else SR_CHECK(o.precision == "fp32", "train: precision ", o.precision, " needs --device cuda");
     const auto start_time = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count(); };
 
@@ -420,6 +487,8 @@ TrainResult train(const TrainOptions& o) {
                  ": its batches would differ. Use --seed ", state.seed, ", or --restart, or another --name");
         if (!o.quiet) std::printf("resuming %s from iteration %lld\n", run.string().c_str(), (long long)state.iteration);
     }
+    if (state.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)
+        net->save((run / "net_g_init.safetensors").string(), {{"model", o.model}, {"seed", std::to_string(o.seed)}});
     write_file_atomic((run / "config.yaml").string(), options_yaml(o));
     std::vector<std::string> term_names;
     for (const auto& [type, w] : pixel_loss.terms()) term_names.push_back("loss_" + type);
@@ -479,61 +548,84 @@ TrainResult train(const TrainOptions& o) {
     int64_t interval_count = 0;
     const double loop_start = elapsed();
     const int64_t first = state.iteration + 1;
+    // Losses not read yet. Reading a GPU value waits for the GPU, so there they are read only
+    // when a line is printed, before validating and before a checkpoint; on the CPU at once.
+    struct Pending {
+        int64_t iter;
+        double lr;
+        Tensor loss;
+        std::vector<Tensor> parts;
+    };
+    std::vector<Pending> pending;
+    auto flush = [&] {
+        for (const Pending& p : pending) {
+            const double value = p.loss.item();
+            SR_CHECK(std::isfinite(value), "train: the loss is ", value, " at iteration ", p.iter,
+                     "; stopping. The last good checkpoint (iteration ", state.iteration, ") is left as it was in ", latest,
+                     ". Try a lower learning rate or gradient clipping (--grad-clip).");
+            result.losses.push_back(value);
+            interval_loss += value;
+            for (size_t t = 0; t < p.parts.size(); ++t) interval_terms[t] += p.parts[t].item();
+            ++interval_count;
+            if (p.iter % o.print_freq == 0 || p.iter == o.total_iter) {
+                std::string row = std::to_string(p.iter) + "," + fixed(interval_loss / double(interval_count), 6);
+                for (size_t t = 0; t < interval_terms.size() && interval_terms.size() > 1; ++t)
+                    row += "," + fixed(interval_terms[t] / double(interval_count), 6);
+                row += "," + fixed(p.lr, 9) + ",,,," + fixed(elapsed(), 1);
+                log.add(row);
+            }
+            if (!o.quiet && (tty || p.iter % o.print_freq == 0)) {
+                const double rate = double(p.iter - first + 1) / std::max(elapsed() - loop_start, 1e-9);
+                const int width = 20, filled = int(width * p.iter / o.total_iter);
+                std::fprintf(stderr, "%siter %lld/%lld [%s%s] %.2f it/s ETA %s loss %.5f lr %.2e%s%s", tty ? "\r" : "",
+                             (long long)p.iter, (long long)o.total_iter, std::string(filled, '#').c_str(),
+                             std::string(width - filled, '.').c_str(), rate,
+                             duration(double(o.total_iter - p.iter) / rate).c_str(), interval_loss / double(interval_count),
+                             p.lr, result.psnr_y > 0 ? (" val " + fixed(result.psnr_y, 2) + " dB").c_str() : "",
+                             tty ? "   " : "\n");
+                std::fflush(stderr);
+            }
+            if (p.iter % o.print_freq == 0) {
+                interval_loss = 0;
+                std::fill(interval_terms.begin(), interval_terms.end(), 0.0);
+                interval_count = 0;
+            }
+        }
+        pending.clear();
+    };
+    DeviceBatches batches(data, o.device);
     net->train();
     for (int64_t iter = first; iter <= o.total_iter; ++iter) {
         const double lr = o.schedule.at(iter);
         optimizer.set_lr(lr);
-        auto [lr_batch, hr_batch] = data.batch(iter);
-        lr_batch = lr_batch.to(o.device);
-        hr_batch = hr_batch.to(o.device);
+        const auto [lr_batch, hr_batch] = batches.take(iter, iter < o.total_iter);
         optimizer.zero_grad();
-        std::vector<std::pair<std::string, double>> parts;
-        const Tensor loss = pixel_loss(net->forward(lr_batch), hr_batch, &parts);
-        const double value = loss.item();
-        SR_CHECK(std::isfinite(value), "train: the loss is ", value, " at iteration ", iter,
-                 "; stopping. The last good checkpoint (iteration ", state.iteration, ") is left as it was in ", latest,
-                 ". Try a lower learning rate or gradient clipping (--grad-clip).");
-        backward(loss);
+        Pending p{iter, lr, Tensor(), {}};
+        p.loss = pixel_loss(net->forward(lr_batch), hr_batch, &p.parts);
+        backward(p.loss);
+        p.loss = p.loss.detach();
         if (o.grad_clip > 0) clip_gradients(net->parameters(), o.grad_clip);
         optimizer.step();
         if (ema) ema->update(*net);
-        result.losses.push_back(value);
         result.iterations = iter;
+        pending.push_back(std::move(p));
 
-        interval_loss += value;
-        for (size_t t = 0; t < parts.size(); ++t) interval_terms[t] += parts[t].second;
-        ++interval_count;
-        if (iter % o.print_freq == 0 || iter == o.total_iter) {
-            std::string row = std::to_string(iter) + "," + fixed(interval_loss / double(interval_count), 6);
-            for (size_t t = 0; t < interval_terms.size() && interval_terms.size() > 1; ++t)
-                row += "," + fixed(interval_terms[t] / double(interval_count), 6);
-            row += "," + fixed(lr, 9) + ",,,," + fixed(elapsed(), 1);
-            log.add(row);
+        const bool stop = interrupt_requested;  // read once: a Ctrl-C right now still gets its checkpoint
+        const bool validating = iter % o.val_freq == 0 || iter == o.total_iter;
+        const bool saving = iter % o.save_freq == 0 || iter == o.total_iter || stop;
+        if (o.device.is_cpu() || iter % o.print_freq == 0 || validating || saving) flush();
+        if (validating) {
+            validate(iter);
+            if (o.device.is_cuda() && !o.quiet) std::fprintf(stderr, "%s%s\n", tty ? "\n" : "", gpu::memory_summary(o.device.index).c_str());
         }
-        if (!o.quiet && (tty || iter % o.print_freq == 0)) {
-            const double rate = double(iter - first + 1) / std::max(elapsed() - loop_start, 1e-9);
-            const int width = 20, filled = int(width * iter / o.total_iter);
-            std::fprintf(stderr, "%siter %lld/%lld [%s%s] %.2f it/s ETA %s loss %.5f lr %.2e%s%s", tty ? "\r" : "",
-                         (long long)iter, (long long)o.total_iter, std::string(filled, '#').c_str(),
-                         std::string(width - filled, '.').c_str(), rate, duration(double(o.total_iter - iter) / rate).c_str(),
-                         interval_loss / double(interval_count), lr,
-                         result.psnr_y > 0 ? (" val " + fixed(result.psnr_y, 2) + " dB").c_str() : "", tty ? "   " : "\n");
-            std::fflush(stderr);
-        }
-        if (iter % o.print_freq == 0) {
-            interval_loss = 0;
-            std::fill(interval_terms.begin(), interval_terms.end(), 0.0);
-            interval_count = 0;
-        }
-        if (iter % o.val_freq == 0 || iter == o.total_iter) validate(iter);
-        if (iter % o.save_freq == 0 || iter == o.total_iter) checkpoint(iter);
-        if (interrupt_requested) {
-            checkpoint(iter);
+        if (saving) checkpoint(iter);
+        if (stop) {
             result.interrupted = true;
             if (!o.quiet) std::fprintf(stderr, "\ninterrupted: checkpoint saved at iteration %lld; run again to continue\n", (long long)iter);
             break;
         }
     }
+    flush();
     if (!o.quiet && tty) std::fprintf(stderr, "\n");
     if (!result.interrupted && result.iterations == 0) validate(state.iteration);  // nothing left to train: report anyway
     net->save((run / "net_g_latest.safetensors").string(), {{"model", o.model}});

@@ -10,8 +10,8 @@
 //       every save_freq: checkpoint (train/checkpoint.h)
 //
 // A run lives in out_dir/name: config.yaml (the options used), metrics.csv, curves.png,
-// samples/iter_N.png, checkpoints/latest.safetensors (and iter_N.safetensors), net_g_best,
-// net_g_latest and net_g_ema weights. Starting a run whose folder holds a checkpoint continues it
+// samples/iter_N.png, checkpoints/latest.safetensors (and iter_N.safetensors), net_g_init (the
+// starting weights), net_g_best, net_g_latest and net_g_ema weights. Starting a run whose folder holds a checkpoint continues it
 // (auto-resume) so exactly that every loss after the restart equals the uninterrupted run's.
 // Ctrl-C saves a checkpoint and stops cleanly; a NaN or infinite loss stops the run with the last
 // good checkpoint left as it was.
@@ -55,6 +55,7 @@ struct TrainOptions {
     uint64_t seed = 0;
     int threads = 0;                 // 0: all cores
     Device device = Device::cpu();
+    std::string precision = "fp32";  // GPU convolutions and products: fp32, tf32 or bf16
     bool resume = true;              // continue from the run folder's checkpoint when there is one
     bool quiet = false;              // no progress bar
 };

@@ -6,19 +6,18 @@ BasicSR's definitions (basicsr/utils/matlab_functions.py `imresize`, basicsr/met
 
 It is written apart from the C++ (train/imresize.cpp, train/metrics.cpp) on purpose, and differently:
 here the borders are padded with explicit mirrored copies as BasicSR does and SSIM filters with the full
-11x11 window; the C++ mirrors indices and filters separably. Only numpy, zlib and struct.
+11x11 window; the C++ mirrors indices and filters separably. Only numpy (and png_np.py, zlib).
 
 Run:  /usr/bin/python3 tools/reference/make_metric_fixtures.py
 """
 import math
 import os
-import struct
 import sys
-import zlib
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import png_np  # noqa: E402
 import safetensors_np  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -131,53 +130,6 @@ def psnr_rgb(x, y, c):
     return psnr(crop(to_u8(x), c), crop(to_u8(y), c))
 
 
-# ---- a minimal PNG reader (8-bit RGB, not interlaced), for one real photograph -------------------
-
-def read_png_rgb8(path, rows):
-    """The first `rows` rows of an 8-bit RGB PNG as [3, rows, W] integers (filters only look up,
-    so decoding stops there)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    pos, idat, ihdr = 8, b"", None
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    w, h, bits, color, _, _, interlace = ihdr
-    assert bits == 8 and color == 2 and interlace == 0, f"{path}: only 8-bit RGB PNGs are read here"
-    raw = zlib.decompress(idat)
-    stride, bpp = 3 * w, 3
-    prev, out = [0] * stride, []
-    for y in range(min(rows, h)):
-        ftype, line = raw[y * (stride + 1)], raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)]
-        cur = [0] * stride
-        for i in range(stride):
-            a = cur[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            c = prev[i - bpp] if i >= bpp else 0
-            if ftype == 0:
-                pred = 0
-            elif ftype == 1:
-                pred = a
-            elif ftype == 2:
-                pred = b
-            elif ftype == 3:
-                pred = (a + b) // 2
-            else:  # Paeth
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            cur[i] = (line[i] + pred) & 0xFF
-        out.append(cur)
-        prev = cur
-    return np.array(out, np.int64).reshape(len(out), w, 3).transpose(2, 0, 1)
-
-
 # ---- the fixture ------------------------------------------------------------------------------------
 
 def main():
@@ -201,7 +153,7 @@ def main():
 
     # Metrics on a crop (72 rows, 48 columns) of a real photograph: HR against its own bicubic round trip
     # (quantised LR, then quantised SR), as sr_eval measures, at scales 2, 3 and 4.
-    photo = read_png_rgb8(PHOTO, 372)[:, 300:372, 500:548] / 255.0
+    photo = png_np.read_png(PHOTO)[300:372, 500:548, :3].transpose(2, 0, 1).astype(np.int64) / 255.0
     u8 = lambda a: np.round(a * 255).astype(np.uint8)  # noqa: E731 (8-bit images are stored exactly)
     out["photo"] = u8(photo)
     metrics = []
