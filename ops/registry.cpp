@@ -18,6 +18,7 @@ std::vector<OpSpec> batch_norm_specs();
 std::vector<OpSpec> spectral_norm_specs();
 std::vector<OpSpec> dense_block_specs();
 std::vector<OpSpec> loss_specs();
+std::vector<OpSpec> gan_loss_specs();
 std::vector<OpSpec> ssim_specs();
 std::vector<OpSpec> pool_specs();
 
@@ -26,7 +27,7 @@ const std::vector<OpSpec>& op_registry() {
         std::vector<OpSpec> all;
         for (auto specs : {layout_specs, elementwise_specs, activation_specs, reduce_specs, linear_specs, conv2d_specs,
                            concat_specs, pixel_shuffle_specs, upsample_specs, batch_norm_specs, spectral_norm_specs,
-                           dense_block_specs, loss_specs, ssim_specs, pool_specs}) {
+                           dense_block_specs, loss_specs, gan_loss_specs, ssim_specs, pool_specs}) {
             for (OpSpec& s : specs()) {
                 const size_t slash = s.file.find_last_of('/');
                 if (slash != std::string::npos) s.file = s.file.substr(slash + 1);
