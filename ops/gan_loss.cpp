@@ -40,10 +40,10 @@ Tensor relativistic_gan_loss_g(const Tensor& real, const Tensor& fake, GanType t
     return (gan_loss(real_vs_fake, type, false, false) + gan_loss(fake_vs_real, type, true, false)) * 0.5;
 }
 
-Tensor relativistic_gan_loss_d(const Tensor& real, const Tensor& fake, GanType type) {
+std::pair<Tensor, Tensor> relativistic_gan_loss_d(const Tensor& real, const Tensor& fake, GanType type) {
     const Tensor l_real = gan_loss(real - mean(fake.detach()), type, true, true);
     const Tensor l_fake = gan_loss(fake - mean(real.detach()), type, false, true);
-    return l_real * 0.5 + l_fake * 0.5;
+    return {l_real * 0.5, l_fake * 0.5};
 }
 
 std::vector<OpSpec> gan_loss_specs() {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "core/tensor.h"
 
@@ -28,6 +29,7 @@ std::string gan_type_name(GanType type);
 Tensor gan_loss(const Tensor& logits, GanType type, bool target_is_real, bool is_disc);
 
 Tensor relativistic_gan_loss_g(const Tensor& real_logits, const Tensor& fake_logits, GanType type);
-Tensor relativistic_gan_loss_d(const Tensor& real_logits, const Tensor& fake_logits, GanType type);
+// The discriminator's two halves (each already halved): {real half, fake half}; their sum is the loss.
+std::pair<Tensor, Tensor> relativistic_gan_loss_d(const Tensor& real_logits, const Tensor& fake_logits, GanType type);
 
 }  // namespace sr

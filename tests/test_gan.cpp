@@ -84,7 +84,8 @@ TEST_CASE("GAN losses equal BasicSR's GANLoss, values and gradients") {
         }
         {
             Tensor r = real.clone().set_requires_grad(true), f = fake.clone().set_requires_grad(true);
-            const Tensor loss = relativistic_gan_loss_d(r, f, type);
+            const auto [l_real, l_fake] = relativistic_gan_loss_d(r, f, type);
+            const Tensor loss = l_real + l_fake;
             backward(loss);
             check_close(loss.reshape({1}), fx(ra + ".d.loss"), 1e-12, ra + " discriminator loss");
             check_close(r.grad(), fx(ra + ".d.grad_real"), 1e-12, ra + " discriminator gradient (real)");

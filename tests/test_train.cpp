@@ -405,6 +405,91 @@ TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted ru
     CHECK(error_of([&] { train(split); }).find("was made with seed 7, this run has seed 8") != std::string::npos);
 }
 
+TEST_CASE("train: GAN training (relativistic, perceptual, discriminator warm-up) resumes bit for bit") {
+    const fs::path data = make_dataset("gan_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("gan_runs");
+    auto gan_run = [&](const std::string& name, int64_t iters) {
+        TrainOptions o = tiny_run(data, out);
+        o.name = name;
+        o.total_iter = iters;
+        o.model_d = "unet_discriminator_sn:num_feat=4";
+        o.relativistic = true;
+        o.perceptual = true;
+        o.perceptual_opt.layer_weights = {{"conv1_2", 0.5}, {"conv2_2", 1.0}};
+        o.perceptual_opt.style_weight = 0.1;
+        o.loss = "l1:0.01";
+        o.gan_weight = 0.1;
+        o.net_d_init_iters = 1;  // iteration 1 trains only the discriminator
+        o.net_d_iters = 1;
+        return o;
+    };
+    const TrainResult full = train(gan_run("straight", 6));
+    REQUIRE(full.losses.size() == 6);
+    TrainOptions split = gan_run("split", 3);
+    const TrainResult first = train(split);
+    split.total_iter = 6;
+    const TrainResult second = train(split);
+    REQUIRE(second.losses.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(first.losses[size_t(i)] == full.losses[size_t(i)]);
+        CHECK(second.losses[size_t(i)] == full.losses[size_t(i + 3)]);
+    }
+    const SafetensorsFile a = read_safetensors((out / "straight" / "checkpoints" / "latest.safetensors").string());
+    const SafetensorsFile b = read_safetensors((out / "split" / "checkpoints" / "latest.safetensors").string());
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    int discriminator_tensors = 0;
+    for (size_t i = 0; i < a.tensors.size(); ++i) {
+        CAPTURE(a.tensors[i].first);
+        CHECK(largest_difference(a.tensors[i].second, b.tensors[i].second).worst == 0);
+        if (a.tensors[i].first.rfind("net_d.", 0) == 0 || a.tensors[i].first.rfind("optim_d.", 0) == 0) ++discriminator_tensors;
+    }
+    CHECK(discriminator_tensors > 0);
+    CHECK(a.metadata.at("optim_d.steps") == "6");
+    CHECK(a.metadata.at("optim.steps") == "5");  // the generator waited for the warm-up iteration
+    // Every loss term and the discriminator's logits are logged.
+    std::ifstream csv(out / "split" / "metrics.csv");
+    std::string header;
+    std::getline(csv, header);
+    CHECK(header == "iter,loss,l_g_pix,l_g_percep,l_g_style,l_g_gan,l_d_real,l_d_fake,out_d_real,out_d_fake,lr,psnr_y,ssim_y,psnr_rgb,time_s");
+    CHECK(fs::exists(out / "split" / "net_d_latest.safetensors"));
+    // The same folder without a discriminator is refused; so is another discriminator.
+    TrainOptions plain = tiny_run(data, out);
+    plain.name = "split";
+    plain.total_iter = 7;
+    CHECK(error_of([&] { train(plain); }).find("but this run does not") != std::string::npos);
+    split.model_d = "unet_discriminator_sn:num_feat=8";
+    split.total_iter = 7;
+    CHECK(error_of([&] { train(split); }).find("has discriminator 'unet_discriminator_sn:num_feat=4'") != std::string::npos);
+}
+
+TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
+    const std::string configs = std::string(SR_SOURCE_DIR) + "/configs/";
+    const TrainOptions o = options_from_config(read_yaml(configs + "esrgan_x4.yaml"), "esrgan_x4.yaml");
+    CHECK(o.model_d == "vgg_discriminator:num_in_ch=3,num_feat=64");
+    CHECK(o.relativistic);
+    CHECK(o.gan_type == "vanilla");
+    CHECK(o.gan_weight == 5e-3);
+    CHECK(o.loss == "l1:0.01");
+    CHECK(o.perceptual);
+    CHECK(o.perceptual_opt.layer_weights == std::map<std::string, double>{{"conv5_4", 1.0}});
+    CHECK(o.perceptual_opt.criterion == "l1");
+    CHECK(o.lr_d == 1e-4);
+    CHECK(o.ema_decay == 0.999);
+    const TrainOptions b = options_from_config(parse_yaml(options_yaml(o), "config.yaml"), "config.yaml");
+    CHECK(options_yaml(b) == options_yaml(o));
+    CHECK(b.perceptual_opt.layer_weights == o.perceptual_opt.layer_weights);
+    CHECK(error_of([] { options_from_config(parse_yaml("model_type: ESRGANModel\n", "t.yaml"), "t.yaml"); })
+              .find("needs a network_d") != std::string::npos);
+    CHECK(error_of([] {
+              options_from_config(parse_yaml("network_d:\n  type: vgg_discriminator\ntrain:\n  gan_opt:\n    gan_type: wgan\n", "t.yaml"),
+                                  "t.yaml");
+          }).find("(no error)") != std::string::npos);  // the type is checked when training starts
+    CHECK(error_of([] {
+              options_from_config(parse_yaml("network_d:\n  type: vgg_discriminator\ntrain:\n  gan_opt:\n    real_label_val: 0.9\n", "t.yaml"),
+                                  "t.yaml");
+          }).find("labels must be 1 (real) and 0 (fake)") != std::string::npos);
+}
+
 TEST_CASE("train: a folder of HR photos (LR made on the fly) with validation on another folder") {
     const fs::path photos = fresh_dir("photos"), set5 = fresh_dir("set5like");
     for (int i = 0; i < 3; ++i) write_png((photos / ("p" + std::to_string(i) + ".png")).string(), test_image(30, 34, uint64_t(i)));

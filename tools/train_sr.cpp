@@ -1,4 +1,5 @@
-// train_sr: trains a super-resolution network (PSNR-oriented: L1/MSE/Charbonnier/SSIM losses).
+// train_sr: trains a super-resolution network: PSNR-oriented (L1/MSE/Charbonnier/SSIM losses) or
+// perceptual/adversarial (SRGAN, ESRGAN: VGG19 perceptual loss and a discriminator).
 //
 //   train_sr --config configs/edsr_baseline_x2_cpu.yaml
 //   train_sr --config configs/edsr_baseline_x2.yaml --data /datasets/DIV2K --iters 300000
@@ -52,6 +53,15 @@ const char* usage =
     "  --workers N       data loading threads\n"
     "  --device D        cpu | cuda\n"
     "  --precision P     GPU math: fp32 (exact, default) | tf32 | bf16 (convolutions in bfloat16)\n"
+    "GAN training (SRGAN/ESRGAN; configs/*gan*.yaml hold the published recipes):\n"
+    "  --model-d SPEC    discriminator, e.g. vgg_discriminator:num_feat=64 (turns GAN training on)\n"
+    "  --pretrain FILE   start the generator from these weights (the PSNR stage's net_g_*.safetensors)\n"
+    "  --gan-type T      vanilla | lsgan | hinge (default vanilla)\n"
+    "  --gan-weight W    weight of the generator's adversarial loss (default 5e-3)\n"
+    "  --relativistic    ESRGAN's relativistic average discriminator\n"
+    "  --lr-d LR         the discriminator's learning rate (default 1e-4)\n"
+    "  --percep LAYERS   add the VGG19 perceptual loss, e.g. conv5_4:1 or conv1_2:0.1+conv2_2:0.1+conv3_4:1\n"
+    "  --vgg-weights F   ImageNet VGG19 weights for it (converted torchvision vgg19); without: random\n"
     "  --restart         start over even if the run folder holds a checkpoint\n"
     "  --quiet           no progress output\n";
 
@@ -109,6 +119,16 @@ TrainOptions parse(int argc, char** argv) {
         else if (a == "--workers") o.workers = int(integer_flag(a, value()));
         else if (a == "--device") o.device = Device::parse(value());
         else if (a == "--precision") o.precision = value();
+        else if (a == "--model-d") o.model_d = value();
+        else if (a == "--pretrain") o.pretrain_g = value();
+        else if (a == "--gan-type") o.gan_type = value();
+        else if (a == "--gan-weight") o.gan_weight = number_flag(a, value());
+        else if (a == "--relativistic") o.relativistic = true;
+        else if (a == "--lr-d") o.lr_d = number_flag(a, value());
+        else if (a == "--percep") {
+            o.perceptual = true;
+            o.perceptual_opt.layer_weights = parse_layer_weights(value());
+        } else if (a == "--vgg-weights") o.perceptual_opt.pretrained = value();
         else if (a == "--restart") o.resume = false;
         else if (a == "--quiet") o.quiet = true;
         else if (a == "-h" || a == "--help") {
@@ -133,6 +153,11 @@ int main(int argc, char** argv) {
                         options.name.c_str(), options.model.c_str(), (long long)options.scale, options.data.c_str(),
                         (long long)options.total_iter, (long long)options.batch, (long long)options.patch, options.schedule.base,
                         options.schedule.type.c_str(), options.loss.c_str());
+        if (!options.quiet && !options.model_d.empty())
+            std::printf("  discriminator %s (lr %g), %s%s GAN x %g%s%s\n", options.model_d.c_str(), options.lr_d,
+                        options.relativistic ? "relativistic " : "", options.gan_type.c_str(), options.gan_weight,
+                        options.perceptual ? ", perceptual " : "",
+                        options.perceptual ? layer_weights_text(options.perceptual_opt.layer_weights).c_str() : "");
         std::fflush(stdout);
         const TrainResult r = train(options);
         std::printf("validation after %lld iterations: PSNR-Y %.2f dB, SSIM-Y %.4f (bicubic %.2f dB, %.4f): %+.2f dB; %.0f s\n",

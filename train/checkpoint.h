@@ -1,7 +1,8 @@
 // Training checkpoints: everything a run needs to continue exactly where it stopped, in one
 // safetensors file written atomically (temp file, then rename): the network ("net_g.*"), its EMA
 // ("net_g_ema.*"), Adam's moments ("optim.exp_avg.*", "optim.exp_avg_sq.*") and, as metadata, the
-// iteration, Adam's step count, the best validation PSNR and the model spec. The learning rate
+// iteration, Adam's step count, the best validation PSNR and the model spec. A GAN run adds its
+// discriminator ("net_d.*", "optim_d.*", metadata model_d and optim_d.steps). The learning rate
 // and every batch are functions of the iteration, so nothing else is needed for a bit-exact resume.
 #pragma once
 
@@ -20,10 +21,18 @@ struct RunState {
     uint64_t seed = 0;  // every batch is a function of (seed, iteration)
 };
 
-void save_checkpoint(const std::string& path, const std::string& model_spec, const Module& net, const Adam& optimizer,
-                     const Ema* ema, const RunState& state);
+// A trained network with its optimiser: the generator, or a GAN's discriminator.
+struct Trained {
+    std::string spec;  // the model spec, checked on loading
+    Module* net;
+    Adam* optimizer;
+};
 
-// Restores into an already built network/optimiser/EMA; the file's model spec must be `model_spec`.
-RunState load_checkpoint(const std::string& path, const std::string& model_spec, Module& net, Adam& optimizer, Ema* ema);
+// `discriminator` is null for PSNR-oriented runs.
+void save_checkpoint(const std::string& path, const Trained& generator, const Ema* ema, const Trained* discriminator,
+                     const RunState& state);
+
+// Restores into already built networks/optimisers/EMA; the file's model specs must be theirs.
+RunState load_checkpoint(const std::string& path, const Trained& generator, Ema* ema, const Trained* discriminator);
 
 }  // namespace sr

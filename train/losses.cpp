@@ -10,6 +10,7 @@
 namespace sr {
 
 PixelLoss::PixelLoss(const std::string& spec) {
+    if (spec == "none") return;  // no pixel term (SRGAN's paper recipe: perceptual + adversarial only)
     size_t start = 0;
     while (start <= spec.size()) {
         const size_t plus = spec.find('+', start);
@@ -31,6 +32,7 @@ PixelLoss::PixelLoss(const std::string& spec) {
 }
 
 std::string PixelLoss::spec() const {
+    if (terms_.empty()) return "none";
     std::ostringstream os;
     for (size_t i = 0; i < terms_.size(); ++i) os << (i ? "+" : "") << terms_[i].first << ":" << terms_[i].second;
     return os.str();

@@ -3,6 +3,7 @@
 // 11x11 Gaussian window on RGB in [0, 1]).
 //   "l1"                one term, weight 1
 //   "l1:1.0+ssim:0.1"   L1 plus 0.1 x (1 - SSIM)
+//   "none"              no terms (GAN training without a pixel loss); terms() is then empty
 #pragma once
 
 #include <string>

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <omp.h>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include "models/spec.h"
 #include "models/upscale.h"
 #include "ops/elementwise.h"
+#include "ops/gan_loss.h"
 #include "ops/reduce.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
@@ -113,17 +115,26 @@ std::vector<double> split_csv(const std::string& row) {
     return v;
 }
 
-// curves.png: training loss and validation PSNR-Y against the iteration.
-void draw_curves(const std::string& path, const MetricsLog& log, size_t terms, double bicubic_psnr) {
+// curves.png: training loss and validation PSNR-Y against the iteration; for GAN training also
+// the discriminator's losses and its mean logits on real and generated images.
+void draw_curves(const std::string& path, const MetricsLog& log, const std::vector<std::string>& parts, double bicubic_psnr) {
+    const uint32_t palette[] = {0xff7f0e, 0x2ca02c, 0x9467bd, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22, 0x7f7f7f};
     Series loss{"loss (interval mean)", {}, {}, 0x1f77b4}, psnr{"model (PSNR-Y)", {}, {}, 0xd62728};
+    std::vector<Series> part_series;
+    for (size_t i = 0; i < parts.size(); ++i) part_series.push_back({parts[i], {}, {}, palette[i % 8]});
     for (const std::string& row : log.rows()) {
         const std::vector<double> v = split_csv(row);
-        if (v.size() < 3 + terms + 3) continue;
+        if (v.size() < 3 + parts.size() + 3) continue;
         if (!std::isnan(v[1])) {
             loss.x.push_back(v[0]);
             loss.y.push_back(v[1]);
         }
-        const double p = v[3 + terms];
+        for (size_t i = 0; i < parts.size(); ++i)
+            if (!std::isnan(v[2 + i])) {
+                part_series[i].x.push_back(v[0]);
+                part_series[i].y.push_back(v[2 + i]);
+            }
+        const double p = v[3 + parts.size()];
         if (!std::isnan(p)) {
             psnr.x.push_back(v[0]);
             psnr.y.push_back(p);
@@ -134,9 +145,17 @@ void draw_curves(const std::string& path, const MetricsLog& log, size_t terms, d
         base.x = {0, std::max(psnr.x.back(), loss.x.empty() ? 1.0 : loss.x.back())};
         base.y = {bicubic_psnr, bicubic_psnr};
     }
-    const Tensor image = draw_charts({{"Training loss", "iteration", "loss", {loss}, true},
-                                      {"Validation PSNR-Y", "iteration", "dB", {psnr, base}, false}});
-    write_png(path, image);
+    Chart losses{"Training loss", "iteration", "loss", {loss}, true};
+    Chart disc{"Discriminator", "iteration", "loss", {}, false}, logits{"Discriminator logits (mean)", "iteration", "logit", {}, false};
+    for (const Series& s : part_series) {
+        if (s.label.rfind("out_d_", 0) == 0) logits.series.push_back(s);
+        else if (s.label.rfind("l_d_", 0) == 0) disc.series.push_back(s);
+        else if (s.label != "l_g_pix" || parts.size() > 1) losses.series.push_back(s);
+    }
+    std::vector<Chart> charts = {losses, {"Validation PSNR-Y", "iteration", "dB", {psnr, base}, false}};
+    if (!disc.series.empty()) charts.push_back(disc);
+    if (!logits.series.empty()) charts.push_back(logits);
+    write_png(path, draw_charts(charts));
 }
 
 // samples/iter_N.png: for the first validation images, a crop as bicubic | SR | HR.
@@ -260,7 +279,9 @@ std::string options_yaml(const TrainOptions& o) {
     };
     y << "# written by train_sr: the options this run used (train_sr --config reads it back)\n";
     y << "name: " << o.name << "\n";
+    y << "model_type: " << (o.model_d.empty() ? "SRModel" : o.relativistic ? "ESRGANModel" : "SRGANModel") << "\n";
     y << "model: \"" << o.model << "\"\n";
+    if (!o.model_d.empty()) y << "model_d: \"" << o.model_d << "\"\n";
     y << "scale: " << o.scale << "\n";
     y << "manual_seed: " << o.seed << "\n";
     y << "datasets:\n  train:\n    dataroot: \"" << o.data << "\"\n    split: " << o.train_split << "\n";
@@ -280,9 +301,23 @@ std::string options_yaml(const TrainOptions& o) {
         y << "    periods: " << list(o.schedule.periods) << "\n    restart_weights: " << list(o.schedule.restart_weights)
           << "\n    eta_min: " << o.schedule.eta_min << "\n";
     y << "  pixel_opt: \"" << o.loss << "\"\n";
+    if (!o.model_d.empty()) {
+        y << "  optim_d:\n    type: Adam\n    lr: " << o.lr_d << "\n    betas: [" << o.beta1 << ", " << o.beta2 << "]\n";
+        if (o.perceptual) {
+            const PerceptualOptions& p = o.perceptual_opt;
+            y << "  perceptual_opt:\n    type: PerceptualLoss\n    layer_weights:\n";
+            for (const auto& [layer, w] : p.layer_weights) y << "      " << layer << ": " << w << "\n";
+            y << "    vgg_type: vgg19\n    use_input_norm: " << (p.use_input_norm ? "true" : "false")
+              << "\n    range_norm: " << (p.range_norm ? "true" : "false") << "\n    perceptual_weight: " << p.perceptual_weight
+              << "\n    style_weight: " << p.style_weight << "\n    criterion: " << p.criterion << "\n    pretrained: \""
+              << p.pretrained << "\"\n";
+        }
+        y << "  gan_opt:\n    type: GANLoss\n    gan_type: " << o.gan_type << "\n    loss_weight: " << o.gan_weight << "\n";
+        y << "  net_d_iters: " << o.net_d_iters << "\n  net_d_init_iters: " << o.net_d_init_iters << "\n";
+    }
     y << "val:\n  val_freq: " << o.val_freq << "\n";
     y << "logger:\n  print_freq: " << o.print_freq << "\n  save_checkpoint_freq: " << o.save_freq << "\n";
-    y << "path:\n  out_dir: \"" << o.out_dir << "\"\n";
+    y << "path:\n  out_dir: \"" << o.out_dir << "\"\n  pretrain_network_g: \"" << o.pretrain_g << "\"\n";
     y << "device: " << (o.device.is_cpu() ? "cpu" : "cuda") << "\nprecision: " << o.precision << "\nthreads: " << o.threads << "\n";
     return y.str();
 }
@@ -291,7 +326,7 @@ namespace {
 
 // Every key a config file may hold (network_g takes any of the model's own arguments).
 const std::set<std::string> known_keys = {
-    "name", "model", "scale", "manual_seed", "device", "precision", "threads",
+    "name", "model_type", "model", "model_d", "scale", "manual_seed", "device", "precision", "threads",
     "datasets.train.dataroot", "datasets.train.split", "datasets.train.gt_size", "datasets.train.use_hflip",
     "datasets.train.use_rot", "datasets.train.batch_size_per_gpu", "datasets.train.num_worker_per_gpu",
     "datasets.train.cache_mb", "datasets.val.dataroot", "datasets.val.split", "datasets.val.max_images",
@@ -300,14 +335,25 @@ const std::set<std::string> known_keys = {
     "train.scheduler.type", "train.scheduler.milestones", "train.scheduler.gamma", "train.scheduler.periods",
     "train.scheduler.restart_weights", "train.scheduler.eta_min", "train.pixel_opt", "train.pixel_opt.type",
     "train.pixel_opt.loss_weight", "train.pixel_opt.reduction", "val.val_freq", "logger.print_freq",
-    "logger.save_checkpoint_freq", "path.out_dir"};
+    "logger.save_checkpoint_freq", "path.out_dir", "path.pretrain_network_g", "path.strict_load_g",
+    "train.optim_d.type", "train.optim_d.lr", "train.optim_d.weight_decay", "train.optim_d.betas",
+    "train.perceptual_opt.type", "train.perceptual_opt.vgg_type", "train.perceptual_opt.use_input_norm",
+    "train.perceptual_opt.range_norm", "train.perceptual_opt.perceptual_weight", "train.perceptual_opt.style_weight",
+    "train.perceptual_opt.criterion", "train.perceptual_opt.pretrained", "train.gan_opt.type", "train.gan_opt.gan_type",
+    "train.gan_opt.real_label_val", "train.gan_opt.fake_label_val", "train.gan_opt.loss_weight", "train.net_d_iters",
+    "train.net_d_init_iters"};
+
+// Mappings whose keys are free: the networks' arguments and the perceptual loss's layers.
+bool free_mapping(const std::string& path) {
+    return path == "network_g" || path == "network_d" || path == "train.perceptual_opt.layer_weights";
+}
 
 void check_keys(const Json& node, const std::string& prefix, const std::string& what) {
     for (const auto& [key, value] : node.members) {
         const std::string path = prefix.empty() ? key : prefix + "." + key;
-        if (path.rfind("network_g.", 0) == 0) continue;
-        if (value.is(Json::Kind::Object) && path != "network_g") check_keys(value, path, what);
-        else if (path != "network_g" && !known_keys.count(path))
+        if (free_mapping(path)) continue;
+        if (value.is(Json::Kind::Object)) check_keys(value, path, what);
+        else if (!known_keys.count(path))
             fail(what, ": unknown option '", path, "' (docs/TRAINING.md lists the options)");
     }
 }
@@ -368,6 +414,17 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
         o.model = model_spec_from(*network);
     }
     o.model = config_text(c, "model", o.model);
+    if (const Json* network = config_find(c, "network_d")) {
+        SR_CHECK(!config_find(c, "model_d"), what, ": give either model_d or network_d, not both");
+        o.model_d = model_spec_from(*network);
+    }
+    o.model_d = config_text(c, "model_d", o.model_d);
+    const std::string model_type = config_text(c, "model_type", o.model_d.empty() ? "SRModel" : o.relativistic ? "ESRGANModel" : "SRGANModel");
+    SR_CHECK(model_type == "SRModel" || model_type == "SRGANModel" || model_type == "ESRGANModel", what,
+             ": model_type must be SRModel, SRGANModel or ESRGANModel, got '", model_type, "'");
+    SR_CHECK((model_type == "SRModel") == o.model_d.empty(), what, ": model_type ", model_type,
+             model_type == "SRModel" ? " trains no discriminator, but network_d is given" : " needs a network_d");
+    o.relativistic = model_type == "ESRGANModel";
     o.seed = uint64_t(config_integer(c, "manual_seed", int64_t(o.seed)));
     o.device = Device::parse(config_text(c, "device", o.device.is_cpu() ? "cpu" : "cuda"));
     o.threads = int(config_integer(c, "threads", o.threads));
@@ -422,6 +479,44 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
     o.print_freq = config_integer(c, "logger.print_freq", o.print_freq);
     o.save_freq = config_integer(c, "logger.save_checkpoint_freq", o.save_freq);
     o.out_dir = config_text(c, "path.out_dir", o.out_dir);
+    o.pretrain_g = config_text(c, "path.pretrain_network_g", o.pretrain_g);
+    SR_CHECK(config_flag(c, "path.strict_load_g", true), what, ": path.strict_load_g must be true (weights load strictly)");
+
+    // GAN training (BasicSR's optim_d, perceptual_opt, gan_opt).
+    SR_CHECK(config_text(c, "train.optim_d.type", "Adam") == "Adam", what, ": train.optim_d.type must be Adam");
+    SR_CHECK(config_number(c, "train.optim_d.weight_decay", 0) == 0, what, ": train.optim_d.weight_decay must be 0");
+    SR_CHECK(config_list<double>(c, "train.optim_d.betas", {o.beta1, o.beta2}) == std::vector<double>({o.beta1, o.beta2}), what,
+             ": train.optim_d.betas must equal train.optim_g.betas (one pair of betas is used for both)");
+    o.lr_d = config_number(c, "train.optim_d.lr", o.lr_d);
+    if (config_find(c, "train.perceptual_opt")) {
+        o.perceptual = true;
+        PerceptualOptions& p = o.perceptual_opt;
+        SR_CHECK(config_text(c, "train.perceptual_opt.type", "PerceptualLoss") == "PerceptualLoss" &&
+                     config_text(c, "train.perceptual_opt.vgg_type", "vgg19") == "vgg19",
+                 what, ": train.perceptual_opt must be a PerceptualLoss on vgg19");
+        if (const Json* layers = config_find(c, "train.perceptual_opt.layer_weights")) {
+            SR_CHECK(layers->is(Json::Kind::Object) && !layers->members.empty(), what,
+                     ": train.perceptual_opt.layer_weights must map layers to weights, like {conv5_4: 1}");
+            p.layer_weights.clear();
+            for (const auto& [layer, w] : layers->members) {
+                SR_CHECK(w.is(Json::Kind::Number), what, ": the weight of layer ", layer, " must be a number");
+                p.layer_weights[layer] = w.number;
+            }
+        }
+        p.use_input_norm = config_flag(c, "train.perceptual_opt.use_input_norm", p.use_input_norm);
+        p.range_norm = config_flag(c, "train.perceptual_opt.range_norm", p.range_norm);
+        p.perceptual_weight = config_number(c, "train.perceptual_opt.perceptual_weight", p.perceptual_weight);
+        p.style_weight = config_number(c, "train.perceptual_opt.style_weight", p.style_weight);
+        p.criterion = config_text(c, "train.perceptual_opt.criterion", p.criterion);
+        p.pretrained = config_text(c, "train.perceptual_opt.pretrained", p.pretrained);
+    }
+    SR_CHECK(config_text(c, "train.gan_opt.type", "GANLoss") == "GANLoss", what, ": train.gan_opt.type must be GANLoss");
+    SR_CHECK(config_number(c, "train.gan_opt.real_label_val", 1) == 1 && config_number(c, "train.gan_opt.fake_label_val", 0) == 0,
+             what, ": train.gan_opt labels must be 1 (real) and 0 (fake)");
+    o.gan_type = config_text(c, "train.gan_opt.gan_type", o.gan_type);
+    o.gan_weight = config_number(c, "train.gan_opt.loss_weight", o.gan_weight);
+    o.net_d_iters = config_integer(c, "train.net_d_iters", o.net_d_iters);
+    o.net_d_init_iters = config_integer(c, "train.net_d_init_iters", o.net_d_init_iters);
     return o;
 }
 
@@ -432,20 +527,29 @@ TrainResult train(const TrainOptions& o) {
                  o.name[0] != '.',
              "train: the run name '", o.name, "' must be letters, digits, '_', '-' and '.' (it names the run folder)");
     SR_CHECK(o.optimizer == "Adam" || o.optimizer == "AdamW", "train: optimizer must be Adam or AdamW, got '", o.optimizer, "'");
+    SR_CHECK(o.schedule.base > 0, "train: the learning rate must be > 0, got ", o.schedule.base);
+    const bool gan = !o.model_d.empty();
+    SR_CHECK(!o.relativistic || gan, "train: the relativistic GAN (ESRGANModel) needs a discriminator (network_d)");
+    SR_CHECK(o.net_d_iters >= 1 && o.net_d_init_iters >= 0, "train: net_d_iters must be >= 1 and net_d_init_iters >= 0");
+    SR_CHECK(!gan || o.lr_d > 0, "train: the discriminator's learning rate must be > 0, got ", o.lr_d);
+    const GanType gan_type = parse_gan_type(o.gan_type);
     if (o.threads > 0) omp_set_num_threads(o.threads);
     if (o.device.is_cuda()) gpu::set_precision(o.precision);
     else SR_CHECK(o.precision == "fp32", "train: precision ", o.precision, " needs --device cuda");
     const auto start_time = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count(); };
 
-    // The network, seeded so that a fresh run always starts from the same weights.
+    // The networks, seeded so that a fresh run always starts from the same weights.
     manual_seed(o.seed);
     std::shared_ptr<Network> net = make_model(o.model);
+    if (!o.pretrain_g.empty()) net->load(o.pretrain_g);  // e.g. the PSNR stage's weights; a resumed run overrides them
     net->to(o.device);
     const int64_t net_scale = network_scale(*net, o.device);
     SR_CHECK(net_scale == o.scale, "train: model '", o.model, "' upscales by ", net_scale, ", but the data scale is ", o.scale);
     std::shared_ptr<Network> val_net = o.ema_decay > 0 ? make_model(o.model) : net;
     if (val_net != net) val_net->to(o.device);
+    std::shared_ptr<Network> net_d = gan ? make_model(o.model_d) : nullptr;
+    if (net_d) net_d->to(o.device);
 
     // Data.
     std::vector<SamplePaths> files;
@@ -467,22 +571,47 @@ TrainResult train(const TrainOptions& o) {
     }
     SR_CHECK(!val.empty(), "train: no validation images in split '", o.val_split, "' of '", val_root, "'");
 
-    // Optimisation state.
+    // Optimisation state and losses.
     AdamOptions adam{.lr = o.schedule.base, .beta1 = o.beta1, .beta2 = o.beta2, .weight_decay = o.weight_decay,
                      .decoupled_weight_decay = o.optimizer == "AdamW"};
     Adam optimizer(net->parameters(), adam);
+    std::unique_ptr<Adam> optimizer_d =
+        gan ? std::make_unique<Adam>(net_d->parameters(), AdamOptions{.lr = o.lr_d, .beta1 = o.beta1, .beta2 = o.beta2}) : nullptr;
     std::unique_ptr<Ema> ema = o.ema_decay > 0 ? std::make_unique<Ema>(*net, o.ema_decay) : nullptr;
     const PixelLoss pixel_loss(o.loss);
+    std::unique_ptr<PerceptualLoss> perceptual = o.perceptual ? std::make_unique<PerceptualLoss>(o.perceptual_opt, o.device) : nullptr;
+    SR_CHECK(!pixel_loss.terms().empty() || perceptual || gan, "train: no loss: pixel_opt is none and there is no perceptual or GAN loss");
+    if (perceptual && !perceptual->pretrained() && !o.quiet)
+        std::fprintf(stderr,
+                     "warning: the perceptual loss runs on RANDOM VGG19 weights (no train.perceptual_opt.pretrained given):\n"
+                     "         it still shapes textures, but it is not the published loss. ImageNet weights: convert\n"
+                     "         torchvision's vgg19 with tools/convert/pytorch_to_safetensors.py --from torchvision-vgg19\n");
+
+    // The columns of metrics.csv beside the total loss: each pixel term when there are several;
+    // for perceptual/GAN training every term of the generator and the discriminator (BasicSR's names).
+    const bool extended = gan || perceptual;
+    std::vector<std::string> part_names;
+    if (extended) {
+        if (!pixel_loss.terms().empty()) part_names.push_back("l_g_pix");
+        if (perceptual && o.perceptual_opt.perceptual_weight > 0) part_names.push_back("l_g_percep");
+        if (perceptual && o.perceptual_opt.style_weight > 0) part_names.push_back("l_g_style");
+        if (gan) part_names.insert(part_names.end(), {"l_g_gan", "l_d_real", "l_d_fake", "out_d_real", "out_d_fake"});
+    } else if (pixel_loss.terms().size() > 1) {
+        for (const auto& [type, w] : pixel_loss.terms()) part_names.push_back("loss_" + type);
+    }
 
     // The run folder; continue from its checkpoint when there is one.
     const fs::path run = fs::path(o.out_dir) / o.name;
     fs::create_directories(run / "samples");
     fs::create_directories(run / "checkpoints");
     const std::string latest = (run / "checkpoints" / "latest.safetensors").string();
+    const Trained generator{o.model, net.get(), &optimizer};
+    std::optional<Trained> discriminator;
+    if (gan) discriminator = Trained{o.model_d, net_d.get(), optimizer_d.get()};
     RunState state;
     state.seed = o.seed;
     if (o.resume && fs::exists(latest)) {
-        state = load_checkpoint(latest, o.model, *net, optimizer, ema.get());
+        state = load_checkpoint(latest, generator, ema.get(), discriminator ? &*discriminator : nullptr);
         SR_CHECK(state.seed == o.seed, "train: ", latest, " was made with seed ", state.seed, ", this run has seed ", o.seed,
                  ": its batches would differ. Use --seed ", state.seed, ", or --restart, or another --name");
         if (!o.quiet) std::printf("resuming %s from iteration %lld\n", run.string().c_str(), (long long)state.iteration);
@@ -490,10 +619,7 @@ TrainResult train(const TrainOptions& o) {
     if (state.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)
         net->save((run / "net_g_init.safetensors").string(), {{"model", o.model}, {"seed", std::to_string(o.seed)}});
     write_file_atomic((run / "config.yaml").string(), options_yaml(o));
-    std::vector<std::string> term_names;
-    for (const auto& [type, w] : pixel_loss.terms()) term_names.push_back("loss_" + type);
-    MetricsLog log((run / "metrics.csv").string(), pixel_loss.terms().size() > 1 ? term_names : std::vector<std::string>{},
-                   state.iteration);
+    MetricsLog log((run / "metrics.csv").string(), part_names, state.iteration);
 
     // The bicubic baseline on the validation images, once.
     std::vector<Tensor> bicubics;
@@ -526,17 +652,16 @@ TrainResult train(const TrainOptions& o) {
             state.best_iter = iter;
             val_net->save((run / "net_g_best.safetensors").string(), {{"model", o.model}, {"iteration", std::to_string(iter)}});
         }
-        std::string row = std::to_string(iter) + ",";
-        for (size_t t = 0; t < term_names.size() && pixel_loss.terms().size() > 1; ++t) row += ",";
+        std::string row = std::to_string(iter) + "," + std::string(part_names.size(), ',');
         row += "," + fixed(o.schedule.at(iter), 9) + "," + fixed(m.psnr_y, 4) + "," + fixed(m.ssim_y, 5) + "," +
                fixed(m.psnr_rgb, 4) + "," + fixed(elapsed(), 1);
         log.add(row);
         draw_samples((run / "samples" / ("iter_" + std::to_string(iter) + ".png")).string(), val, srs, bicubics, o.scale);
-        draw_curves((run / "curves.png").string(), log, pixel_loss.terms().size() > 1 ? term_names.size() : 0, bicubic.psnr_y);
+        draw_curves((run / "curves.png").string(), log, part_names, bicubic.psnr_y);
     };
     auto checkpoint = [&](int64_t iter) {
         state.iteration = iter;
-        save_checkpoint(latest, o.model, *net, optimizer, ema.get(), state);
+        save_checkpoint(latest, generator, ema.get(), discriminator ? &*discriminator : nullptr, state);
         if (iter % o.save_freq == 0)
             fs::copy_file(latest, run / "checkpoints" / ("iter_" + std::to_string(iter) + ".safetensors"),
                           fs::copy_options::overwrite_existing);
@@ -544,7 +669,7 @@ TrainResult train(const TrainOptions& o) {
 
     const bool tty = isatty(fileno(stderr));
     double interval_loss = 0;
-    std::vector<double> interval_terms(pixel_loss.terms().size(), 0.0);
+    std::vector<double> interval_parts(part_names.size(), 0.0);
     int64_t interval_count = 0;
     const double loop_start = elapsed();
     const int64_t first = state.iteration + 1;
@@ -554,7 +679,7 @@ TrainResult train(const TrainOptions& o) {
         int64_t iter;
         double lr;
         Tensor loss;
-        std::vector<Tensor> parts;
+        std::vector<Tensor> parts;  // one per part_names entry
     };
     std::vector<Pending> pending;
     auto flush = [&] {
@@ -565,12 +690,11 @@ TrainResult train(const TrainOptions& o) {
                      ". Try a lower learning rate or gradient clipping (--grad-clip).");
             result.losses.push_back(value);
             interval_loss += value;
-            for (size_t t = 0; t < p.parts.size(); ++t) interval_terms[t] += p.parts[t].item();
+            for (size_t t = 0; t < p.parts.size(); ++t) interval_parts[t] += p.parts[t].item();
             ++interval_count;
             if (p.iter % o.print_freq == 0 || p.iter == o.total_iter) {
                 std::string row = std::to_string(p.iter) + "," + fixed(interval_loss / double(interval_count), 6);
-                for (size_t t = 0; t < interval_terms.size() && interval_terms.size() > 1; ++t)
-                    row += "," + fixed(interval_terms[t] / double(interval_count), 6);
+                for (double part : interval_parts) row.append(",").append(fixed(part / double(interval_count), 6));
                 row += "," + fixed(p.lr, 9) + ",,,," + fixed(elapsed(), 1);
                 log.add(row);
             }
@@ -587,26 +711,80 @@ TrainResult train(const TrainOptions& o) {
             }
             if (p.iter % o.print_freq == 0) {
                 interval_loss = 0;
-                std::fill(interval_terms.begin(), interval_terms.end(), 0.0);
+                std::fill(interval_parts.begin(), interval_parts.end(), 0.0);
                 interval_count = 0;
             }
         }
         pending.clear();
     };
+
+    // One iteration: the generator's step, then (GAN) the discriminator's.
+    auto step = [&](int64_t iter, const Tensor& lr_batch, const Tensor& hr_batch, Pending& p) {
+        const bool step_g = !gan || (iter % o.net_d_iters == 0 && iter > o.net_d_init_iters);
+        if (gan)  // frozen while the generator learns: no gradients are made for it
+            for (Tensor w : net_d->parameters()) w.set_requires_grad(false);
+        optimizer.zero_grad();
+        Tensor sr;
+        {
+            std::optional<NoGradGuard> no_grad;  // the discriminator's warm-up: the generator's losses only for the log
+            if (!step_g) no_grad.emplace();
+            sr = net->forward(lr_batch);
+            Tensor total;
+            auto add = [&](const Tensor& term, bool part) {
+                total = total.defined() ? total + term : term;
+                if (part) p.parts.push_back(term.detach());
+            };
+            if (!pixel_loss.terms().empty()) {
+                std::vector<Tensor> terms;
+                add(pixel_loss(sr, hr_batch, extended ? nullptr : &terms), extended);
+                if (!extended && part_names.size() > 1) p.parts = terms;
+            }
+            if (perceptual) {
+                const PerceptualLoss::Terms t = (*perceptual)(sr, hr_batch);
+                if (t.percep.defined()) add(t.percep, true);
+                if (t.style.defined()) add(t.style, true);
+            }
+            if (gan) {
+                const Tensor fake = net_d->forward(sr);
+                const Tensor l = o.relativistic ? relativistic_gan_loss_g(net_d->forward(hr_batch).detach(), fake, gan_type)
+                                                : gan_loss(fake, gan_type, true, false);
+                add(l * o.gan_weight, true);
+            }
+            p.loss = total;
+            if (step_g) {
+                backward(total);
+                if (o.grad_clip > 0) clip_gradients(net->parameters(), o.grad_clip);
+                optimizer.step();
+                if (ema) ema->update(*net);
+            }
+            p.loss = p.loss.detach();
+        }
+        if (!gan) return;
+        for (Tensor w : net_d->parameters()) w.set_requires_grad(true);
+        optimizer_d->set_lr(o.schedule.at(iter) * o.lr_d / o.schedule.base);
+        optimizer_d->zero_grad();
+        const Tensor real = net_d->forward(hr_batch);
+        const Tensor fake = net_d->forward(sr.detach());
+        Tensor l_real, l_fake;
+        if (o.relativistic) std::tie(l_real, l_fake) = relativistic_gan_loss_d(real, fake, gan_type);
+        else {
+            l_real = gan_loss(real, gan_type, true, true);
+            l_fake = gan_loss(fake, gan_type, false, true);
+        }
+        backward(l_real + l_fake);
+        optimizer_d->step();
+        NoGradGuard no_grad;
+        p.parts.insert(p.parts.end(), {l_real.detach(), l_fake.detach(), mean(real.detach()), mean(fake.detach())});
+    };
+
     DeviceBatches batches(data, o.device);
     net->train();
     for (int64_t iter = first; iter <= o.total_iter; ++iter) {
         const double lr = o.schedule.at(iter);
         optimizer.set_lr(lr);
         const auto [lr_batch, hr_batch] = batches.take(iter, iter < o.total_iter);
-        optimizer.zero_grad();
         Pending p{iter, lr, Tensor(), {}};
-        p.loss = pixel_loss(net->forward(lr_batch), hr_batch, &p.parts);
-        backward(p.loss);
-        p.loss = p.loss.detach();
-        if (o.grad_clip > 0) clip_gradients(net->parameters(), o.grad_clip);
-        optimizer.step();
-        if (ema) ema->update(*net);
+        step(iter, lr_batch, hr_batch, p);
         result.iterations = iter;
         pending.push_back(std::move(p));
 
@@ -629,6 +807,7 @@ TrainResult train(const TrainOptions& o) {
     if (!o.quiet && tty) std::fprintf(stderr, "\n");
     if (!result.interrupted && result.iterations == 0) validate(state.iteration);  // nothing left to train: report anyway
     net->save((run / "net_g_latest.safetensors").string(), {{"model", o.model}});
+    if (net_d) net_d->save((run / "net_d_latest.safetensors").string(), {{"model", o.model_d}});
     if (ema) {
         val_net->load_state_dict(ema->state());
         val_net->save((run / "net_g_ema.safetensors").string(), {{"model", o.model}});

@@ -1,4 +1,4 @@
-// The PSNR-oriented training loop, as the papers describe it:
+// The training loop, as the papers describe it. PSNR-oriented (EDSR, RDN, RRDBNet-PSNR, ...):
 //
 //   for iteration i = 1 .. total_iter:
 //       lr_i = schedule(i)                                 (train/schedule.h)
@@ -8,6 +8,17 @@
 //       every val_freq: validate on whole images (EMA weights when enabled): PSNR-Y, SSIM-Y,
 //                       PSNR-RGB (train/metrics.h); keep the best; draw curves.png and a sample grid
 //       every save_freq: checkpoint (train/checkpoint.h)
+//
+// With a discriminator (SRGAN, ESRGAN: model_d set) each iteration is two steps, as BasicSR's
+// SRGANModel/ESRGANModel:
+//       SR = net(LR)
+//       generator (when i % net_d_iters == 0 and i > net_d_init_iters), D frozen:
+//           loss = pixel_loss(SR, HR) + perceptual(SR, HR) + gan_weight * gan(D(SR) is real)
+//                  (relativistic: ESRGAN's average form against D(HR), ops/gan_loss.h)
+//           backward; clip; Adam step; EMA update
+//       discriminator, on SR detached:
+//           l_d_real = gan(D(HR) is real), l_d_fake = gan(D(SR) is fake); backward; its own Adam step
+//  The discriminator's learning rate follows the same schedule, scaled to its own base rate.
 //
 // A run lives in out_dir/name: config.yaml (the options used), metrics.csv, curves.png,
 // samples/iter_N.png, checkpoints/latest.safetensors (and iter_N.safetensors), net_g_init (the
@@ -22,6 +33,7 @@
 
 #include "core/device.h"
 #include "core/json.h"
+#include "train/perceptual.h"
 #include "train/schedule.h"
 
 namespace sr {
@@ -44,9 +56,19 @@ struct TrainOptions {
     std::string optimizer = "Adam";  // or AdamW
     double beta1 = 0.9, beta2 = 0.99, weight_decay = 0;
     LrSchedule schedule;             // holds the base learning rate and the warm-up
-    std::string loss = "l1";         // train/losses.h, e.g. "l1:1.0+ssim:0.1"
+    std::string loss = "l1";         // train/losses.h, e.g. "l1:1.0+ssim:0.1"; "none" for no pixel loss
     double ema_decay = 0;            // 0: no EMA
     double grad_clip = 0;            // max gradient norm; 0: no clipping
+    // Perceptual and adversarial training (SRGAN/ESRGAN). Empty model_d: PSNR-oriented training.
+    std::string pretrain_g;          // generator weights to start a fresh run from (a PSNR stage's net_g)
+    std::string model_d;             // discriminator, e.g. vgg_discriminator:num_feat=64
+    double lr_d = 1e-4;              // its Adam's base rate (same betas, same schedule shape)
+    bool perceptual = false;         // add the VGG19 perceptual loss (train/perceptual.h)
+    PerceptualOptions perceptual_opt;
+    std::string gan_type = "vanilla";  // vanilla | lsgan | hinge
+    double gan_weight = 5e-3;        // the generator's adversarial term weight
+    bool relativistic = false;       // ESRGAN's relativistic average GAN (model_type ESRGANModel)
+    int64_t net_d_iters = 1, net_d_init_iters = 0;
     // Validation and output.
     int64_t val_freq = 500, print_freq = 20, save_freq = 1000;
     int64_t val_images = 0;          // 0: every image of the validation split
