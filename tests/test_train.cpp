@@ -462,6 +462,51 @@ TEST_CASE("train: GAN training (relativistic, perceptual, discriminator warm-up)
     CHECK(error_of([&] { train(split); }).find("has discriminator 'unet_discriminator_sn:num_feat=4'") != std::string::npos);
 }
 
+TEST_CASE("train: Real-ESRGAN runs (synthetic degradations, pair pool) resume bit for bit") {
+    const fs::path data = make_dataset("realesrgan_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("realesrgan_runs");
+    auto run = [&](const std::string& name, int64_t iters) {
+        TrainOptions o = tiny_run(data, out);
+        o.name = name;
+        o.total_iter = iters;
+        o.synthetic = true;
+        o.crop_pad_size = 40;  // HR crops degraded, then cut to the 16-pixel HR patch
+        o.queue_size = 4;      // two batches: full after iteration 2, exchanging from 3 on
+        o.rotation = false;
+        o.model_d = "unet_discriminator_sn:num_feat=4";
+        o.gan_weight = 0.1;
+        return o;
+    };
+    const TrainResult full = train(run("straight", 6));
+    REQUIRE(full.losses.size() == 6);
+    TrainOptions split = run("split", 3);
+    train(split);
+    split.total_iter = 6;
+    const TrainResult second = train(split);
+    REQUIRE(second.losses.size() == 3);
+    for (int i = 0; i < 3; ++i) CHECK(second.losses[size_t(i)] == full.losses[size_t(i + 3)]);
+    const SafetensorsFile a = read_safetensors((out / "straight" / "checkpoints" / "latest.safetensors").string());
+    const SafetensorsFile b = read_safetensors((out / "split" / "checkpoints" / "latest.safetensors").string());
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    int pool_tensors = 0;
+    for (size_t i = 0; i < a.tensors.size(); ++i) {
+        CAPTURE(a.tensors[i].first);
+        CHECK(largest_difference(a.tensors[i].second, b.tensors[i].second).worst == 0);
+        if (a.tensors[i].first.rfind("pool.", 0) == 0) ++pool_tensors;
+    }
+    CHECK(pool_tensors > 0);
+    // config.yaml reads back as a Real-ESRGAN run with the same degradation settings.
+    const TrainOptions back = options_from_config(read_yaml((out / "split" / "config.yaml").string()), "config.yaml");
+    CHECK(back.synthetic);
+    CHECK(back.crop_pad_size == 40);
+    CHECK(back.queue_size == 4);
+    CHECK(options_yaml(back) == options_yaml(split));
+    // A queue that is not a multiple of the batch is refused.
+    TrainOptions bad = run("bad", 2);
+    bad.queue_size = 3;
+    CHECK(error_of([&] { train(bad); }).find("queue_size 3 must be a multiple of the batch size 2") != std::string::npos);
+}
+
 TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
     const std::string configs = std::string(SR_SOURCE_DIR) + "/configs/";
     const TrainOptions o = options_from_config(read_yaml(configs + "esrgan_x4.yaml"), "esrgan_x4.yaml");
@@ -478,6 +523,25 @@ TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
     const TrainOptions b = options_from_config(parse_yaml(options_yaml(o), "config.yaml"), "config.yaml");
     CHECK(options_yaml(b) == options_yaml(o));
     CHECK(b.perceptual_opt.layer_weights == o.perceptual_opt.layer_weights);
+    const TrainOptions r = options_from_config(read_yaml(configs + "realesrgan_x4.yaml"), "realesrgan_x4.yaml");
+    CHECK(r.synthetic);
+    CHECK(r.model_d == "unet_discriminator_sn:num_in_ch=3,num_feat=64,skip_connection=true");
+    CHECK(r.patch * r.scale == 256);
+    CHECK(r.crop_pad_size == 400);
+    CHECK(r.queue_size == 180);
+    CHECK(!r.rotation);
+    CHECK(r.degradation.resize_prob2 == std::array<double, 3>{0.3, 0.4, 0.3});
+    CHECK(r.degradation.blur_sigma2 == std::array<double, 2>{0.2, 1.5});
+    CHECK(r.degradation.kernel_prob == std::vector<double>{0.45, 0.25, 0.12, 0.03, 0.12, 0.03});
+    CHECK(r.perceptual_opt.layer_weights.size() == 5);
+    CHECK(r.gan_weight == 0.1);
+    CHECK(r.l1_gt_usm);
+    CHECK(!r.gan_gt_usm);
+    CHECK(options_yaml(options_from_config(parse_yaml(options_yaml(r), "c.yaml"), "c.yaml")) == options_yaml(r));
+    CHECK(error_of([] {
+              options_from_config(parse_yaml("model_type: RealESRNetModel\ndatasets:\n  train:\n    kernel_list: [iso]\n", "t.yaml"),
+                                  "t.yaml");
+          }).find("must list iso, aniso") != std::string::npos);
     CHECK(error_of([] { options_from_config(parse_yaml("model_type: ESRGANModel\n", "t.yaml"), "t.yaml"); })
               .find("needs a network_d") != std::string::npos);
     CHECK(error_of([] {
@@ -492,7 +556,7 @@ TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
 
 TEST_CASE("train: a folder of HR photos (LR made on the fly) with validation on another folder") {
     const fs::path photos = fresh_dir("photos"), set5 = fresh_dir("set5like");
-    for (int i = 0; i < 3; ++i) write_png((photos / ("p" + std::to_string(i) + ".png")).string(), test_image(30, 34, uint64_t(i)));
+    for (int i = 0; i < 3; ++i) write_png((photos / std::string("p").append(std::to_string(i)).append(".png")).string(), test_image(30, 34, uint64_t(i)));
     fs::create_directories(set5 / "HR");
     fs::create_directories(set5 / "LR_bicubic" / "X2");
     write_png((set5 / "HR" / "baby.png").string(), test_image(32, 32, 9));

@@ -41,7 +41,7 @@ const char* usage =
     "  --batch B         batch size\n"
     "  --iters N         total iterations\n"
     "  --lr LR           initial learning rate\n"
-    "  --loss SPEC       l1 | mse | charbonnier | ssim, weighted sums like l1:1+ssim:0.1\n"
+    "  --loss SPEC       l1 | mse | charbonnier | ssim, weighted sums like l1:1+ssim:0.1; none (GAN runs)\n"
     "  --ema DECAY       keep an EMA of the weights (e.g. 0.999) and validate with it\n"
     "  --grad-clip N     clip the gradient norm to N\n"
     "  --val-freq N      validate every N iterations\n"

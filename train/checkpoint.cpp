@@ -29,6 +29,7 @@ void save_checkpoint(const std::string& path, const Trained& g, const Ema* ema, 
         }
     };
     add(g, "net_g", "optim");
+    for (const auto& [n, t] : state.pool) out.emplace_back("pool." + n, t);
     if (ema)
         for (const auto& [n, t] : ema->state()) out.emplace_back("net_g_ema." + n, t);
     std::map<std::string, std::string> meta = {{"model", g.spec},
@@ -100,6 +101,8 @@ RunState load_checkpoint(const std::string& path, const Trained& g, Ema* ema, co
         }
     }
     RunState state;
+    for (const auto& [n, t] : f.tensors)
+        if (n.rfind("pool.", 0) == 0) state.pool.emplace_back(n.substr(5), t);
     state.iteration = int64_t(number("iteration"));
     state.best_psnr_y = number("best_psnr_y");
     state.best_iter = int64_t(number("best_iter"));

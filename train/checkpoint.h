@@ -2,7 +2,8 @@
 // safetensors file written atomically (temp file, then rename): the network ("net_g.*"), its EMA
 // ("net_g_ema.*"), Adam's moments ("optim.exp_avg.*", "optim.exp_avg_sq.*") and, as metadata, the
 // iteration, Adam's step count, the best validation PSNR and the model spec. A GAN run adds its
-// discriminator ("net_d.*", "optim_d.*", metadata model_d and optim_d.steps). The learning rate
+// discriminator ("net_d.*", "optim_d.*", metadata model_d and optim_d.steps); a run on synthetic
+// degradations its training-pair pool ("pool.*"). The learning rate
 // and every batch are functions of the iteration, so nothing else is needed for a bit-exact resume.
 #pragma once
 
@@ -19,6 +20,7 @@ struct RunState {
     double best_psnr_y = -1;
     int64_t best_iter = 0;
     uint64_t seed = 0;  // every batch is a function of (seed, iteration)
+    NamedTensors pool;  // Real-ESRGAN's training-pair pool ("pool.*" in the file), when the run has one
 };
 
 // A trained network with its optimiser: the generator, or a GAN's discriminator.

@@ -33,8 +33,15 @@ uint32_t draw(uint64_t seed, int64_t iter, uint64_t k) {
 
 }  // namespace
 
-ImagePair8 load_pair(const SamplePaths& paths, int64_t scale) {
+ImagePair8 load_pair(const SamplePaths& paths, int64_t scale, bool hr_only) {
     Tensor hr = read_image(paths.hr);
+    if (hr_only) {
+        ImagePair8 pair;
+        pair.h = hr.size(1);
+        pair.w = hr.size(2);
+        pair.hr = to_rgb8(hr);
+        return pair;
+    }
     Tensor lr;
     if (paths.lr.empty()) {
         // HR-only data: crop HR to a multiple of the scale, then MATLAB-bicubic downscale and
@@ -64,7 +71,7 @@ TrainData::TrainData(std::vector<SamplePaths> files, DataOptions options) : file
     // the run before it starts, naming the file.
     for (const SamplePaths& f : files_) {
         const ImageInfo hr = read_image_info(f.hr);
-        if (f.lr.empty()) continue;
+        if (f.lr.empty() || opt_.synthesize) continue;
         const ImageInfo lr = read_image_info(f.lr);
         SR_CHECK(hr.height == lr.height * opt_.scale && hr.width == lr.width * opt_.scale, "data: HR '", f.hr, "' is ",
                  hr.width, "x", hr.height, " but LR '", f.lr, "' is ", lr.width, "x", lr.height, " (expected HR = ", opt_.scale,
@@ -89,7 +96,7 @@ std::shared_ptr<const ImagePair8> TrainData::image(size_t index) {
         std::lock_guard<std::mutex> lock(cache_mutex_);
         if (cache_[index]) return cache_[index];
     }
-    auto pair = std::make_shared<const ImagePair8>(load_pair(files_[index], opt_.scale));
+    auto pair = std::make_shared<const ImagePair8>(load_pair(files_[index], opt_.scale, bool(opt_.synthesize)));
     const int64_t bytes = static_cast<int64_t>(pair->lr.size() + pair->hr.size());
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (!cache_[index] && cached_bytes_ + bytes <= opt_.cache_mb * (int64_t(1) << 20)) {
@@ -100,6 +107,7 @@ std::shared_ptr<const ImagePair8> TrainData::image(size_t index) {
 }
 
 std::pair<Tensor, Tensor> TrainData::make_batch(int64_t iter) {
+    if (opt_.synthesize) return opt_.synthesize(make_hr_batch(iter), iter);
     const int64_t B = opt_.batch, p = opt_.patch, s = opt_.scale, P = p * s;
     Tensor lr = Tensor::empty({B, 3, p, p}, DType::F32, Device::cpu());
     Tensor hr = Tensor::empty({B, 3, P, P}, DType::F32, Device::cpu());
@@ -128,6 +136,40 @@ std::pair<Tensor, Tensor> TrainData::make_batch(int64_t iter) {
         crop(img->hr, img->h * s, img->w * s, y * s, x * s, P, hp + b * 3 * P * P);
     }
     return {lr, hr};
+}
+
+// HR crops for synthesized LR: pad to the crop size by reflection (bottom/right, edge not repeated),
+// then a random crop with the same flips and rotations.
+Tensor TrainData::make_hr_batch(int64_t iter) {
+    const int64_t B = opt_.batch, P = opt_.patch * opt_.scale;
+    Tensor hr = Tensor::empty({B, 3, P, P}, DType::F32, Device::cpu());
+    float* hp = hr.data<float>();
+    auto reflect = [](int64_t i, int64_t n) {  // reflect-101 for indices in [0, 2n - 2]
+        if (n == 1) return int64_t(0);
+        const int64_t period = 2 * n - 2;
+        i %= period;
+        return i < n ? i : period - i;
+    };
+    for (int64_t b = 0; b < B; ++b) {
+        const uint64_t k = static_cast<uint64_t>(b) * 8;
+        const auto img = image(draw(opt_.seed, iter, k) % files_.size());
+        const int64_t H = std::max(img->h, P), W = std::max(img->w, P);
+        const int64_t y = draw(opt_.seed, iter, k + 1) % (H - P + 1), x = draw(opt_.seed, iter, k + 2) % (W - P + 1);
+        const bool hflip = opt_.hflip && (draw(opt_.seed, iter, k + 3) & 1);
+        const bool vflip = opt_.rotation && (draw(opt_.seed, iter, k + 4) & 1);
+        const bool transpose = opt_.rotation && (draw(opt_.seed, iter, k + 5) & 1);
+        float* dst = hp + b * 3 * P * P;
+        for (int64_t c = 0; c < 3; ++c)
+            for (int64_t i = 0; i < P; ++i)
+                for (int64_t j = 0; j < P; ++j) {
+                    int64_t r = transpose ? j : i, q = transpose ? i : j;
+                    if (vflip) r = P - 1 - r;
+                    if (hflip) q = P - 1 - q;
+                    const int64_t sy = reflect(y + r, img->h), sx = reflect(x + q, img->w);
+                    dst[(c * P + i) * P + j] = float(img->hr[(c * img->h + sy) * img->w + sx]) * (1.0f / 255.0f);
+                }
+    }
+    return hr;
 }
 
 void TrainData::worker() {

@@ -10,9 +10,15 @@
 // beyond that they are decoded again whenever they are used. An HR image without an LR partner
 // gets its LR made by MATLAB-style bicubic downscaling (train/imresize.h), rounded to 8 bits as
 // DIV2K's stored LR images are.
+//
+// With `synthesize` set (Real-ESRGAN's synthetic degradations, train/degrade.h) only HR images are
+// read: a batch is HR crops of patch x scale pixels (an image smaller than that is first padded at
+// its bottom and right by reflection, as RealESRGANDataset pads to 400), which the worker hands to
+// synthesize(hr, iter) for the (LR, HR) pair.
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,11 +43,12 @@ struct DataOptions {
     int prefetch = 4;     // batches made ahead
     int64_t cache_mb = 2048;
     uint64_t seed = 0;
+    std::function<std::pair<Tensor, Tensor>(const Tensor& hr, int64_t iter)> synthesize = nullptr;  // see above
 };
 
 // One decoded image pair, 8 bits per value, [C, H, W] planar.
 struct ImagePair8 {
-    int64_t h = 0, w = 0;      // LR size; HR is scale times larger
+    int64_t h = 0, w = 0;      // LR size; HR is scale times larger (HR-only: lr is empty, h x w is HR's size)
     std::vector<uint8_t> lr, hr;
 };
 
@@ -62,6 +69,7 @@ public:
 
 private:
     std::shared_ptr<const ImagePair8> image(size_t index);
+    Tensor make_hr_batch(int64_t iter);
     void worker();
 
     std::vector<SamplePaths> files_;
@@ -80,7 +88,8 @@ private:
     std::vector<std::thread> threads_;
 };
 
-// Reads one HR/LR pair (making LR when missing), checking that HR is exactly scale x LR.
-ImagePair8 load_pair(const SamplePaths& paths, int64_t scale);
+// Reads one HR/LR pair (making LR when missing), checking that HR is exactly scale x LR; with
+// hr_only just the HR image (whole, h x w its size).
+ImagePair8 load_pair(const SamplePaths& paths, int64_t scale, bool hr_only = false);
 
 }  // namespace sr

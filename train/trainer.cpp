@@ -266,6 +266,19 @@ void clip_gradients(const std::vector<Tensor>& params, double max_norm) {
 
 void install_interrupt_handler() { std::signal(SIGINT, on_interrupt); }
 
+namespace {
+
+// BasicSR's model_type of a run: which losses and which data it trains with.
+std::string model_type_of(const TrainOptions& o) {
+    if (o.synthetic) return o.model_d.empty() ? "RealESRNetModel" : "RealESRGANModel";
+    if (o.model_d.empty()) return "SRModel";
+    return o.relativistic ? "ESRGANModel" : "SRGANModel";
+}
+
+const std::vector<std::string> kernel_names = {"iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"};
+
+}  // namespace
+
 std::string options_yaml(const TrainOptions& o) {
     std::ostringstream y;
     y.precision(12);
@@ -279,7 +292,7 @@ std::string options_yaml(const TrainOptions& o) {
     };
     y << "# written by train_sr: the options this run used (train_sr --config reads it back)\n";
     y << "name: " << o.name << "\n";
-    y << "model_type: " << (o.model_d.empty() ? "SRModel" : o.relativistic ? "ESRGANModel" : "SRGANModel") << "\n";
+    y << "model_type: " << model_type_of(o) << "\n";
     y << "model: \"" << o.model << "\"\n";
     if (!o.model_d.empty()) y << "model_d: \"" << o.model_d << "\"\n";
     y << "scale: " << o.scale << "\n";
@@ -288,6 +301,24 @@ std::string options_yaml(const TrainOptions& o) {
     y << "    gt_size: " << o.patch * o.scale << "\n    use_hflip: " << (o.hflip ? "true" : "false")
       << "\n    use_rot: " << (o.rotation ? "true" : "false") << "\n    batch_size_per_gpu: " << o.batch
       << "\n    num_worker_per_gpu: " << o.workers << "\n    cache_mb: " << o.cache_mb << "\n";
+    if (o.synthetic) {
+        const DegradeOptions& d = o.degradation;
+        auto arr = [&](const auto& v) {
+            std::ostringstream a;
+            a.precision(12);
+            a << "[";
+            for (size_t i = 0; i < v.size(); ++i) a << (i ? ", " : "") << v[i];
+            a << "]";
+            return a.str();
+        };
+        y << "    crop_pad_size: " << o.crop_pad_size << "\n    blur_kernel_size: 21\n    kernel_list: " << arr(kernel_names)
+          << "\n    kernel_prob: " << arr(d.kernel_prob) << "\n    sinc_prob: " << d.sinc_prob << "\n    blur_sigma: "
+          << arr(d.blur_sigma) << "\n    betag_range: " << arr(d.betag_range) << "\n    betap_range: " << arr(d.betap_range)
+          << "\n    blur_kernel_size2: 21\n    kernel_list2: " << arr(kernel_names) << "\n    kernel_prob2: " << arr(d.kernel_prob2)
+          << "\n    sinc_prob2: " << d.sinc_prob2 << "\n    blur_sigma2: " << arr(d.blur_sigma2) << "\n    betag_range2: "
+          << arr(d.betag_range2) << "\n    betap_range2: " << arr(d.betap_range2) << "\n    final_sinc_prob: " << d.final_sinc_prob
+          << "\n";
+    }
     y << "  val:\n    dataroot: \"" << o.val_data << "\"\n    split: " << o.val_split << "\n    max_images: " << o.val_images
       << "\n    tile: " << o.val_tile << "\n";
     y << "train:\n  total_iter: " << o.total_iter << "\n  warmup_iter: " << o.schedule.warmup_iter << "\n";
@@ -317,6 +348,29 @@ std::string options_yaml(const TrainOptions& o) {
     }
     y << "val:\n  val_freq: " << o.val_freq << "\n";
     y << "logger:\n  print_freq: " << o.print_freq << "\n  save_checkpoint_freq: " << o.save_freq << "\n";
+    if (o.synthetic) {
+        const DegradeOptions& d = o.degradation;
+        auto arr = [&](const auto& v) {
+            std::ostringstream a;
+            a.precision(12);
+            a << "[";
+            for (size_t i = 0; i < v.size(); ++i) a << (i ? ", " : "") << v[i];
+            a << "]";
+            return a.str();
+        };
+        y << "# Real-ESRGAN's synthetic degradations (train/degrade.h)\n";
+        y << "l1_gt_usm: " << (o.l1_gt_usm ? "true" : "false") << "\npercep_gt_usm: " << (o.percep_gt_usm ? "true" : "false")
+          << "\ngan_gt_usm: " << (o.gan_gt_usm ? "true" : "false") << "\n";
+        y << "resize_prob: " << arr(d.resize_prob) << "\nresize_range: " << arr(d.resize_range)
+          << "\ngaussian_noise_prob: " << d.gaussian_noise_prob << "\nnoise_range: " << arr(d.noise_range)
+          << "\npoisson_scale_range: " << arr(d.poisson_scale_range) << "\ngray_noise_prob: " << d.gray_noise_prob
+          << "\njpeg_range: " << arr(d.jpeg_range) << "\n";
+        y << "second_blur_prob: " << d.second_blur_prob << "\nresize_prob2: " << arr(d.resize_prob2)
+          << "\nresize_range2: " << arr(d.resize_range2) << "\ngaussian_noise_prob2: " << d.gaussian_noise_prob2
+          << "\nnoise_range2: " << arr(d.noise_range2) << "\npoisson_scale_range2: " << arr(d.poisson_scale_range2)
+          << "\ngray_noise_prob2: " << d.gray_noise_prob2 << "\njpeg_range2: " << arr(d.jpeg_range2) << "\n";
+        y << "queue_size: " << o.queue_size << "\n";
+    }
     y << "path:\n  out_dir: \"" << o.out_dir << "\"\n  pretrain_network_g: \"" << o.pretrain_g << "\"\n";
     y << "device: " << (o.device.is_cpu() ? "cpu" : "cuda") << "\nprecision: " << o.precision << "\nthreads: " << o.threads << "\n";
     return y.str();
@@ -341,7 +395,15 @@ const std::set<std::string> known_keys = {
     "train.perceptual_opt.range_norm", "train.perceptual_opt.perceptual_weight", "train.perceptual_opt.style_weight",
     "train.perceptual_opt.criterion", "train.perceptual_opt.pretrained", "train.gan_opt.type", "train.gan_opt.gan_type",
     "train.gan_opt.real_label_val", "train.gan_opt.fake_label_val", "train.gan_opt.loss_weight", "train.net_d_iters",
-    "train.net_d_init_iters"};
+    "train.net_d_init_iters",
+    // Real-ESRGAN's degradations: top level as in its options files, kernels under datasets.train.
+    "l1_gt_usm", "percep_gt_usm", "gan_gt_usm", "gt_usm", "resize_prob", "resize_range", "gaussian_noise_prob", "noise_range",
+    "poisson_scale_range", "gray_noise_prob", "jpeg_range", "second_blur_prob", "resize_prob2", "resize_range2",
+    "gaussian_noise_prob2", "noise_range2", "poisson_scale_range2", "gray_noise_prob2", "jpeg_range2", "gt_size", "queue_size",
+    "datasets.train.crop_pad_size", "datasets.train.blur_kernel_size", "datasets.train.kernel_list", "datasets.train.kernel_prob",
+    "datasets.train.sinc_prob", "datasets.train.blur_sigma", "datasets.train.betag_range", "datasets.train.betap_range",
+    "datasets.train.blur_kernel_size2", "datasets.train.kernel_list2", "datasets.train.kernel_prob2", "datasets.train.sinc_prob2",
+    "datasets.train.blur_sigma2", "datasets.train.betag_range2", "datasets.train.betap_range2", "datasets.train.final_sinc_prob"};
 
 // Mappings whose keys are free: the networks' arguments and the perceptual loss's layers.
 bool free_mapping(const std::string& path) {
@@ -384,6 +446,9 @@ std::string model_spec_from(const Json& network) {
     SR_CHECK(type && type->is(Json::Kind::String), "config: network_g needs a type (e.g. EDSR)");
     std::string name = type->text;
     for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    // BasicSR's class names of the discriminators.
+    if (name == "vggstylediscriminator") name = "vgg_discriminator";
+    if (name == "unetdiscriminatorsn") name = "unet_discriminator_sn";
     std::string spec = name + ":";
     bool first = true;
     for (const auto& [key, value] : network.members) {
@@ -419,12 +484,15 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
         o.model_d = model_spec_from(*network);
     }
     o.model_d = config_text(c, "model_d", o.model_d);
-    const std::string model_type = config_text(c, "model_type", o.model_d.empty() ? "SRModel" : o.relativistic ? "ESRGANModel" : "SRGANModel");
-    SR_CHECK(model_type == "SRModel" || model_type == "SRGANModel" || model_type == "ESRGANModel", what,
-             ": model_type must be SRModel, SRGANModel or ESRGANModel, got '", model_type, "'");
-    SR_CHECK((model_type == "SRModel") == o.model_d.empty(), what, ": model_type ", model_type,
-             model_type == "SRModel" ? " trains no discriminator, but network_d is given" : " needs a network_d");
+    const std::string model_type = config_text(c, "model_type", model_type_of(o));
+    const std::set<std::string> types = {"SRModel", "SRGANModel", "ESRGANModel", "RealESRNetModel", "RealESRGANModel"};
+    SR_CHECK(types.count(model_type), what, ": model_type must be SRModel, SRGANModel, ESRGANModel, RealESRNetModel or RealESRGANModel, got '",
+             model_type, "'");
+    const bool needs_d = model_type != "SRModel" && model_type != "RealESRNetModel";
+    SR_CHECK(needs_d != o.model_d.empty(), what, ": model_type ", model_type,
+             needs_d ? " needs a network_d" : " trains no discriminator, but network_d is given");
     o.relativistic = model_type == "ESRGANModel";
+    o.synthetic = model_type == "RealESRNetModel" || model_type == "RealESRGANModel";
     o.seed = uint64_t(config_integer(c, "manual_seed", int64_t(o.seed)));
     o.device = Device::parse(config_text(c, "device", o.device.is_cpu() ? "cpu" : "cuda"));
     o.threads = int(config_integer(c, "threads", o.threads));
@@ -517,6 +585,73 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
     o.gan_weight = config_number(c, "train.gan_opt.loss_weight", o.gan_weight);
     o.net_d_iters = config_integer(c, "train.net_d_iters", o.net_d_iters);
     o.net_d_init_iters = config_integer(c, "train.net_d_init_iters", o.net_d_init_iters);
+
+    // Real-ESRGAN's degradations.
+    if (const Json* g = config_find(c, "gt_size")) {  // Real-ESRGAN's files give it twice
+        SR_CHECK(g->is(Json::Kind::Number) && g->number > 0 && std::fmod(g->number, double(o.scale)) == 0, what,
+                 ": gt_size must be a multiple of the scale");
+        if (!config_find(c, "datasets.train.gt_size")) o.patch = int64_t(g->number) / o.scale;
+        SR_CHECK(g->number == double(o.patch * o.scale), what, ": gt_size and datasets.train.gt_size differ");
+    }
+    auto pair = [&](const std::string& path, std::array<double, 2> v) {
+        const std::vector<double> l = config_list<double>(c, path, {v[0], v[1]});
+        SR_CHECK(l.size() == 2 && l[0] <= l[1], what, ": ", path, " must be [low, high]");
+        return std::array<double, 2>{l[0], l[1]};
+    };
+    auto triple = [&](const std::string& path, std::array<double, 3> v) {
+        const std::vector<double> l = config_list<double>(c, path, {v[0], v[1], v[2]});
+        SR_CHECK(l.size() == 3, what, ": ", path, " must be three probabilities [up, down, keep]");
+        return std::array<double, 3>{l[0], l[1], l[2]};
+    };
+    DegradeOptions& d = o.degradation;
+    d.scale = o.scale;
+    o.l1_gt_usm = config_flag(c, "l1_gt_usm", config_flag(c, "gt_usm", o.l1_gt_usm));
+    o.percep_gt_usm = config_flag(c, "percep_gt_usm", o.percep_gt_usm);
+    o.gan_gt_usm = config_flag(c, "gan_gt_usm", o.gan_gt_usm);
+    d.resize_prob = triple("resize_prob", d.resize_prob);
+    d.resize_range = pair("resize_range", d.resize_range);
+    d.gaussian_noise_prob = config_number(c, "gaussian_noise_prob", d.gaussian_noise_prob);
+    d.noise_range = pair("noise_range", d.noise_range);
+    d.poisson_scale_range = pair("poisson_scale_range", d.poisson_scale_range);
+    d.gray_noise_prob = config_number(c, "gray_noise_prob", d.gray_noise_prob);
+    d.jpeg_range = pair("jpeg_range", d.jpeg_range);
+    d.second_blur_prob = config_number(c, "second_blur_prob", d.second_blur_prob);
+    d.resize_prob2 = triple("resize_prob2", d.resize_prob2);
+    d.resize_range2 = pair("resize_range2", d.resize_range2);
+    d.gaussian_noise_prob2 = config_number(c, "gaussian_noise_prob2", d.gaussian_noise_prob2);
+    d.noise_range2 = pair("noise_range2", d.noise_range2);
+    d.poisson_scale_range2 = pair("poisson_scale_range2", d.poisson_scale_range2);
+    d.gray_noise_prob2 = config_number(c, "gray_noise_prob2", d.gray_noise_prob2);
+    d.jpeg_range2 = pair("jpeg_range2", d.jpeg_range2);
+    o.queue_size = config_integer(c, "queue_size", o.queue_size);
+    o.crop_pad_size = config_integer(c, "datasets.train.crop_pad_size", o.crop_pad_size);
+    for (const std::string suffix : {"", "2"}) {
+        SR_CHECK(config_integer(c, "datasets.train.blur_kernel_size" + suffix, 21) == 21, what, ": datasets.train.blur_kernel_size",
+                 suffix, " must be 21 (kernels are 7..21 padded to 21, as Real-ESRGAN's)");
+        if (const Json* list = config_find(c, "datasets.train.kernel_list" + suffix)) {
+            bool same = list->is(Json::Kind::Array) && list->items.size() == kernel_names.size();
+            for (size_t i = 0; same && i < kernel_names.size(); ++i) same = list->items[i].text == kernel_names[i];
+            SR_CHECK(same, what, ": datasets.train.kernel_list", suffix,
+                     " must list iso, aniso, generalized_iso, generalized_aniso, plateau_iso, plateau_aniso in this order "
+                     "(set a family's kernel_prob to 0 to leave it out)");
+        }
+    }
+    auto probs = [&](const std::string& path, const std::vector<double>& v) {
+        const std::vector<double> l = config_list<double>(c, path, v);
+        SR_CHECK(l.size() == 6, what, ": ", path, " must have six probabilities, one per kernel family");
+        return l;
+    };
+    d.kernel_prob = probs("datasets.train.kernel_prob", d.kernel_prob);
+    d.sinc_prob = config_number(c, "datasets.train.sinc_prob", d.sinc_prob);
+    d.blur_sigma = pair("datasets.train.blur_sigma", d.blur_sigma);
+    d.betag_range = pair("datasets.train.betag_range", d.betag_range);
+    d.betap_range = pair("datasets.train.betap_range", d.betap_range);
+    d.kernel_prob2 = probs("datasets.train.kernel_prob2", d.kernel_prob2);
+    d.sinc_prob2 = config_number(c, "datasets.train.sinc_prob2", d.sinc_prob2);
+    d.blur_sigma2 = pair("datasets.train.blur_sigma2", d.blur_sigma2);
+    d.betag_range2 = pair("datasets.train.betag_range2", d.betag_range2);
+    d.betap_range2 = pair("datasets.train.betap_range2", d.betap_range2);
+    d.final_sinc_prob = config_number(c, "datasets.train.final_sinc_prob", d.final_sinc_prob);
     return o;
 }
 
@@ -555,8 +690,24 @@ TrainResult train(const TrainOptions& o) {
     std::vector<SamplePaths> files;
     // Missing LR folders are made from HR (MATLAB bicubic, 8-bit), as DIV2K's were.
     for (const ImagePair& p : find_pairs(o.data, o.train_split, int(o.scale), /*lr_optional=*/true)) files.push_back({p.hr, p.lr});
-    TrainData data(files, {.scale = o.scale, .patch = o.patch, .batch = o.batch, .hflip = o.hflip, .rotation = o.rotation,
-                           .workers = o.workers, .cache_mb = o.cache_mb, .seed = o.seed});
+    DataOptions data_options{.scale = o.scale, .patch = o.patch, .batch = o.batch, .hflip = o.hflip, .rotation = o.rotation,
+                             .workers = o.workers, .cache_mb = o.cache_mb, .seed = o.seed};
+    if (o.synthetic) {
+        // Real-ESRGAN: the workers degrade HR crops of crop_pad_size, then crop the pair to the patch.
+        SR_CHECK(o.crop_pad_size % o.scale == 0 && o.crop_pad_size >= o.patch * o.scale, "train: crop_pad_size ", o.crop_pad_size,
+                 " must be a multiple of the scale and at least the HR patch ", o.patch * o.scale);
+        SR_CHECK(o.queue_size >= o.batch && o.queue_size % o.batch == 0, "train: queue_size ", o.queue_size,
+                 " must be a multiple of the batch size ", o.batch);
+        data_options.patch = o.crop_pad_size / o.scale;
+        DegradeOptions degradation = o.degradation;
+        degradation.scale = o.scale;
+        const int64_t gt_size = o.patch * o.scale;
+        data_options.synthesize = [degradation, gt_size, seed = o.seed](const Tensor& hr, int64_t iter) {
+            DegradedBatch d = degrade_batch(hr, degradation, seed, iter, gt_size);
+            return std::pair<Tensor, Tensor>{d.lq, d.gt};
+        };
+    }
+    TrainData data(files, data_options);
     std::vector<ValImage> val;
     const std::string val_root = o.val_data.empty() ? o.data : o.val_data;
     for (const ImagePair& p : find_pairs(val_root, o.val_split, int(o.scale), /*lr_optional=*/true)) {
@@ -616,6 +767,8 @@ TrainResult train(const TrainOptions& o) {
                  ": its batches would differ. Use --seed ", state.seed, ", or --restart, or another --name");
         if (!o.quiet) std::printf("resuming %s from iteration %lld\n", run.string().c_str(), (long long)state.iteration);
     }
+    std::unique_ptr<PairPool> pool = o.synthetic ? std::make_unique<PairPool>(o.queue_size) : nullptr;
+    if (pool && !state.pool.empty()) pool->load_state(state.pool);
     if (state.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)
         net->save((run / "net_g_init.safetensors").string(), {{"model", o.model}, {"seed", std::to_string(o.seed)}});
     write_file_atomic((run / "config.yaml").string(), options_yaml(o));
@@ -661,6 +814,7 @@ TrainResult train(const TrainOptions& o) {
     };
     auto checkpoint = [&](int64_t iter) {
         state.iteration = iter;
+        if (pool) state.pool = pool->state();
         save_checkpoint(latest, generator, ema.get(), discriminator ? &*discriminator : nullptr, state);
         if (iter % o.save_freq == 0)
             fs::copy_file(latest, run / "checkpoints" / ("iter_" + std::to_string(iter) + ".safetensors"),
@@ -719,7 +873,13 @@ TrainResult train(const TrainOptions& o) {
     };
 
     // One iteration: the generator's step, then (GAN) the discriminator's.
-    auto step = [&](int64_t iter, const Tensor& lr_batch, const Tensor& hr_batch, Pending& p) {
+    // batch: LR, HR, and for synthetic runs the USM-sharpened HR.
+    auto step = [&](int64_t iter, const std::vector<Tensor>& batch, Pending& p) {
+        const Tensor& lr_batch = batch[0];
+        const Tensor& hr_batch = batch[1];
+        const Tensor& l1_gt = o.synthetic && o.l1_gt_usm ? batch[2] : hr_batch;
+        const Tensor& percep_gt = o.synthetic && o.percep_gt_usm ? batch[2] : hr_batch;
+        const Tensor& gan_gt = o.synthetic && o.gan_gt_usm ? batch[2] : hr_batch;
         const bool step_g = !gan || (iter % o.net_d_iters == 0 && iter > o.net_d_init_iters);
         if (gan)  // frozen while the generator learns: no gradients are made for it
             for (Tensor w : net_d->parameters()) w.set_requires_grad(false);
@@ -736,17 +896,17 @@ TrainResult train(const TrainOptions& o) {
             };
             if (!pixel_loss.terms().empty()) {
                 std::vector<Tensor> terms;
-                add(pixel_loss(sr, hr_batch, extended ? nullptr : &terms), extended);
+                add(pixel_loss(sr, l1_gt, extended ? nullptr : &terms), extended);
                 if (!extended && part_names.size() > 1) p.parts = terms;
             }
             if (perceptual) {
-                const PerceptualLoss::Terms t = (*perceptual)(sr, hr_batch);
+                const PerceptualLoss::Terms t = (*perceptual)(sr, percep_gt);
                 if (t.percep.defined()) add(t.percep, true);
                 if (t.style.defined()) add(t.style, true);
             }
             if (gan) {
                 const Tensor fake = net_d->forward(sr);
-                const Tensor l = o.relativistic ? relativistic_gan_loss_g(net_d->forward(hr_batch).detach(), fake, gan_type)
+                const Tensor l = o.relativistic ? relativistic_gan_loss_g(net_d->forward(gan_gt).detach(), fake, gan_type)
                                                 : gan_loss(fake, gan_type, true, false);
                 add(l * o.gan_weight, true);
             }
@@ -763,7 +923,7 @@ TrainResult train(const TrainOptions& o) {
         for (Tensor w : net_d->parameters()) w.set_requires_grad(true);
         optimizer_d->set_lr(o.schedule.at(iter) * o.lr_d / o.schedule.base);
         optimizer_d->zero_grad();
-        const Tensor real = net_d->forward(hr_batch);
+        const Tensor real = net_d->forward(gan_gt);
         const Tensor fake = net_d->forward(sr.detach());
         Tensor l_real, l_fake;
         if (o.relativistic) std::tie(l_real, l_fake) = relativistic_gan_loss_d(real, fake, gan_type);
@@ -778,13 +938,25 @@ TrainResult train(const TrainOptions& o) {
     };
 
     DeviceBatches batches(data, o.device);
+    // The batch of an iteration on the training device. Synthetic runs pass it through the
+    // training-pair pool first, in iteration order (so the pool in a checkpoint is exact), and
+    // sharpen the ground truth that comes out.
+    auto next_batch = [&](int64_t iter) -> std::vector<Tensor> {
+        if (!o.synthetic) {
+            const auto [lr_batch, hr_batch] = batches.take(iter, iter < o.total_iter);
+            return {lr_batch, hr_batch};
+        }
+        auto [lq, gt] = data.batch(iter);
+        std::tie(lq, gt) = pool->exchange(lq, gt, o.seed, iter);
+        const Tensor gt_usm = usm_sharp(gt);
+        return {lq.to(o.device), gt.to(o.device), gt_usm.to(o.device)};
+    };
     net->train();
     for (int64_t iter = first; iter <= o.total_iter; ++iter) {
         const double lr = o.schedule.at(iter);
         optimizer.set_lr(lr);
-        const auto [lr_batch, hr_batch] = batches.take(iter, iter < o.total_iter);
         Pending p{iter, lr, Tensor(), {}};
-        step(iter, lr_batch, hr_batch, p);
+        step(iter, next_batch(iter), p);
         result.iterations = iter;
         pending.push_back(std::move(p));
 

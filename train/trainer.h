@@ -19,6 +19,7 @@
 //       discriminator, on SR detached:
 //           l_d_real = gan(D(HR) is real), l_d_fake = gan(D(SR) is fake); backward; its own Adam step
 //  The discriminator's learning rate follows the same schedule, scaled to its own base rate.
+// Real-ESRGAN's runs (synthetic) make each batch's LR by degrading HR crops instead of reading it.
 //
 // A run lives in out_dir/name: config.yaml (the options used), metrics.csv, curves.png,
 // samples/iter_N.png, checkpoints/latest.safetensors (and iter_N.safetensors), net_g_init (the
@@ -33,6 +34,7 @@
 
 #include "core/device.h"
 #include "core/json.h"
+#include "train/degrade.h"
 #include "train/perceptual.h"
 #include "train/schedule.h"
 
@@ -69,6 +71,15 @@ struct TrainOptions {
     double gan_weight = 5e-3;        // the generator's adversarial term weight
     bool relativistic = false;       // ESRGAN's relativistic average GAN (model_type ESRGANModel)
     int64_t net_d_iters = 1, net_d_init_iters = 0;
+    // Real-ESRGAN (model_type RealESRNetModel, or RealESRGANModel with a discriminator): LR made
+    // from HR crops of crop_pad_size by the second-order degradations (train/degrade.h), then
+    // cropped to the patch, passed through the training-pair pool, the losses taken against the
+    // USM-sharpened ground truth where *_gt_usm says so. (Real-ESRGAN also trains without rotations.)
+    bool synthetic = false;
+    DegradeOptions degradation;
+    int64_t crop_pad_size = 400;
+    int64_t queue_size = 180;
+    bool l1_gt_usm = true, percep_gt_usm = true, gan_gt_usm = false;
     // Validation and output.
     int64_t val_freq = 500, print_freq = 20, save_freq = 1000;
     int64_t val_images = 0;          // 0: every image of the validation split
