@@ -31,6 +31,31 @@ uint32_t draw(uint64_t seed, int64_t iter, uint64_t k) {
     return w[0];
 }
 
+// Index i of a row or column of n values, reflected past its end without repeating the edge
+// (OpenCV's BORDER_REFLECT_101; inside the image it is i itself).
+int64_t reflect_101(int64_t i, int64_t n) {
+    if (i < n) return i;
+    if (n == 1) return 0;
+    const int64_t period = 2 * n - 2;
+    i %= period;
+    return i < n ? i : period - i;
+}
+
+// Copies the n x n crop at (y0, x0) of an 8-bit [3, H, W] image into dst as floats in [0, 1],
+// flipped in BasicSR's augment order: horizontal flip, vertical flip, then transpose (rot90).
+// Rows and columns past the image's bottom/right edge are reflected (reflect_101).
+void copy_crop(const std::vector<uint8_t>& src, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t n, Flips f, float* dst) {
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+                int64_t r = f.transpose ? j : i, q = f.transpose ? i : j;
+                if (f.v) r = n - 1 - r;
+                if (f.h) q = n - 1 - q;
+                const int64_t sy = reflect_101(y0 + r, H), sx = reflect_101(x0 + q, W);
+                dst[(c * n + i) * n + j] = float(src[(c * H + sy) * W + sx]) * (1.0f / 255.0f);
+            }
+}
+
 }  // namespace
 
 ImagePair8 load_pair(const SamplePaths& paths, int64_t scale, bool hr_only) {
@@ -118,56 +143,31 @@ std::pair<Tensor, Tensor> TrainData::make_batch(int64_t iter) {
         const auto img = image(draw(opt_.seed, iter, k) % files_.size());
         SR_CHECK(img->h >= p && img->w >= p, "data: image ", files_[0].hr, " is smaller than the patch");
         const int64_t y = draw(opt_.seed, iter, k + 1) % (img->h - p + 1), x = draw(opt_.seed, iter, k + 2) % (img->w - p + 1);
-        const bool hflip = opt_.hflip && (draw(opt_.seed, iter, k + 3) & 1);
-        const bool vflip = opt_.rotation && (draw(opt_.seed, iter, k + 4) & 1);
-        const bool transpose = opt_.rotation && (draw(opt_.seed, iter, k + 5) & 1);
-        // Copy the crop, applying BasicSR's augment order: hflip, vflip, then transpose (rot90).
-        auto crop = [&](const std::vector<uint8_t>& src, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t n, float* dst) {
-            for (int64_t c = 0; c < 3; ++c)
-                for (int64_t i = 0; i < n; ++i)
-                    for (int64_t j = 0; j < n; ++j) {
-                        int64_t r = transpose ? j : i, q = transpose ? i : j;
-                        if (vflip) r = n - 1 - r;
-                        if (hflip) q = n - 1 - q;
-                        dst[(c * n + i) * n + j] = float(src[(c * H + y0 + r) * W + x0 + q]) * (1.0f / 255.0f);
-                    }
-        };
-        crop(img->lr, img->h, img->w, y, x, p, lp + b * 3 * p * p);
-        crop(img->hr, img->h * s, img->w * s, y * s, x * s, P, hp + b * 3 * P * P);
+        const Flips f = draw_flips(iter, k);
+        copy_crop(img->lr, img->h, img->w, y, x, p, f, lp + b * 3 * p * p);
+        copy_crop(img->hr, img->h * s, img->w * s, y * s, x * s, P, f, hp + b * 3 * P * P);
     }
     return {lr, hr};
 }
 
 // HR crops for synthesized LR: pad to the crop size by reflection (bottom/right, edge not repeated),
 // then a random crop with the same flips and rotations.
+// Draws k + 3 .. k + 5 of a sample: its flips, when enabled.
+Flips TrainData::draw_flips(int64_t iter, uint64_t k) const {
+    return {opt_.hflip && (draw(opt_.seed, iter, k + 3) & 1), opt_.rotation && (draw(opt_.seed, iter, k + 4) & 1),
+            opt_.rotation && (draw(opt_.seed, iter, k + 5) & 1)};
+}
+
 Tensor TrainData::make_hr_batch(int64_t iter) {
     const int64_t B = opt_.batch, P = opt_.patch * opt_.scale;
     Tensor hr = Tensor::empty({B, 3, P, P}, DType::F32, Device::cpu());
     float* hp = hr.data<float>();
-    auto reflect = [](int64_t i, int64_t n) {  // reflect-101 for indices in [0, 2n - 2]
-        if (n == 1) return int64_t(0);
-        const int64_t period = 2 * n - 2;
-        i %= period;
-        return i < n ? i : period - i;
-    };
     for (int64_t b = 0; b < B; ++b) {
         const uint64_t k = static_cast<uint64_t>(b) * 8;
         const auto img = image(draw(opt_.seed, iter, k) % files_.size());
         const int64_t H = std::max(img->h, P), W = std::max(img->w, P);
         const int64_t y = draw(opt_.seed, iter, k + 1) % (H - P + 1), x = draw(opt_.seed, iter, k + 2) % (W - P + 1);
-        const bool hflip = opt_.hflip && (draw(opt_.seed, iter, k + 3) & 1);
-        const bool vflip = opt_.rotation && (draw(opt_.seed, iter, k + 4) & 1);
-        const bool transpose = opt_.rotation && (draw(opt_.seed, iter, k + 5) & 1);
-        float* dst = hp + b * 3 * P * P;
-        for (int64_t c = 0; c < 3; ++c)
-            for (int64_t i = 0; i < P; ++i)
-                for (int64_t j = 0; j < P; ++j) {
-                    int64_t r = transpose ? j : i, q = transpose ? i : j;
-                    if (vflip) r = P - 1 - r;
-                    if (hflip) q = P - 1 - q;
-                    const int64_t sy = reflect(y + r, img->h), sx = reflect(x + q, img->w);
-                    dst[(c * P + i) * P + j] = float(img->hr[(c * img->h + sy) * img->w + sx]) * (1.0f / 255.0f);
-                }
+        copy_crop(img->hr, img->h, img->w, y, x, P, draw_flips(iter, k), hp + b * 3 * P * P);
     }
     return hr;
 }

@@ -46,6 +46,12 @@ struct DataOptions {
     std::function<std::pair<Tensor, Tensor>(const Tensor& hr, int64_t iter)> synthesize = nullptr;  // see above
 };
 
+// The flips of one training crop, applied in BasicSR's augment order: horizontal, vertical, then
+// transpose (together with the vertical flip, a 90-degree rotation).
+struct Flips {
+    bool h = false, v = false, transpose = false;
+};
+
 // One decoded image pair, 8 bits per value, [C, H, W] planar.
 struct ImagePair8 {
     int64_t h = 0, w = 0;      // LR size; HR is scale times larger (HR-only: lr is empty, h x w is HR's size)
@@ -70,6 +76,7 @@ public:
 private:
     std::shared_ptr<const ImagePair8> image(size_t index);
     Tensor make_hr_batch(int64_t iter);
+    Flips draw_flips(int64_t iter, uint64_t k) const;
     void worker();
 
     std::vector<SamplePaths> files_;

@@ -303,20 +303,12 @@ std::string options_yaml(const TrainOptions& o) {
       << "\n    num_worker_per_gpu: " << o.workers << "\n    cache_mb: " << o.cache_mb << "\n";
     if (o.synthetic) {
         const DegradeOptions& d = o.degradation;
-        auto arr = [&](const auto& v) {
-            std::ostringstream a;
-            a.precision(12);
-            a << "[";
-            for (size_t i = 0; i < v.size(); ++i) a << (i ? ", " : "") << v[i];
-            a << "]";
-            return a.str();
-        };
-        y << "    crop_pad_size: " << o.crop_pad_size << "\n    blur_kernel_size: 21\n    kernel_list: " << arr(kernel_names)
-          << "\n    kernel_prob: " << arr(d.kernel_prob) << "\n    sinc_prob: " << d.sinc_prob << "\n    blur_sigma: "
-          << arr(d.blur_sigma) << "\n    betag_range: " << arr(d.betag_range) << "\n    betap_range: " << arr(d.betap_range)
-          << "\n    blur_kernel_size2: 21\n    kernel_list2: " << arr(kernel_names) << "\n    kernel_prob2: " << arr(d.kernel_prob2)
-          << "\n    sinc_prob2: " << d.sinc_prob2 << "\n    blur_sigma2: " << arr(d.blur_sigma2) << "\n    betag_range2: "
-          << arr(d.betag_range2) << "\n    betap_range2: " << arr(d.betap_range2) << "\n    final_sinc_prob: " << d.final_sinc_prob
+        y << "    crop_pad_size: " << o.crop_pad_size << "\n    blur_kernel_size: 21\n    kernel_list: " << list(kernel_names)
+          << "\n    kernel_prob: " << list(d.kernel_prob) << "\n    sinc_prob: " << d.sinc_prob << "\n    blur_sigma: "
+          << list(d.blur_sigma) << "\n    betag_range: " << list(d.betag_range) << "\n    betap_range: " << list(d.betap_range)
+          << "\n    blur_kernel_size2: 21\n    kernel_list2: " << list(kernel_names) << "\n    kernel_prob2: " << list(d.kernel_prob2)
+          << "\n    sinc_prob2: " << d.sinc_prob2 << "\n    blur_sigma2: " << list(d.blur_sigma2) << "\n    betag_range2: "
+          << list(d.betag_range2) << "\n    betap_range2: " << list(d.betap_range2) << "\n    final_sinc_prob: " << d.final_sinc_prob
           << "\n";
     }
     y << "  val:\n    dataroot: \"" << o.val_data << "\"\n    split: " << o.val_split << "\n    max_images: " << o.val_images
@@ -350,25 +342,17 @@ std::string options_yaml(const TrainOptions& o) {
     y << "logger:\n  print_freq: " << o.print_freq << "\n  save_checkpoint_freq: " << o.save_freq << "\n";
     if (o.synthetic) {
         const DegradeOptions& d = o.degradation;
-        auto arr = [&](const auto& v) {
-            std::ostringstream a;
-            a.precision(12);
-            a << "[";
-            for (size_t i = 0; i < v.size(); ++i) a << (i ? ", " : "") << v[i];
-            a << "]";
-            return a.str();
-        };
         y << "# Real-ESRGAN's synthetic degradations (train/degrade.h)\n";
         y << "l1_gt_usm: " << (o.l1_gt_usm ? "true" : "false") << "\npercep_gt_usm: " << (o.percep_gt_usm ? "true" : "false")
           << "\ngan_gt_usm: " << (o.gan_gt_usm ? "true" : "false") << "\n";
-        y << "resize_prob: " << arr(d.resize_prob) << "\nresize_range: " << arr(d.resize_range)
-          << "\ngaussian_noise_prob: " << d.gaussian_noise_prob << "\nnoise_range: " << arr(d.noise_range)
-          << "\npoisson_scale_range: " << arr(d.poisson_scale_range) << "\ngray_noise_prob: " << d.gray_noise_prob
-          << "\njpeg_range: " << arr(d.jpeg_range) << "\n";
-        y << "second_blur_prob: " << d.second_blur_prob << "\nresize_prob2: " << arr(d.resize_prob2)
-          << "\nresize_range2: " << arr(d.resize_range2) << "\ngaussian_noise_prob2: " << d.gaussian_noise_prob2
-          << "\nnoise_range2: " << arr(d.noise_range2) << "\npoisson_scale_range2: " << arr(d.poisson_scale_range2)
-          << "\ngray_noise_prob2: " << d.gray_noise_prob2 << "\njpeg_range2: " << arr(d.jpeg_range2) << "\n";
+        y << "resize_prob: " << list(d.resize_prob) << "\nresize_range: " << list(d.resize_range)
+          << "\ngaussian_noise_prob: " << d.gaussian_noise_prob << "\nnoise_range: " << list(d.noise_range)
+          << "\npoisson_scale_range: " << list(d.poisson_scale_range) << "\ngray_noise_prob: " << d.gray_noise_prob
+          << "\njpeg_range: " << list(d.jpeg_range) << "\n";
+        y << "second_blur_prob: " << d.second_blur_prob << "\nresize_prob2: " << list(d.resize_prob2)
+          << "\nresize_range2: " << list(d.resize_range2) << "\ngaussian_noise_prob2: " << d.gaussian_noise_prob2
+          << "\nnoise_range2: " << list(d.noise_range2) << "\npoisson_scale_range2: " << list(d.poisson_scale_range2)
+          << "\ngray_noise_prob2: " << d.gray_noise_prob2 << "\njpeg_range2: " << list(d.jpeg_range2) << "\n";
         y << "queue_size: " << o.queue_size << "\n";
     }
     y << "path:\n  out_dir: \"" << o.out_dir << "\"\n  pretrain_network_g: \"" << o.pretrain_g << "\"\n";
