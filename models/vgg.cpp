@@ -1,7 +1,9 @@
 #include "models/vgg.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "autograd/node.h"
 #include "core/factory.h"
 #include "ops/activation.h"
 #include "ops/pool.h"
@@ -68,7 +70,16 @@ Vgg19Features::Vgg19Features(ModelArgs& a) {
             ++index;  // a max pool: no parameters
             continue;
         }
-        convs_.push_back(&features.put(index, Conv2d(channels, c, 3, {.padding = 1})));
+        Conv2d& conv = features.put(index, Conv2d(channels, c, 3, {.padding = 1}));
+        // torchvision's VGG initialisation (kaiming_normal_, fan_out, ReLU; zero bias): an
+        // untrained VGG19 keeps its activations' scale through all 16 layers, so a perceptual loss
+        // on random weights (when no ImageNet weights are given) is not vanishingly small.
+        {
+            NoGradGuard no_grad;
+            conv.weight.set_data(normal(conv.weight.shape(), 0, std::sqrt(2.0 / double(c * 9))));
+            conv.bias.set_data(zeros(conv.bias.shape()));
+        }
+        convs_.push_back(&conv);
         channels = c;
         index += 2;  // the conv and its ReLU
     }

@@ -10,7 +10,8 @@
 // features() returns "convX_Y" before its ReLU (as BasicSR's VGGFeatureExtractor and ESRGAN's
 // perceptual loss use them) and "reluX_Y" after it, running only as deep as the deepest request.
 // As in BasicSR, the model only has the layers up to the deepest of layer_name_list; loading a
-// full torchvision checkpoint into it leaves the deeper weights unused.
+// full torchvision checkpoint into it leaves the deeper weights unused. Fresh weights are
+// initialised as torchvision's vgg19() initialises them (kaiming normal, fan_out; zero bias).
 #pragma once
 
 #include <map>
