@@ -899,10 +899,10 @@ TrainResult train(const TrainOptions& o) {
                 backward(total);
                 if (o.grad_clip > 0) clip_gradients(net->parameters(), o.grad_clip);
                 optimizer.step();
-                if (ema) ema->update(*net);
             }
             p.loss = p.loss.detach();
         }
+        if (ema) ema->update(*net);  // every iteration, as BasicSR's model_ema
         if (!gan) return;
         for (Tensor w : net_d->parameters()) w.set_requires_grad(true);
         optimizer_d->set_lr(o.schedule.at(iter) * o.lr_d / o.schedule.base);
