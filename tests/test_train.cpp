@@ -339,6 +339,31 @@ TEST_CASE("training batches: aligned crops under flips and rotations, determinis
     CHECK(largest_difference(other.make_batch(1).second, data.make_batch(1).second).worst > 0);
 }
 
+TEST_CASE("HR-only batches for synthesized LR: images smaller than the crop are padded by reflection") {
+    const fs::path root = fresh_dir("hr_only");
+    const Tensor image = test_image(10, 12, 3);  // [3, 10, 12], 8-bit values
+    write_png((root / "small.png").string(), image);
+    Tensor seen;
+    DataOptions o{.scale = 2, .patch = 8, .batch = 1, .hflip = false, .rotation = false, .workers = 1, .seed = 5};
+    o.synthesize = [&](const Tensor& hr, int64_t) {
+        seen = hr.clone();
+        return std::pair<Tensor, Tensor>{hr.slice(2, 0, 8).slice(3, 0, 8).contiguous(), hr};
+    };
+    TrainData data({{(root / "small.png").string(), ""}}, o);
+    data.make_batch(1);
+    REQUIRE(seen.shape() == Shape{1, 3, 16, 16});
+    // Rows 10.. and columns 12.. mirror the image without repeating its last row/column
+    // (OpenCV's BORDER_REFLECT_101, as RealESRGANDataset pads).
+    auto at = [](const Tensor& t, int64_t c, int64_t y, int64_t x) { return to_vector(t.slice(0, c, c + 1).slice(1, y, y + 1).slice(2, x, x + 1))[0]; };
+    const Tensor crop = seen.reshape({3, 16, 16});
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t y = 0; y < 16; ++y)
+            for (int64_t x = 0; x < 16; ++x) {
+                const int64_t sy = y < 10 ? y : 18 - y, sx = x < 12 ? x : 22 - x;
+                CHECK(at(crop, c, y, x) == doctest::Approx(at(image, c, sy, sx)).epsilon(1e-6));
+            }
+}
+
 TEST_CASE("training data errors name the file and what is wrong") {
     const fs::path root = make_dataset("data_errors", 1, 0, 24, 32, 2);
     const std::string hr = (root / "DIV2K_train_HR" / "0001.png").string();
