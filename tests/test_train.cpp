@@ -627,6 +627,9 @@ TEST_CASE("train: bad options are refused before anything is written") {
     o = tiny_run(data, out);
     o.optimizer = "SGD";
     CHECK(error_of([&] { train(o); }).find("optimizer must be Adam or AdamW") != std::string::npos);
+    o = tiny_run(data, out);
+    o.pretrain_g = "/nonexistent/net_g.safetensors";
+    CHECK(error_of([&] { train(o); }).find("train the preset they come from first") != std::string::npos);
     o = tiny_run(fs::path("/nonexistent/data"), out);
     CHECK(error_of([&] { train(o); }).find("/nonexistent/data") != std::string::npos);
     CHECK(!fs::exists(out / "tiny"));

@@ -661,7 +661,11 @@ TrainResult train(const TrainOptions& o) {
     // The networks, seeded so that a fresh run always starts from the same weights.
     manual_seed(o.seed);
     std::shared_ptr<Network> net = make_model(o.model);
-    if (!o.pretrain_g.empty()) net->load(o.pretrain_g);  // e.g. the PSNR stage's weights; a resumed run overrides them
+    if (!o.pretrain_g.empty()) {  // e.g. the PSNR stage's weights; a resumed run overrides them
+        SR_CHECK(fs::exists(o.pretrain_g), "train: the generator's starting weights '", o.pretrain_g,
+                 "' (path.pretrain_network_g) do not exist: train the preset they come from first, or give --pretrain FILE");
+        net->load(o.pretrain_g);
+    }
     net->to(o.device);
     const int64_t net_scale = network_scale(*net, o.device);
     SR_CHECK(net_scale == o.scale, "train: model '", o.model, "' upscales by ", net_scale, ", but the data scale is ", o.scale);
