@@ -592,21 +592,23 @@ TrainOptions options_from_config(const Json& c, const std::string& what, TrainOp
     o.l1_gt_usm = config_flag(c, "l1_gt_usm", config_flag(c, "gt_usm", o.l1_gt_usm));
     o.percep_gt_usm = config_flag(c, "percep_gt_usm", o.percep_gt_usm);
     o.gan_gt_usm = config_flag(c, "gan_gt_usm", o.gan_gt_usm);
-    d.resize_prob = triple("resize_prob", d.resize_prob);
-    d.resize_range = pair("resize_range", d.resize_range);
-    d.gaussian_noise_prob = config_number(c, "gaussian_noise_prob", d.gaussian_noise_prob);
-    d.noise_range = pair("noise_range", d.noise_range);
-    d.poisson_scale_range = pair("poisson_scale_range", d.poisson_scale_range);
-    d.gray_noise_prob = config_number(c, "gray_noise_prob", d.gray_noise_prob);
-    d.jpeg_range = pair("jpeg_range", d.jpeg_range);
+    // The two degradation stages have the same keys, the second with a "2" suffix.
+    auto stage = [&](const std::string& n, std::array<double, 3>& resize_prob, std::array<double, 2>& resize_range,
+                     double& gaussian_prob, std::array<double, 2>& noise_range, std::array<double, 2>& poisson_range,
+                     double& gray_prob, std::array<double, 2>& jpeg_range) {
+        resize_prob = triple("resize_prob" + n, resize_prob);
+        resize_range = pair("resize_range" + n, resize_range);
+        gaussian_prob = config_number(c, "gaussian_noise_prob" + n, gaussian_prob);
+        noise_range = pair("noise_range" + n, noise_range);
+        poisson_range = pair("poisson_scale_range" + n, poisson_range);
+        gray_prob = config_number(c, "gray_noise_prob" + n, gray_prob);
+        jpeg_range = pair("jpeg_range" + n, jpeg_range);
+    };
+    stage("", d.resize_prob, d.resize_range, d.gaussian_noise_prob, d.noise_range, d.poisson_scale_range, d.gray_noise_prob,
+          d.jpeg_range);
+    stage("2", d.resize_prob2, d.resize_range2, d.gaussian_noise_prob2, d.noise_range2, d.poisson_scale_range2,
+          d.gray_noise_prob2, d.jpeg_range2);
     d.second_blur_prob = config_number(c, "second_blur_prob", d.second_blur_prob);
-    d.resize_prob2 = triple("resize_prob2", d.resize_prob2);
-    d.resize_range2 = pair("resize_range2", d.resize_range2);
-    d.gaussian_noise_prob2 = config_number(c, "gaussian_noise_prob2", d.gaussian_noise_prob2);
-    d.noise_range2 = pair("noise_range2", d.noise_range2);
-    d.poisson_scale_range2 = pair("poisson_scale_range2", d.poisson_scale_range2);
-    d.gray_noise_prob2 = config_number(c, "gray_noise_prob2", d.gray_noise_prob2);
-    d.jpeg_range2 = pair("jpeg_range2", d.jpeg_range2);
     o.queue_size = config_integer(c, "queue_size", o.queue_size);
     o.crop_pad_size = config_integer(c, "datasets.train.crop_pad_size", o.crop_pad_size);
     for (const std::string suffix : {"", "2"}) {
