@@ -430,6 +430,22 @@ TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted ru
     CHECK(error_of([&] { train(split); }).find("was made with seed 7, this run has seed 8") != std::string::npos);
 }
 
+TEST_CASE("train: a checkpoint written by an earlier srforge (b59f67d) still resumes, bit for bit") {
+    const fs::path fixture = fs::path(SR_SOURCE_DIR) / "tests/fixtures/checkpoint_b59f67d";
+    const fs::path data = make_dataset("resume_data", 4, 1, 32, 32, 2);  // the data it was trained on
+    const fs::path out = fresh_dir("old_checkpoint_runs");
+    fs::copy(fixture, out / "old_main", fs::copy_options::recursive);
+    std::vector<double> expected;
+    std::ifstream in(fixture / "expected_losses.txt");
+    for (double v; in >> v;) expected.push_back(v);
+    REQUIRE(expected.size() == 6);
+    TrainOptions o = tiny_run(data, out);
+    o.name = "old_main";
+    const TrainResult r = train(o);  // continues from the fixture's iteration 3
+    REQUIRE(r.losses.size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(r.losses[i] == expected[i + 3]);
+}
+
 TEST_CASE("train: GAN training (relativistic, perceptual, discriminator warm-up) resumes bit for bit") {
     const fs::path data = make_dataset("gan_data", 4, 1, 32, 32, 2);
     const fs::path out = fresh_dir("gan_runs");

@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ make libstb-dev doctest-dev ccache)
+# yaml-cpp reads option files; liblmdb reads BasicSR's LMDB datasets; protobuf (library and
+# protoc) decodes TensorBoard event files in the tests.
+packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libprotobuf-dev protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
