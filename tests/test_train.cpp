@@ -21,6 +21,7 @@
 #include "ops/reduce.h"
 #include "test_util.h"
 #include "train/config.h"
+#include "train/options.h"
 #include "train/data.h"
 #include "train/ema.h"
 #include "train/losses.h"
@@ -105,7 +106,7 @@ TrainOptions tiny_run(const fs::path& data, const fs::path& out) {
     o.name = "tiny";
     o.model = "edsr:num_feat=8,num_block=1,upscale=2";
     o.scale = 2;
-    o.data = data.string();
+    o.train_set.dataroot = data.string();
     o.patch = 8;
     o.batch = 2;
     o.workers = 2;
@@ -152,50 +153,50 @@ TEST_CASE("Adam skips parameters without a gradient and rejects bad hyper-parame
     CHECK(error_of([] { Adam bad({ones({2})}); }).find("must be contiguous leaf tensors that require grad") != std::string::npos);
 }
 
-TEST_CASE("YAML subset: mappings, lists, scalars, tags, comments, and clear errors") {
-    const Json c = parse_yaml("# a run\n"
-                              "name: EDSR_Mx2   # trailing comment\n"
-                              "scale: 2\n"
-                              "network_g:\n"
-                              "  type: EDSR\n"
-                              "  rgb_mean: [0.4488, 0.4371, 0.4040]\n"
-                              "  img_range: 255.\n"
-                              "train:\n"
-                              "  optim_g:\n"
-                              "    lr: !!float 1e-4\n"
-                              "    quoted: \"a: b # not a comment\"\n"
-                              "  flags: [true, False]\n"
-                              "  steps:\n"
-                              "    - 10\n"
-                              "    - 20\n"
-                              "  none: ~\n",
-                              "test.yaml");
-    CHECK(config_text(c, "name", "") == "EDSR_Mx2");
-    CHECK(config_number(c, "scale", 0) == 2);
-    CHECK(config_number(c, "network_g.img_range", 0) == 255);
-    CHECK(config_number(c, "train.optim_g.lr", 0) == 1e-4);
-    CHECK(config_text(c, "train.optim_g.quoted", "") == "a: b # not a comment");
-    CHECK(config_number(c, "train.missing", 5) == 5);
-    const Json* mean = config_find(c, "network_g.rgb_mean");
-    REQUIRE(mean);
-    REQUIRE(mean->items.size() == 3);
-    CHECK(mean->items[1].number == 0.4371);
-    const Json* steps = config_find(c, "train.steps");
-    REQUIRE(steps);
-    REQUIRE(steps->items.size() == 2);
-    CHECK(steps->items[1].number == 20);
-    CHECK(config_find(c, "train.flags")->items[1].boolean == false);
-    CHECK(config_find(c, "train.none")->is(Json::Kind::Null));
-    CHECK(error_of([] { parse_yaml("a: &anchor 1\n", "x.yaml"); }).find("x.yaml:1") != std::string::npos);
-    CHECK(error_of([] { parse_yaml("a: !!str 1\n", "x.yaml"); }).find("unsupported YAML tag") != std::string::npos);
-    CHECK(error_of([] { parse_yaml("a: !!float big\n", "x.yaml"); }).find("needs a number") != std::string::npos);
-    CHECK(error_of([] { parse_yaml("a: [1, 2\n", "x.yaml"); }).find("unterminated") != std::string::npos);
-    CHECK(error_of([&] { config_number(c, "name", 0); }).find("name") != std::string::npos);
+TEST_CASE("YAML option files: BasicSR's YAML features read, typed values checked, errors with file:line:column") {
+    const YAML::Node c = parse_yaml("# a run\n"
+                                    "name: EDSR_Mx2   # trailing comment\n"
+                                    "scale: 2\n"
+                                    "network_g:\n"
+                                    "  type: EDSR\n"
+                                    "  rgb_mean: [0.4488, 0.4371, 0.4040]\n"
+                                    "  img_range: 255.\n"
+                                    "train:\n"
+                                    "  optim_g:\n"
+                                    "    lr: !!float 1e-4\n"
+                                    "    quoted: \"a: b # not a comment\"\n"
+                                    "  flags: [true, False]\n"
+                                    "  'conv5_4': 1\n"
+                                    "  steps:\n"
+                                    "    - 10\n"
+                                    "    - 20\n"
+                                    "  none: ~\n",
+                                    "test.yaml");
+    CHECK(yaml_text(c["name"], "name") == "EDSR_Mx2");
+    CHECK(yaml_integer(c["scale"], "scale") == 2);
+    CHECK(yaml_number(c["network_g"]["img_range"], "img_range") == 255);
+    CHECK(yaml_number(c["train"]["optim_g"]["lr"], "lr") == 1e-4);
+    CHECK(yaml_text(c["train"]["optim_g"]["quoted"], "quoted") == "a: b # not a comment");
+    CHECK(yaml_numbers(c["network_g"]["rgb_mean"], "rgb_mean") == std::vector<double>{0.4488, 0.4371, 0.4040});
+    CHECK(yaml_numbers(c["train"]["steps"], "steps") == std::vector<double>{10, 20});
+    CHECK(yaml_flag(c["train"]["flags"][1], "flags") == false);
+    CHECK(yaml_integer(c["train"]["conv5_4"], "conv5_4") == 1);
+    CHECK(c["train"]["none"].IsNull());
+    CHECK(yaml_text(c["train"]["none"], "none") == "");
+    CHECK(error_of([] { parse_yaml("a: [1, 2\n", "x.yaml"); }).find("x.yaml:2:1: YAML syntax error") == 0);
+    CHECK(error_of([] { parse_yaml("a: 1\n  b: 2\n", "x.yaml"); }).find("x.yaml:2:") == 0);
+    CHECK(error_of([&] { yaml_number(c["name"], "name"); }) == "name must be a number, got 'EDSR_Mx2'");
+    CHECK(error_of([&] { yaml_integer(c["network_g"]["rgb_mean"], "rgb_mean"); }) == "rgb_mean must be an integer, got a list");
+    CHECK(error_of([&] { yaml_integer(c["train"]["optim_g"]["lr"], "lr"); }) == "lr must be an integer, got '1e-4'");
+    CHECK(error_of([&] { yaml_flag(c["scale"], "scale"); }) == "scale must be true or false, got '2'");
+    // Options read from a file name the file, line and column of a bad value.
+    CHECK(error_of([] { options_from_yaml("name: x\ntrain:\n  total_iter: many\n", "t.yml"); }) ==
+          "t.yml:3:15: train.total_iter must be an integer, got 'many'");
 }
 
 TEST_CASE("train options: BasicSR-layout presets, round trip through config.yaml, unknown keys") {
     const std::string configs = std::string(SR_SOURCE_DIR) + "/configs/";
-    const TrainOptions o = options_from_config(read_yaml(configs + "edsr_baseline_x2.yaml"), "edsr_baseline_x2.yaml");
+    const TrainOptions o = options_from_file(configs + "edsr_baseline_x2.yaml");
     CHECK(o.model == "edsr:num_in_ch=3,num_out_ch=3,num_feat=64,num_block=16,upscale=2,res_scale=1,img_range=255.,"
                      "rgb_mean=0.4488/0.4371/0.4040");
     CHECK(o.scale == 2);
@@ -210,7 +211,7 @@ TEST_CASE("train options: BasicSR-layout presets, round trip through config.yaml
     // Every preset is read without errors and names a model srforge builds at the preset's scale.
     for (const auto& entry : fs::directory_iterator(configs)) {
         CAPTURE(entry.path().string());
-        const TrainOptions p = options_from_config(read_yaml(entry.path().string()), entry.path().string());
+        const TrainOptions p = options_from_file(entry.path().string());
         CHECK(error_of([&] { make_model(p.model); }) == "(no error)");
         CHECK(p.total_iter > 0);
     }
@@ -220,18 +221,18 @@ TEST_CASE("train options: BasicSR-layout presets, round trip through config.yaml
     a.schedule.warmup_iter = 3;
     a.ema_decay = 0.999;
     a.loss = "l1:1+ssim:0.1";
-    a.data = "some/where";
-    const TrainOptions b = options_from_config(parse_yaml(options_yaml(a), "config.yaml"), "config.yaml");
+    a.train_set.dataroot = "some/where";
+    const TrainOptions b = options_from_yaml(options_yaml(a), "config.yaml");
     CHECK(options_yaml(b) == options_yaml(a));
     CHECK(b.schedule.periods == a.schedule.periods);
     CHECK(b.schedule.restart_weights == a.schedule.restart_weights);
     CHECK(b.model == a.model);
     CHECK(b.patch == a.patch);
-    CHECK(error_of([] { options_from_config(parse_yaml("train:\n  totl_iter: 5\n", "t.yaml"), "t.yaml"); })
+    CHECK(error_of([] { options_from_yaml("train:\n  totl_iter: 5\n", "t.yaml"); })
               .find("unknown option 'train.totl_iter'") != std::string::npos);
-    CHECK(error_of([] { options_from_config(parse_yaml("scale: 3\ndatasets:\n  train:\n    gt_size: 100\n", "t.yaml"), "t.yaml"); })
+    CHECK(error_of([] { options_from_yaml("scale: 3\ndatasets:\n  train:\n    gt_size: 100\n", "t.yaml"); })
               .find("gt_size 100 is not a multiple of the scale 3") != std::string::npos);
-    CHECK(error_of([] { options_from_config(parse_yaml("train:\n  pixel_opt:\n    type: PerceptualLoss\n", "t.yaml"), "t.yaml"); })
+    CHECK(error_of([] { options_from_yaml("train:\n  pixel_opt:\n    type: PerceptualLoss\n", "t.yaml"); })
               .find("L1Loss, MSELoss or CharbonnierLoss") != std::string::npos);
 }
 
@@ -454,7 +455,7 @@ TEST_CASE("train: GAN training (relativistic, perceptual, discriminator warm-up)
         o.name = name;
         o.total_iter = iters;
         o.model_d = "unet_discriminator_sn:num_feat=4";
-        o.relativistic = true;
+        o.model_type = "ESRGANModel";
         o.perceptual = true;
         o.perceptual_opt.layer_weights = {{"conv1_2", 0.5}, {"conv2_2", 1.0}};
         o.perceptual_opt.style_weight = 0.1;
@@ -510,7 +511,7 @@ TEST_CASE("train: Real-ESRGAN runs (synthetic degradations, pair pool) resume bi
         TrainOptions o = tiny_run(data, out);
         o.name = name;
         o.total_iter = iters;
-        o.synthetic = true;
+        o.model_type = "RealESRGANModel";
         o.crop_pad_size = 40;  // HR crops degraded, then cut to the 16-pixel HR patch
         o.queue_size = 4;      // two batches: full after iteration 2, exchanging from 3 on
         o.rotation = false;
@@ -537,8 +538,8 @@ TEST_CASE("train: Real-ESRGAN runs (synthetic degradations, pair pool) resume bi
     }
     CHECK(pool_tensors > 0);
     // config.yaml reads back as a Real-ESRGAN run with the same degradation settings.
-    const TrainOptions back = options_from_config(read_yaml((out / "split" / "config.yaml").string()), "config.yaml");
-    CHECK(back.synthetic);
+    const TrainOptions back = options_from_file((out / "split" / "config.yaml").string());
+    CHECK(back.synthetic());
     CHECK(back.crop_pad_size == 40);
     CHECK(back.queue_size == 4);
     CHECK(options_yaml(back) == options_yaml(split));
@@ -550,9 +551,9 @@ TEST_CASE("train: Real-ESRGAN runs (synthetic degradations, pair pool) resume bi
 
 TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
     const std::string configs = std::string(SR_SOURCE_DIR) + "/configs/";
-    const TrainOptions o = options_from_config(read_yaml(configs + "esrgan_x4.yaml"), "esrgan_x4.yaml");
+    const TrainOptions o = options_from_file(configs + "esrgan_x4.yaml");
     CHECK(o.model_d == "vgg_discriminator:num_in_ch=3,num_feat=64");
-    CHECK(o.relativistic);
+    CHECK(o.relativistic());
     CHECK(o.gan_type == "vanilla");
     CHECK(o.gan_weight == 5e-3);
     CHECK(o.loss == "l1:0.01");
@@ -561,11 +562,11 @@ TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
     CHECK(o.perceptual_opt.criterion == "l1");
     CHECK(o.lr_d == 1e-4);
     CHECK(o.ema_decay == 0.999);
-    const TrainOptions b = options_from_config(parse_yaml(options_yaml(o), "config.yaml"), "config.yaml");
+    const TrainOptions b = options_from_yaml(options_yaml(o), "config.yaml");
     CHECK(options_yaml(b) == options_yaml(o));
     CHECK(b.perceptual_opt.layer_weights == o.perceptual_opt.layer_weights);
-    const TrainOptions r = options_from_config(read_yaml(configs + "realesrgan_x4.yaml"), "realesrgan_x4.yaml");
-    CHECK(r.synthetic);
+    const TrainOptions r = options_from_file(configs + "realesrgan_x4.yaml");
+    CHECK(r.synthetic());
     CHECK(r.model_d == "unet_discriminator_sn:num_in_ch=3,num_feat=64,skip_connection=true");
     CHECK(r.patch * r.scale == 256);
     CHECK(r.crop_pad_size == 400);
@@ -578,21 +579,18 @@ TEST_CASE("train options: GAN keys in BasicSR's layout and their round trip") {
     CHECK(r.gan_weight == 0.1);
     CHECK(r.l1_gt_usm);
     CHECK(!r.gan_gt_usm);
-    CHECK(options_yaml(options_from_config(parse_yaml(options_yaml(r), "c.yaml"), "c.yaml")) == options_yaml(r));
+    CHECK(options_yaml(options_from_yaml(options_yaml(r), "c.yaml")) == options_yaml(r));
     CHECK(error_of([] {
-              options_from_config(parse_yaml("model_type: RealESRNetModel\ndatasets:\n  train:\n    kernel_list: [iso]\n", "t.yaml"),
-                                  "t.yaml");
+              options_from_yaml("model_type: RealESRNetModel\ndatasets:\n  train:\n    kernel_list: [iso]\n", "t.yaml");
           }).find("must list iso, aniso") != std::string::npos);
-    CHECK(error_of([] { options_from_config(parse_yaml("model_type: ESRGANModel\n", "t.yaml"), "t.yaml"); })
+    CHECK(error_of([] { check_options(options_from_yaml("model_type: ESRGANModel\n", "t.yaml")); })
               .find("needs a network_d") != std::string::npos);
     CHECK(error_of([] {
-              options_from_config(parse_yaml("network_d:\n  type: vgg_discriminator\ntrain:\n  gan_opt:\n    gan_type: wgan\n", "t.yaml"),
-                                  "t.yaml");
+              options_from_yaml("network_d:\n  type: vgg_discriminator\ntrain:\n  gan_opt:\n    gan_type: wgan\n", "t.yaml");
           }).find("(no error)") != std::string::npos);  // the type is checked when training starts
     CHECK(error_of([] {
-              options_from_config(parse_yaml("network_d:\n  type: vgg_discriminator\ntrain:\n  gan_opt:\n    real_label_val: 0.9\n", "t.yaml"),
-                                  "t.yaml");
-          }).find("labels must be 1 (real) and 0 (fake)") != std::string::npos);
+              options_from_yaml("network_d:\n  type: vgg_discriminator\ntrain:\n  gan_opt:\n    real_label_val: 0.9\n", "t.yaml");
+          }).find("labels are 1 (real) and 0 (fake)") != std::string::npos);
 }
 
 TEST_CASE("train: a folder of HR photos (LR made on the fly) with validation on another folder") {
@@ -603,7 +601,9 @@ TEST_CASE("train: a folder of HR photos (LR made on the fly) with validation on 
     write_png((set5 / "HR" / "baby.png").string(), test_image(32, 32, 9));
     write_png((set5 / "LR_bicubic" / "X2" / "babyx2.png").string(), block_mean_u8(test_image(32, 32, 9), 2));
     TrainOptions o = tiny_run(photos, fresh_dir("photos_runs"));
-    o.val_data = set5.string();
+    o.val_sets = {DatasetOptions{}};
+    o.val_sets[0].phase = "val";
+    o.val_sets[0].dataroot = set5.string();
     o.total_iter = 2;
     const TrainResult r = train(o);
     CHECK(r.iterations == 2);
@@ -681,7 +681,7 @@ TEST_CASE("train_sr: flags, exit codes, Ctrl-C saves a checkpoint and the next r
     CHECK(run("--config /nonexistent.yaml") == 1);
     CHECK(read_file(log.string()).find("/nonexistent.yaml") != std::string::npos);
     CHECK(run("--data " + data.string() + " --iters x") == 1);
-    CHECK(read_file(log.string()).find("--iters must be a non-negative integer") != std::string::npos);
+    CHECK(read_file(log.string()).find("--iters must be an integer, got 'x'") != std::string::npos);
 
     const std::string args = "--model edsr:num_feat=8,num_block=1,upscale=2 --scale 2 --data " + data.string() + " --out " +
                              out.string() + " --name cli --patch 8 --batch 2 --val-freq 1000000 --save-freq 1000000 --quiet";

@@ -1,36 +1,33 @@
-// Training configuration files: the subset of YAML that BasicSR's option files use, read into the
-// same tree as JSON (core/json.h): nested mappings by indentation, `- item` and `[a, b]` lists,
-// numbers, true/false, null/~, plain and quoted strings, `#` comments.
+// Training option files: YAML read by yaml-cpp (BasicSR's option files use anchors rarely, but
+// `!!float 5e3`, `~`, flow lists, quoted keys and comments after values often; a real YAML parser
+// reads them all). This file adds what yaml-cpp leaves to its callers: errors that name the file,
+// line and column, and typed reading of a value whose message names the key, the value and the
+// type that was expected.
 //
-//   name: EDSR_Lx2
-//   scale: 2
-//   network_g:
-//     type: EDSR
-//     num_feat: 256
-//   train:
-//     scheduler:
-//       type: MultiStepLR
-//       milestones: [200000]
-//
-// Anything outside that subset (anchors, multi-line strings, flow mappings) is a clear error
-// naming the line.
+//   const YAML::Node c = read_yaml("options/train/EDSR/train_EDSR_Mx2.yml");
+//   double lr = yaml_number(c["train"]["optim_g"]["lr"], "train.optim_g.lr");
 #pragma once
 
 #include <string>
+#include <vector>
 
-#include "core/json.h"
+#include <yaml-cpp/yaml.h>
 
 namespace sr {
 
-Json parse_yaml(const std::string& text, const std::string& what);
-Json read_yaml(const std::string& path);
+// A parsed document; a syntax error is an sr::Error "FILE:LINE:COLUMN: what yaml-cpp said".
+YAML::Node parse_yaml(const std::string& text, const std::string& what);
+YAML::Node read_yaml(const std::string& path);
 
-// Typed access into a config tree with a dotted path ("train.optim_g.lr"): the value, or
-// `fallback` when any part of the path is missing. A value of the wrong kind is an error naming
-// the path.
-double config_number(const Json& root, const std::string& path, double fallback);
-std::string config_text(const Json& root, const std::string& path, const std::string& fallback);
-bool config_flag(const Json& root, const std::string& path, bool fallback);
-const Json* config_find(const Json& root, const std::string& path);
+// "FILE:LINE:COLUMN" of a node (1-based), for messages.
+std::string yaml_where(const YAML::Node& node, const std::string& what);
+
+// Scalars with their type checked. `key` is the dotted path named in errors ("train.optim_g.lr
+// must be a number, got 'fast'"); callers put yaml_where() in front.
+double yaml_number(const YAML::Node& node, const std::string& key);
+int64_t yaml_integer(const YAML::Node& node, const std::string& key);
+bool yaml_flag(const YAML::Node& node, const std::string& key);
+std::string yaml_text(const YAML::Node& node, const std::string& key);  // any scalar, as written
+std::vector<double> yaml_numbers(const YAML::Node& node, const std::string& key);  // a list
 
 }  // namespace sr

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/image_io.h"
+#include "core/lmdb_images.h"
 #include "core/rng.h"
 #include "train/imresize.h"
 
@@ -58,8 +59,14 @@ void copy_crop(const std::vector<uint8_t>& src, int64_t H, int64_t W, int64_t y0
 
 }  // namespace
 
+namespace {
+
+Tensor read_sample_image(const std::string& name, const LmdbImages* db) { return db ? db->image(name) : read_image(name); }
+
+}  // namespace
+
 ImagePair8 load_pair(const SamplePaths& paths, int64_t scale, bool hr_only) {
-    Tensor hr = read_image(paths.hr);
+    Tensor hr = read_sample_image(paths.hr, paths.hr_db.get());
     if (hr_only) {
         ImagePair8 pair;
         pair.h = hr.size(1);
@@ -76,7 +83,7 @@ ImagePair8 load_pair(const SamplePaths& paths, int64_t scale, bool hr_only) {
         hr = hr.slice(1, 0, h).slice(2, 0, w).contiguous();
         lr = quantize_u8(imresize(hr.slice(0, 0, std::min<int64_t>(hr.size(0), 3)).contiguous(), 1.0 / double(scale)));
     } else {
-        lr = read_image(paths.lr);
+        lr = read_sample_image(paths.lr, paths.lr_db.get());
     }
     SR_CHECK(hr.size(1) == lr.size(1) * scale && hr.size(2) == lr.size(2) * scale, "data: HR '", paths.hr, "' is ",
              hr.size(2), "x", hr.size(1), " but LR '", paths.lr, "' is ", lr.size(2), "x", lr.size(1), " (expected HR = ",

@@ -30,8 +30,13 @@
 
 namespace sr {
 
+class LmdbImages;
+
+// Where a training pair's images are: files, or keys of BasicSR LMDB databases when hr_db/lr_db
+// are set (core/lmdb_images.h).
 struct SamplePaths {
     std::string hr, lr;  // lr empty: made from hr
+    std::shared_ptr<const LmdbImages> hr_db = nullptr, lr_db = nullptr;
 };
 
 struct DataOptions {

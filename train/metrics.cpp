@@ -139,6 +139,14 @@ double ssim_y(const Tensor& sr, const Tensor& hr, int64_t crop_border) {
     return ssim(luma(rgb_levels(sr, crop_border)), luma(rgb_levels(hr, crop_border)));
 }
 
+double ssim_rgb(const Tensor& sr, const Tensor& hr, int64_t crop_border) {
+    check_pair("ssim_rgb", sr, hr, crop_border, kWindow);
+    const std::vector<Plane> a = rgb_levels(sr, crop_border), b = rgb_levels(hr, crop_border);
+    double sum = 0;
+    for (size_t c = 0; c < a.size(); ++c) sum += ssim(a[c], b[c]);
+    return sum / double(a.size());
+}
+
 double psnr_rgb(const Tensor& sr, const Tensor& hr, int64_t crop_border) {
     check_pair("psnr_rgb", sr, hr, crop_border, 1);
     return psnr(rgb_levels(sr, crop_border), rgb_levels(hr, crop_border));

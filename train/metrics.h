@@ -14,7 +14,8 @@
 //           local statistics under an 11x11 Gaussian window (sigma 1.5, normalised to sum 1 as
 //           cv2.getGaussianKernel), C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2, only at positions
 //           where the window lies inside the cropped image ('valid')
-// psnr_rgb takes one MSE over all three channels.
+// psnr_rgb takes one MSE over all three channels; ssim_rgb is the mean of the three channels'
+// SSIMs (BasicSR's calculate_ssim with test_y_channel false).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@ namespace sr {
 double psnr_y(const Tensor& sr, const Tensor& hr, int64_t crop_border);
 double ssim_y(const Tensor& sr, const Tensor& hr, int64_t crop_border);
 double psnr_rgb(const Tensor& sr, const Tensor& hr, int64_t crop_border);
+double ssim_rgb(const Tensor& sr, const Tensor& hr, int64_t crop_border);
 
 // All three at once (one conversion to 8 bits and Y), for evaluation loops.
 struct ImageScores {

@@ -5,6 +5,8 @@
 #include "autograd/backward.h"
 #include "autograd/node.h"
 #include "core/factory.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
 #include "cuda/optim.h"
 #include "ops/cuda_call.h"
 
@@ -56,5 +58,18 @@ void Adam::step() {
 }
 
 void Adam::zero_grad() { sr::zero_grad(params_); }
+
+void clip_gradients(const std::vector<Tensor>& params, double max_norm) {
+    NoGradGuard no_grad;
+    Tensor total;  // summed on the device, read once
+    for (const Tensor& p : params)
+        if (p.grad().defined()) total = total.defined() ? total + sum(p.grad() * p.grad()) : sum(p.grad() * p.grad());
+    if (!total.defined()) return;
+    const double norm = std::sqrt(total.item());
+    if (norm <= max_norm) return;
+    const double factor = max_norm / (norm + 1e-6);
+    for (const Tensor& p : params)
+        if (p.grad().defined()) p.set_grad(p.grad() * factor);
+}
 
 }  // namespace sr

@@ -47,4 +47,8 @@ private:
     int64_t step_ = 0;
 };
 
+// Scales all gradients so that their joint L2 norm is at most max_norm (as PyTorch's
+// clip_grad_norm_, which BasicSR's use_grad_clip calls before the optimiser step).
+void clip_gradients(const std::vector<Tensor>& params, double max_norm);
+
 }  // namespace sr

@@ -33,18 +33,6 @@ std::vector<std::string> splits_of(const std::string& split) {
     return {split};
 }
 
-// The image files of one folder, sorted by name.
-std::vector<fs::path> images_in(const char* op, const fs::path& dir) {
-    SR_CHECK(fs::is_directory(dir), op, ": no folder '", dir.string(), "'");
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir))
-        if (entry.is_regular_file() && is_image(entry.path())) files.push_back(entry.path());
-    std::sort(files.begin(), files.end());
-    SR_CHECK(!files.empty(), op, ": no PNG, JPEG or BMP images in '", dir.string(), "'");
-    return files;
-}
-
-// (HR folder, LR folder at `scale`) for each folder of HR images the request covers.
 std::vector<std::pair<fs::path, fs::path>> folders(const char* op, const std::string& root_text, const std::string& split,
                                                   int scale) {
     check_split(op, split);
@@ -66,6 +54,17 @@ std::vector<std::pair<fs::path, fs::path>> folders(const char* op, const std::st
 
 }  // namespace
 
+std::vector<fs::path> images_in(const char* op, const fs::path& dir) {
+    SR_CHECK(fs::is_directory(dir), op, ": no folder '", dir.string(), "'");
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.is_regular_file() && is_image(entry.path())) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    SR_CHECK(!files.empty(), op, ": no PNG, JPEG or BMP images in '", dir.string(), "'");
+    return files;
+}
+
+// (HR folder, LR folder at `scale`) for each folder of HR images the request covers.
 std::vector<std::string> find_hr_images(const std::string& root, const std::string& split) {
     std::vector<std::string> out;
     for (const auto& [hr_dir, lr_dir] : folders("find_hr_images", root, split, 1))

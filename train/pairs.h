@@ -10,6 +10,7 @@
 // HR images are the folder's PNG, JPEG and BMP files, in name order. Images are not opened here.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct ImagePair {
     std::string hr;    // paths
     std::string lr;    // empty: none (see lr_optional)
 };
+
+// The PNG, JPEG and BMP files of one folder (not its subfolders), sorted by name; an error naming
+// `op` and the folder when it is missing or holds none.
+std::vector<std::filesystem::path> images_in(const char* op, const std::filesystem::path& dir);
 
 // The HR images of a split. An error names what is missing: the folder, the layout's folders, or
 // any image at all.
