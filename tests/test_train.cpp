@@ -42,35 +42,6 @@ fs::path fresh_dir(const std::string& name) {
     return dir;
 }
 
-// Random 8-bit RGB image [3, h, w] in [0, 1], smooth enough to be learnable.
-Tensor test_image(int64_t h, int64_t w, uint64_t seed) {
-    std::vector<double> v(size_t(3 * h * w));
-    for (int64_t c = 0; c < 3; ++c)
-        for (int64_t y = 0; y < h; ++y)
-            for (int64_t x = 0; x < w; ++x) {
-                const double s = std::sin(0.3 * double(x + 2 * c) + 0.17 * double(y) * double(seed % 5 + 1)) *
-                                 std::cos(0.11 * double(y + x) + double(seed));
-                v[size_t((c * h + y) * w + x)] = std::round(127.5 + 120 * s) / 255.0;
-            }
-    return from_vector(v, {3, h, w});
-}
-
-// LR = the mean of each s x s block, rounded to 8 bits.
-Tensor block_mean_u8(const Tensor& hr, int64_t s) {
-    const std::vector<double> v = to_vector(hr);
-    const int64_t H = hr.size(1), W = hr.size(2), h = H / s, w = W / s;
-    std::vector<double> out(size_t(3 * h * w));
-    for (int64_t c = 0; c < 3; ++c)
-        for (int64_t y = 0; y < h; ++y)
-            for (int64_t x = 0; x < w; ++x) {
-                double sum = 0;
-                for (int64_t dy = 0; dy < s; ++dy)
-                    for (int64_t dx = 0; dx < s; ++dx) sum += v[size_t((c * H + y * s + dy) * W + x * s + dx)] * 255;
-                out[size_t((c * h + y) * w + x)] = std::nearbyint(sum / double(s * s)) / 255;
-            }
-    return from_vector(out, {3, h, w});
-}
-
 // A DIV2K-layout folder: `train` and `valid` images of h x w with block-mean LR at scale s.
 fs::path make_dataset(const std::string& name, int train, int valid, int64_t h, int64_t w, int64_t s) {
     const fs::path root = fresh_dir(name);

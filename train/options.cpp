@@ -244,6 +244,8 @@ std::string spec_from(const YAML::Node& n, const std::string& key) {
             for (const YAML::Node& item : kv.second) text += (text.empty() ? "" : "/") + yaml_text(item, key + "." + arg);
         else
             text = yaml_text(kv.second, key + "." + arg);
+        if (text == "True" || text == "TRUE") text = "true";  // YAML's other spellings of booleans, as PyYAML reads them
+        if (text == "False" || text == "FALSE") text = "false";
         spec += (first ? "" : ",") + arg + "=" + text;
         first = false;
     }
@@ -439,6 +441,7 @@ Option metrics_row() {
         o.metrics.clear();
         for (const auto& kv : n) {
             MetricOptions m{kv.first.Scalar(), "", 0, false};
+            std::string better = "higher";
             const std::string at = key + "." + m.name;
             SR_CHECK(kv.second.IsMap(), at, " must be a mapping like {type: calculate_psnr, crop_border: 4}");
             for (const auto& e : kv.second) {
@@ -446,11 +449,16 @@ Option metrics_row() {
                 if (k == "type") m.type = yaml_text(e.second, at + ".type");
                 else if (k == "crop_border") m.crop_border = yaml_integer(e.second, at + ".crop_border");
                 else if (k == "test_y_channel") m.test_y_channel = yaml_flag(e.second, at + ".test_y_channel");
-                else if (k == "better") SR_CHECK(yaml_text(e.second, at + ".better") == "higher", at, ".better must be higher");
+                else if (k == "better") better = yaml_text(e.second, at + ".better");
                 else fail(at, ": unknown key '", k, "' (type, crop_border, test_y_channel, better)");
             }
-            SR_CHECK(m.type == "calculate_psnr" || m.type == "calculate_ssim", at, ".type must be calculate_psnr or calculate_ssim, got '",
-                     m.type, "'");
+            if (m.type == "calculate_niqe") {  // no-reference; needs BasicSR's fitted NIQE model, which srforge has not
+                o.no_effect.push_back(at + " (calculate_niqe is not computed here)");
+                continue;
+            }
+            SR_CHECK(m.type == "calculate_psnr" || m.type == "calculate_ssim", at,
+                     ".type must be calculate_psnr or calculate_ssim (calculate_niqe is accepted and skipped), got '", m.type, "'");
+            SR_CHECK(better == "higher", at, ".better must be higher for ", m.type);
             SR_CHECK(m.crop_border >= 0, at, ".crop_border must be >= 0");
             o.metrics.push_back(m);
         }

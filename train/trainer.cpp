@@ -173,6 +173,7 @@ double metric_value(const MetricOptions& m, const Tensor& sr, const Tensor& hr) 
 // into metrics.csv (and TensorBoard), the best weights by the first metric of the first set,
 // samples of the first set, validation outputs when val.save_img.
 void Trainer::validate(int64_t iter) {
+    if (val_sets_.empty()) return;
     if (ema_) net_g_val_->load_state_dict(ema_->state());
     net_g_val_->eval();
     std::vector<double> row;
@@ -263,12 +264,12 @@ namespace {
 // Weights a run starts from (path.pretrain_network_g/_d). `.pth` files need converting until
 // srforge reads them itself.
 void load_pretrained(Network& net, const std::string& path, bool strict, const char* key) {
-    SR_CHECK(fs::exists(path), "train: the starting weights '", path, "' (path.", key,
-             ") do not exist: train the preset they come from first, or give --pretrain FILE");
     const std::string ext = fs::path(path).extension().string();
     SR_CHECK(ext != ".pth" && ext != ".pt" && ext != ".ckpt", "train: '", path,
              "' is a PyTorch checkpoint; convert it first: /usr/bin/python3 tools/convert/pytorch_to_safetensors.py ", path,
              " weights.safetensors, then give path.", key, ": weights.safetensors");
+    SR_CHECK(fs::exists(path), "train: the starting weights '", path, "' (path.", key,
+             ") do not exist: train the preset they come from first, or give --pretrain FILE");
     net.load(path, /*allow_unexpected=*/!strict);
 }
 
@@ -330,11 +331,10 @@ Tensor to_tensor(const std::vector<uint8_t>& px, int64_t h, int64_t w) {
 }  // namespace
 
 // Validation images, whole, with their bicubic upscale; without val sets, the training folder's
-// valid split.
+// valid split, or (BasicSR's files without datasets.val) no validation at all.
 void Trainer::build_validation() {
     std::vector<DatasetOptions> sets = o_.val_sets;
-    if (sets.empty()) {
-        SR_CHECK(!o_.train_set.dataroot.empty(), "train: no validation set: add datasets.val (or give --val-data DIR)");
+    if (sets.empty() && !o_.train_set.dataroot.empty()) {
         DatasetOptions v;
         v.phase = "val";
         v.dataroot = o_.train_set.dataroot;
@@ -360,6 +360,7 @@ void Trainer::build_validation() {
     if (metrics_.empty())
         metrics_ = {{"psnr_y", "calculate_psnr", o_.scale, true}, {"ssim_y", "calculate_ssim", o_.scale, true},
                     {"psnr_rgb", "calculate_psnr", o_.scale, false}};
+    if (val_sets_.empty()) return;
     std::vector<ImageScores> base;
     for (const ValImage& v : val_sets_[0].images)
         if (v.hr.defined()) base.push_back(score_image(v.bicubic, v.hr, o_.scale));
