@@ -235,6 +235,7 @@ LmdbImages::LmdbImages(const std::string& folder) : folder_(folder) {
              stat.ms_entries, ": they do not belong together, or the database was not written to the end");
     keys_.reserve(meta_.size());
     for (const LmdbMetaEntry& e : meta_) keys_.push_back(e.key);
+    for (size_t i = 0; i < meta_.size(); ++i) meta_index_[meta_[i].key] = i;
 }
 
 std::string LmdbImages::bytes(const std::string& key) const {
@@ -253,6 +254,11 @@ std::string LmdbImages::bytes(const std::string& key) const {
 
 Tensor LmdbImages::image(const std::string& key, int channels) const {
     return decode_image(bytes(key), folder_ + "[" + key + "]", channels);
+}
+
+const LmdbMetaEntry* LmdbImages::meta_of(const std::string& key) const {
+    const auto it = meta_index_.find(key);
+    return it == meta_index_.end() ? nullptr : &meta_[it->second];
 }
 
 }  // namespace sr

@@ -24,6 +24,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/tensor.h"
@@ -58,6 +59,8 @@ public:
     const std::vector<std::string>& keys() const { return keys_; }
     // meta_info.txt's entries (shapes, compression), parallel to keys(); empty without the file.
     const std::vector<LmdbMetaEntry>& meta() const { return meta_; }
+    // meta_info.txt's entry of a key (its size without decoding); null without one.
+    const LmdbMetaEntry* meta_of(const std::string& key) const;
 
     // The stored (encoded) image; a key the database lacks is an sr::Error naming it and the folder.
     std::string bytes(const std::string& key) const;
@@ -74,6 +77,7 @@ private:
     unsigned int dbi_ = 0;  // MDB_dbi of the main database
     std::vector<std::string> keys_;
     std::vector<LmdbMetaEntry> meta_;
+    std::unordered_map<std::string, size_t> meta_index_;  // key -> its entry in meta_
 };
 
 }  // namespace sr

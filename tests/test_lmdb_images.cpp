@@ -13,6 +13,8 @@
 #include "core/file.h"
 #include "core/image_io.h"
 #include "core/lmdb_images.h"
+#include "train/data.h"
+#include "train/datasets.h"
 #include "test_util.h"
 
 using namespace sr;
@@ -272,4 +274,52 @@ TEST_CASE("lmdb: missing keys, folders and databases are errors naming them") {
     // A malformed meta_info.txt is reported with its path.
     write_file_atomic((mixed / "meta_info.txt").string(), "only.png (2,2) 1\n");
     CHECK(contains(error_of([&] { LmdbImages m(mixed.string()); }), "lmdb: '" + (mixed / "meta_info.txt").string() + "' line 1:"));
+}
+
+TEST_CASE("lmdb: a PairedImageDataset on BasicSR databases gives the batches its image folders give") {
+    const fs::path root = fresh_dir("paired");
+    fs::create_directories(root / "hr");
+    fs::create_directories(root / "lr");
+    fs::create_directories(root / "hr.lmdb");
+    fs::create_directories(root / "lr.lmdb");
+    std::vector<StoredImage> hr, lr;
+    for (int i = 3; i >= 1; --i) {  // put out of order: the dataset sorts the keys, as BasicSR's
+        const std::string key = "000" + std::to_string(i) + "_s001";
+        hr.push_back({key, test_image(3, 16, 16, 10 + i)});
+        lr.push_back({key, test_image(3, 8, 8, 20 + i)});
+        write_png((root / "hr" / (key + ".png")).string(), hr.back().pixels);
+        write_png((root / "lr" / (key + ".png")).string(), lr.back().pixels);
+    }
+    write_basicsr_lmdb(root / "hr.lmdb", hr);
+    write_basicsr_lmdb(root / "lr.lmdb", lr);
+    DatasetOptions disk;
+    disk.type = "PairedImageDataset";
+    disk.dataroot_gt = (root / "hr").string();
+    disk.dataroot_lq = (root / "lr").string();
+    DatasetOptions db = disk;
+    db.dataroot_gt += ".lmdb";
+    db.dataroot_lq += ".lmdb";
+    db.io_backend = "lmdb";
+    const std::vector<DatasetSample> a = dataset_samples(disk, 2), b = dataset_samples(db, 2);
+    REQUIRE(a.size() == 3);
+    REQUIRE(b.size() == 3);
+    std::vector<SamplePaths> pa, pb;
+    for (size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].name == b[i].name);
+        pa.push_back(a[i].paths);
+        pb.push_back(b[i].paths);
+    }
+    TrainData from_files(pa, {.scale = 2, .patch = 4, .batch = 2, .workers = 1, .seed = 3});
+    TrainData from_lmdb(pb, {.scale = 2, .patch = 4, .batch = 2, .workers = 2, .seed = 3});
+    for (int64_t iter = 1; iter <= 4; ++iter) {
+        const auto [lr_a, hr_a] = from_files.batch(iter);
+        const auto [lr_b, hr_b] = from_lmdb.batch(iter);
+        CHECK(largest_difference(lr_a, lr_b).worst == 0);
+        CHECK(largest_difference(hr_a, hr_b).worst == 0);
+    }
+    // The LR database must hold every key of the HR one.
+    fs::create_directories(root / "short.lmdb");
+    write_basicsr_lmdb(root / "short.lmdb", {lr[0], lr[1]});
+    db.dataroot_lq = (root / "short.lmdb").string();
+    CHECK(contains(error_of([&] { dataset_samples(db, 2); }), "has no image '0001_s001'"));
 }

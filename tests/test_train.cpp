@@ -402,6 +402,31 @@ TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted ru
     CHECK(error_of([&] { train(split); }).find("was made with seed 7, this run has seed 8") != std::string::npos);
 }
 
+TEST_CASE("train: path.resume_state continues another folder's checkpoint") {
+    const fs::path data = make_dataset("resume_state_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("resume_state_runs");
+    TrainOptions straight = tiny_run(data, out);
+    straight.name = "straight";
+    straight.total_iter = 5;
+    const TrainResult full = train(straight);
+    TrainOptions first = tiny_run(data, out);
+    first.name = "first";
+    first.total_iter = 3;
+    train(first);
+    TrainOptions other = tiny_run(data, out);
+    other.name = "other";  // a fresh folder: without resume_state it would start at iteration 1
+    other.total_iter = 5;
+    other.resume_state = (out / "first" / "checkpoints" / "latest.safetensors").string();
+    const TrainResult r = train(other);
+    REQUIRE(r.losses.size() == 2);
+    CHECK(r.losses[0] == full.losses[3]);
+    CHECK(r.losses[1] == full.losses[4]);
+    other.name = "missing";
+    other.resume_state = (out / "nowhere.safetensors").string();
+    CHECK(error_of([&] { train(other); }).find("path.resume_state '" + other.resume_state + "' does not exist") != std::string::npos);
+    CHECK(!fs::exists(out / "missing"));
+}
+
 TEST_CASE("train: a checkpoint written by an earlier srforge (b59f67d) still resumes, bit for bit") {
     const fs::path fixture = fs::path(SR_SOURCE_DIR) / "tests/fixtures/checkpoint_b59f67d";
     const fs::path data = make_dataset("resume_data", 4, 1, 32, 32, 2);  // the data it was trained on

@@ -63,6 +63,15 @@ namespace {
 
 Tensor read_sample_image(const std::string& name, const LmdbImages* db) { return db ? db->image(name) : read_image(name); }
 
+// An image's size without decoding it: the file's header, or the database's meta_info.txt line
+// (decoded where the database has no meta_info.txt).
+ImageInfo sample_info(const std::string& name, const LmdbImages* db) {
+    if (!db) return read_image_info(name);
+    if (const LmdbMetaEntry* e = db->meta_of(name)) return ImageInfo{.width = e->w, .height = e->h, .channels = e->c};
+    const Tensor image = db->image(name);
+    return ImageInfo{.width = int(image.size(2)), .height = int(image.size(1)), .channels = int(image.size(0))};
+}
+
 }  // namespace
 
 ImagePair8 load_pair(const SamplePaths& paths, int64_t scale, bool hr_only) {
@@ -102,9 +111,9 @@ TrainData::TrainData(std::vector<SamplePaths> files, DataOptions options) : file
     // Check every pair up front from the file headers, so a missing file or a size mismatch stops
     // the run before it starts, naming the file.
     for (const SamplePaths& f : files_) {
-        const ImageInfo hr = read_image_info(f.hr);
+        const ImageInfo hr = sample_info(f.hr, f.hr_db.get());
         if (f.lr.empty() || opt_.synthesize) continue;
-        const ImageInfo lr = read_image_info(f.lr);
+        const ImageInfo lr = sample_info(f.lr, f.lr_db.get());
         SR_CHECK(hr.height == lr.height * opt_.scale && hr.width == lr.width * opt_.scale, "data: HR '", f.hr, "' is ",
                  hr.width, "x", hr.height, " but LR '", f.lr, "' is ", lr.width, "x", lr.height, " (expected HR = ", opt_.scale,
                  " x LR)");

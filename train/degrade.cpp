@@ -867,20 +867,11 @@ Tensor crop(const Tensor& x, int64_t top, int64_t left, int64_t size) {
     return x.slice(2, top, top + size).slice(3, left, left + size).contiguous();
 }
 
-}  // namespace
-
-DegradedBatch degrade_batch(const Tensor& gt, const DegradeOptions& o, uint64_t seed, int64_t iteration, int64_t gt_size) {
-    check_options(o);
-    check_images(gt, "degrade_batch");
-    const int64_t N = gt.size(0), H = gt.size(2), W = gt.size(3), s = o.scale;
-    SR_CHECK(gt.size(1) == 3, "degrade_batch: expects RGB crops [N, 3, H, W], got ", gt.shape());
-    SR_CHECK(H % s == 0 && W % s == 0, "degrade_batch: crop size ", H, "x", W, " must be a multiple of the scale ", s,
-             " (got ", gt.shape(), ")");
-    SR_CHECK(gt_size >= 0 && gt_size % s == 0 && gt_size <= std::min(H, W), "degrade_batch: gt_size must be 0 (no crop) "
-             "or a multiple of the scale ", s, " no larger than the crops ", gt.shape(), ", got ", gt_size);
-    const uint64_t key = seed ^ kDegradeKey;
-
-    // Batch-level choices (stream part 0), in the documented order.
+// Every random choice of one batch: batch-level ones (stream part 0) in the documented order, then
+// each image's parameters (stream part 1, one stream per image).
+DegradeRecord draw_degradations(const DegradeOptions& o, uint64_t key, int64_t iteration, int64_t N, int64_t H, int64_t W,
+                                int64_t gt_size) {
+    const int64_t s = o.scale;
     DegradeRecord rec;
     Rng batch(key, degrade_stream(iteration, 0, 0));
     rec.resize1 = draw_resize(o.resize_prob, o.resize_range, batch);
@@ -895,7 +886,6 @@ DegradedBatch degrade_batch(const Tensor& gt, const DegradeOptions& o, uint64_t 
         rec.crop_left = batch.integer(W / s - gt_size / s + 1);
     }
 
-    // Per-image parameters (stream part 1, one stream per image).
     for (int64_t n = 0; n < N; ++n) {
         Rng r(key, degrade_stream(iteration, 1, n));
         rec.kernels.push_back(random_sample_kernels(o, r));
@@ -908,6 +898,23 @@ DegradedBatch degrade_batch(const Tensor& gt, const DegradeOptions& o, uint64_t 
         rec.gray2.push_back(r.uniform() < o.gray_noise_prob2);
         rec.jpeg2.push_back(r.uniform(o.jpeg_range2[0], o.jpeg_range2[1]));
     }
+    return rec;
+}
+
+}  // namespace
+
+DegradedBatch degrade_batch(const Tensor& gt, const DegradeOptions& o, uint64_t seed, int64_t iteration, int64_t gt_size) {
+    check_options(o);
+    check_images(gt, "degrade_batch");
+    const int64_t N = gt.size(0), H = gt.size(2), W = gt.size(3), s = o.scale;
+    SR_CHECK(gt.size(1) == 3, "degrade_batch: expects RGB crops [N, 3, H, W], got ", gt.shape());
+    SR_CHECK(H % s == 0 && W % s == 0, "degrade_batch: crop size ", H, "x", W, " must be a multiple of the scale ", s,
+             " (got ", gt.shape(), ")");
+    SR_CHECK(gt_size >= 0 && gt_size % s == 0 && gt_size <= std::min(H, W), "degrade_batch: gt_size must be 0 (no crop) "
+             "or a multiple of the scale ", s, " no larger than the crops ", gt.shape(), ", got ", gt_size);
+    const uint64_t key = seed ^ kDegradeKey;
+
+    DegradeRecord rec = draw_degradations(o, key, iteration, N, H, W, gt_size);
 
     DegradedBatch result;
     const Tensor gt_c = gt.contiguous();

@@ -399,13 +399,13 @@ void Trainer::build_losses() {
 void Trainer::open_run_folder() {
     const fs::path run = fs::path(o_.out_dir) / o_.name;
     run_dir_ = run.string();
+    latest_ = (run / "checkpoints" / "latest.safetensors").string();
+    SR_CHECK(o_.resume_state.empty() || fs::exists(o_.resume_state), "train: path.resume_state '", o_.resume_state, "' does not exist");
+    const std::string from = !o_.resume_state.empty() ? o_.resume_state : o_.resume && fs::exists(latest_) ? latest_ : "";
     fs::create_directories(run / "samples");
     fs::create_directories(run / "checkpoints");
-    latest_ = (run / "checkpoints" / "latest.safetensors").string();
-    const std::string from = !o_.resume_state.empty() ? o_.resume_state : o_.resume && fs::exists(latest_) ? latest_ : "";
     state_.seed = o_.seed;
     if (!from.empty()) {
-        SR_CHECK(fs::exists(from), "train: path.resume_state '", from, "' does not exist");
         const Trained g{o_.model, net_g_.get(), optim_g_.get()};
         const Trained d{o_.model_d, net_d_.get(), optim_d_.get()};
         state_ = load_checkpoint(from, g, ema_.get(), o_.gan() ? &d : nullptr);
