@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <omp.h>
 #include <memory>
@@ -25,6 +24,7 @@
 
 #include "autograd/backward.h"
 #include "bench_nets.h"
+#include "cli.h"
 #include "core/cpu.h"
 #include "core/gpu.h"
 #include "ops/linear.h"
@@ -80,206 +80,230 @@ struct Bench {
     int64_t images = 0;             // images per run (training steps), for images/s
 };
 
-std::vector<Bench> make_benchmarks(Device device) {
-    std::vector<Bench> benches;
-    const Options on{.device = device};
-    for (int64_t n : {1024, 2048}) {
-        if (device.is_cuda()) {  // cuBLAS, through the linear op (X W^T: the same FLOPs)
-            auto mats = std::make_shared<std::vector<Tensor>>();
-            benches.push_back({"sgemm_" + std::to_string(n),
-                               [mats, n, device] {
-                                   *mats = {uniform({n, n}, -1, 1).to(device), uniform({n, n}, -1, 1).to(device)};
-                                   return 2.0 * double(n) * double(n) * double(n);
-                               },
-                               [mats] {
-                                   NoGradGuard no_grad;
-                                   (void)linear((*mats)[0], (*mats)[1]);
-                               }});
-            continue;
-        }
-        auto mats = std::make_shared<std::vector<Tensor>>();
-        benches.push_back({"sgemm_" + std::to_string(n),
-                           [mats, n] {
-                               *mats = {uniform({n, n}, -1, 1), uniform({n, n}, -1, 1), zeros({n, n})};
-                               return 2.0 * double(n) * double(n) * double(n);
-                           },
-                           [mats, n] {
-                               auto& m = *mats;
-                               gemm<float>(false, false, n, n, n, 1.0f, m[0].data<float>(), n, m[1].data<float>(), n,
-                                           0.0f, m[2].data<float>(), n);
-                           }});
-    }
-    // conv 3x3, 64 -> 64 channels on 1 x 64 x 128 x 128, padding 1.
+// C = A B with n x n matrices: on the CPU srforge's own GEMM, on the GPU cuBLAS through the
+// linear op (X W^T: the same FLOPs).
+Bench sgemm_bench(int64_t n, Device device) {
+    auto mats = std::make_shared<std::vector<Tensor>>();
+    const double flops = 2.0 * double(n) * double(n) * double(n);
+    const std::string name = "sgemm_" + std::to_string(n);
+    if (device.is_cuda())
+        return {name,
+                [mats, n, device, flops] {
+                    *mats = {uniform({n, n}, -1, 1).to(device), uniform({n, n}, -1, 1).to(device)};
+                    return flops;
+                },
+                [mats] {
+                    NoGradGuard no_grad;
+                    (void)linear((*mats)[0], (*mats)[1]);
+                }};
+    return {name,
+            [mats, n, flops] {
+                *mats = {uniform({n, n}, -1, 1), uniform({n, n}, -1, 1), zeros({n, n})};
+                return flops;
+            },
+            [mats, n] {
+                auto& m = *mats;
+                gemm<float>(false, false, n, n, n, 1.0f, m[0].data<float>(), n, m[1].data<float>(), n, 0.0f,
+                            m[2].data<float>(), n);
+            }};
+}
+
+// conv 3x3, 64 -> 64 channels on 1 x 64 x 128 x 128, padding 1: forward, then backward. The two
+// share one state, so the backward's setup frees the forward's tensors.
+std::vector<Bench> conv_benches(const Options& on) {
     auto conv_state = std::make_shared<std::vector<Tensor>>();
     const double conv_flops = 2.0 * 64 * 64 * 9 * 128 * 128;
-    benches.push_back({"conv3x3_64_fwd",
-                       [conv_state, conv_flops, on] {
-                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1, on), uniform({64, 64, 3, 3}, -0.05, 0.05, on),
-                                          uniform({64}, -0.05, 0.05, on)};
-                           return conv_flops;
-                       },
-                       [conv_state] {
-                           NoGradGuard no_grad;
-                           auto& s = *conv_state;
-                           (void)conv2d(s[0], s[1], s[2], {.padding = 1});
-                       }});
-    benches.push_back({"conv3x3_64_bwd",
-                       [conv_state, conv_flops, on] {
-                           *conv_state = {uniform({1, 64, 128, 128}, -1, 1, on).set_requires_grad(true),
-                                          uniform({64, 64, 3, 3}, -0.05, 0.05, on).set_requires_grad(true),
-                                          uniform({64}, -0.05, 0.05, on).set_requires_grad(true), Tensor(),
-                                          uniform({1, 64, 128, 128}, -1, 1, on)};
-                           return 2 * conv_flops;  // data and weight gradients
-                       },
-                       [conv_state] {
-                           auto& s = *conv_state;
-                           backward(s[3], s[4]);
-                       },
-                       [conv_state] {  // a fresh forward graph for each timed backward
-                           auto& s = *conv_state;
-                           zero_grad({s[0], s[1], s[2]});
-                           s[3] = conv2d(s[0], s[1], s[2], {.padding = 1});
-                       }});
-    // One training step: forward, L1 loss, backward, Adam.
-    struct TrainCase {
-        std::string name;
-        std::function<std::unique_ptr<bench::Net>()> make;
-        int64_t batch, patch, scale;
-    };
-    std::vector<TrainCase> train_cases = {
+    Bench forward{"conv3x3_64_fwd",
+                  [conv_state, conv_flops, on] {
+                      *conv_state = {uniform({1, 64, 128, 128}, -1, 1, on), uniform({64, 64, 3, 3}, -0.05, 0.05, on),
+                                     uniform({64}, -0.05, 0.05, on)};
+                      return conv_flops;
+                  },
+                  [conv_state] {
+                      NoGradGuard no_grad;
+                      auto& s = *conv_state;
+                      (void)conv2d(s[0], s[1], s[2], {.padding = 1});
+                  }};
+    Bench backward_pass{"conv3x3_64_bwd",
+                        [conv_state, conv_flops, on] {
+                            *conv_state = {uniform({1, 64, 128, 128}, -1, 1, on).set_requires_grad(true),
+                                           uniform({64, 64, 3, 3}, -0.05, 0.05, on).set_requires_grad(true),
+                                           uniform({64}, -0.05, 0.05, on).set_requires_grad(true), Tensor(),
+                                           uniform({1, 64, 128, 128}, -1, 1, on)};
+                            return 2 * conv_flops;  // data and weight gradients
+                        },
+                        [conv_state] {
+                            auto& s = *conv_state;
+                            backward(s[3], s[4]);
+                        },
+                        [conv_state] {  // a fresh forward graph for each timed backward
+                            auto& s = *conv_state;
+                            zero_grad({s[0], s[1], s[2]});
+                            s[3] = conv2d(s[0], s[1], s[2], {.padding = 1});
+                        }};
+    return {forward, backward_pass};
+}
+
+struct TrainCase {
+    std::string name;
+    std::function<std::unique_ptr<bench::Net>()> make;
+    int64_t batch, patch, scale;
+};
+
+std::vector<TrainCase> train_cases(Device device) {
+    std::vector<TrainCase> cases = {
         {"edsr_baseline_x4_train", [device] { return std::make_unique<bench::Edsr>(64, 16, 4, device); }, 16, 48, 4},
         {"rdn_tiny_x2_train", [device] { return std::make_unique<bench::Rdn>(32, 4, 4, 32, device); }, 8, 24, 2},
         {"rrdbnet_x4_train", [device] { return std::make_unique<bench::RrdbNet>(64, 23, 32, device); }, 4, 32, 4},
     };
     if (device.is_cuda()) {  // the papers' networks with their published batch and LR patch sizes
-        train_cases.push_back({"rdn_x2_paper_train", [device] { return std::make_unique<bench::Rdn>(64, 16, 8, 64, device); },
-                               16, 32, 2});
-        train_cases.push_back({"rrdbnet_x4_paper_train",
-                               [device] { return std::make_unique<bench::RrdbNet>(64, 23, 32, device); }, 16, 32, 4});
+        cases.push_back({"rdn_x2_paper_train", [device] { return std::make_unique<bench::Rdn>(64, 16, 8, 64, device); }, 16,
+                         32, 2});
+        cases.push_back({"rrdbnet_x4_paper_train", [device] { return std::make_unique<bench::RrdbNet>(64, 23, 32, device); },
+                         16, 32, 4});
     }
-    for (const TrainCase& tc : train_cases) {
-        struct State {
-            std::unique_ptr<bench::Net> net;
-            std::unique_ptr<Adam> opt;
-            Tensor lr, hr;
-        };
-        auto st = std::make_shared<State>();
-        benches.push_back({tc.name,
-                           [st, tc, on] {
-                               st->net = tc.make();
-                               st->opt = std::make_unique<Adam>(st->net->params, AdamOptions{.lr = 1e-4});
-                               st->lr = uniform({tc.batch, 3, tc.patch, tc.patch}, 0, 1, on);
-                               st->hr = uniform({tc.batch, 3, tc.patch * tc.scale, tc.patch * tc.scale}, 0, 1, on);
-                               NoGradGuard no_grad;
-                               (void)st->net->forward(st->lr);  // counts the FLOPs
-                               st->net->stop_counting();
-                               return 3 * st->net->forward_flops;
-                           },
-                           [st] {
-                               st->opt->zero_grad();
-                               Tensor loss = l1_loss(st->net->forward(st->lr), st->hr);
-                               backward(loss);
-                               st->opt->step();
-                           },
-                           [] {}, tc.batch});
-    }
+    return cases;
+}
+
+// One training step: forward, L1 loss, backward, Adam.
+Bench train_step_bench(const TrainCase& tc, const Options& on) {
+    struct State {
+        std::unique_ptr<bench::Net> net;
+        std::unique_ptr<Adam> opt;
+        Tensor lr, hr;
+    };
+    auto st = std::make_shared<State>();
+    return {tc.name,
+            [st, tc, on] {
+                st->net = tc.make();
+                st->opt = std::make_unique<Adam>(st->net->params, AdamOptions{.lr = 1e-4});
+                st->lr = uniform({tc.batch, 3, tc.patch, tc.patch}, 0, 1, on);
+                st->hr = uniform({tc.batch, 3, tc.patch * tc.scale, tc.patch * tc.scale}, 0, 1, on);
+                NoGradGuard no_grad;
+                (void)st->net->forward(st->lr);  // counts the FLOPs
+                st->net->stop_counting();
+                return 3 * st->net->forward_flops;
+            },
+            [st] {
+                st->opt->zero_grad();
+                Tensor loss = l1_loss(st->net->forward(st->lr), st->hr);
+                backward(loss);
+                st->opt->step();
+            },
+            [] {}, tc.batch};
+}
+
+std::vector<Bench> make_benchmarks(Device device) {
+    const Options on{.device = device};
+    std::vector<Bench> benches;
+    for (int64_t n : {1024, 2048}) benches.push_back(sgemm_bench(n, device));
+    for (Bench& b : conv_benches(on)) benches.push_back(std::move(b));
+    for (const TrainCase& tc : train_cases(device)) benches.push_back(train_step_bench(tc, on));
     return benches;
 }
 
 BenchOptions parse(int argc, char** argv) {
     BenchOptions o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&](const char* flag) {
-            SR_CHECK(i + 1 < argc, "sr_bench: ", flag, " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (a == "--json") o.json = true;
-        else if (a == "--repeat") o.repeat = std::stoi(value("--repeat"));
-        else if (a == "--warmup") o.warmup = std::stoi(value("--warmup"));
-        else if (a == "--only") o.only = value("--only");
-        else if (a == "--device") o.device = Device::parse(value("--device"));
-        else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_bench [--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda]\n");
-            std::exit(0);
-        } else fail("sr_bench: unknown argument '", a, "' (see --help)");
-    }
-    SR_CHECK(o.repeat >= 5, "sr_bench: --repeat must be at least 5, got ", o.repeat);
-    SR_CHECK(o.warmup >= 0, "sr_bench: --warmup must be >= 0, got ", o.warmup);
+    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda]",
+            "How fast srforge runs on this machine: the median ms and GFLOP/s of each benchmark.");
+    cli.string_flag("--only", "NAME", "only the rows whose name contains NAME", o.only);
+    cli.integer_flag("--repeat", "N", "timed runs per row, 5 or more", o.repeat, 5);
+    cli.integer_flag("--warmup", "N", "untimed runs before them", o.warmup);
+    cli.switch_flag("--json", "JSON lines instead of the table", o.json);
+    cli.device_flag("--device", "cuda: the GPU rows, with images/s and peak GPU memory", o.device);
+    cli.parse(argc, argv);
     return o;
+}
+
+// ---- timing and reporting -----------------------------------------------------------------------
+
+// Waits for the GPU to finish, so the clock reads after the work it was given; nothing on the CPU.
+void synchronize(Device device) {
+    if (device.is_cuda()) gpu::synchronize(device.index);
+}
+
+// The median of o.repeat timed runs after o.warmup untimed ones, in ms. On the GPU the peak memory
+// is counted from the first timed run.
+double median_ms(const Bench& b, const BenchOptions& o) {
+    for (int i = 0; i < o.warmup; ++i) {
+        b.before_each();
+        b.run();
+    }
+    synchronize(o.device);
+    if (o.device.is_cuda()) gpu::reset_peak_memory(o.device.index);
+    std::vector<double> ms;
+    for (int i = 0; i < o.repeat; ++i) {
+        b.before_each();
+        synchronize(o.device);
+        const auto t0 = std::chrono::steady_clock::now();
+        b.run();
+        synchronize(o.device);
+        ms.push_back(seconds_since(t0) * 1e3);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+void print_gpu_header(const BenchOptions& o) {
+    const std::string d = gpu::describe(o.device.index);
+    if (o.json) std::printf("{\"machine\": \"%s\", \"device\": \"cuda\"}\n", d.c_str());
+    else std::printf("device: %s\n%-26s %12s %10s %10s %12s   (median of %d runs after %d warm-up)\n", d.c_str(), "benchmark",
+                     "median ms", "GFLOP/s", "images/s", "peak MiB", o.repeat, o.warmup);
+}
+
+void print_cpu_header(const BenchOptions& o, double peak, int threads) {
+    const CpuInfo& cpu = cpu_info();
+    if (o.json) {
+        std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"peak_gflops\": %.1f}\n", cpu.model.c_str(),
+                    threads, gemm_kernel_name(), peak);
+        return;
+    }
+    std::printf("machine: %s, %d threads, SIMD: %s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,
+                cpu.avx512f ? "AVX-512 " : "", cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "", gemm_kernel_name());
+    std::printf("measured fp32 peak: %.1f GFLOP/s (FMA loop, all threads)\n", peak);
+    std::printf("%-26s %12s %10s %8s   (median of %d runs after %d warm-up)\n", "benchmark", "median ms", "GFLOP/s", "% peak",
+                o.repeat, o.warmup);
+}
+
+void print_gpu_row(const Bench& b, const BenchOptions& o, double median, double gflops) {
+    const double images = b.images ? double(b.images) / (median * 1e-3) : 0;
+    const double peak_mib = double(gpu::peak_memory(o.device.index)) / 1048576.0;
+    if (o.json)
+        std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"images_per_s\": %.1f, \"peak_mib\": %.1f}\n",
+                    b.name.c_str(), median, gflops, images, peak_mib);
+    else
+        std::printf("%-26s %12.3f %10.1f %10.1f %12.1f\n", b.name.c_str(), median, gflops, images, peak_mib);
+}
+
+void print_cpu_row(const Bench& b, const BenchOptions& o, double median, double gflops, double peak, int threads) {
+    if (o.json)
+        std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"threads\": %d}\n", b.name.c_str(), median,
+                    gflops, threads);
+    else
+        std::printf("%-26s %12.2f %10.1f %7.0f%%\n", b.name.c_str(), median, gflops, 100 * gflops / peak);
+}
+
+int run_benchmarks(const BenchOptions& o) {
+    const bool gpu_run = o.device.is_cuda();
+    std::string why;
+    SR_CHECK(!gpu_run || gpu::available(&why), "--device cuda: ", why);
+    const double peak = gpu_run ? 0 : measure_peak();
+    const int threads = omp_get_max_threads();
+    if (gpu_run) print_gpu_header(o);
+    else print_cpu_header(o, peak, threads);
+    for (const Bench& b : make_benchmarks(o.device)) {
+        if (b.name.find(o.only) == std::string::npos) continue;
+        const double flops = b.setup();
+        const double median = median_ms(b, o), gflops = flops / (median * 1e-3) / 1e9;
+        if (gpu_run) print_gpu_row(b, o, median, gflops);
+        else print_cpu_row(b, o, median, gflops, peak, threads);
+        std::fflush(stdout);
+    }
+    return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        const BenchOptions o = parse(argc, argv);
-        const bool gpu_run = o.device.is_cuda();
-        std::string why;
-        SR_CHECK(!gpu_run || gpu::available(&why), "sr_bench: --device cuda: ", why);
-        const CpuInfo& cpu = cpu_info();
-        const double peak = gpu_run ? 0 : measure_peak();
-        const int threads = omp_get_max_threads();
-        auto sync = [&] {
-            if (gpu_run) gpu::synchronize(o.device.index);
-        };
-        if (gpu_run) {
-            const std::string d = gpu::describe(o.device.index);
-            if (o.json) std::printf("{\"machine\": \"%s\", \"device\": \"cuda\"}\n", d.c_str());
-            else std::printf("device: %s\n%-26s %12s %10s %10s %12s   (median of %d runs after %d warm-up)\n", d.c_str(), "benchmark",
-                             "median ms", "GFLOP/s", "images/s", "peak MiB", o.repeat, o.warmup);
-        } else if (o.json) {
-            std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"peak_gflops\": %.1f}\n", cpu.model.c_str(),
-                        threads, gemm_kernel_name(), peak);
-        } else {
-            std::printf("machine: %s, %d threads, SIMD: %s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,
-                        cpu.avx512f ? "AVX-512 " : "", cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "", gemm_kernel_name());
-            std::printf("measured fp32 peak: %.1f GFLOP/s (FMA loop, all threads)\n", peak);
-            std::printf("%-26s %12s %10s %8s   (median of %d runs after %d warm-up)\n", "benchmark", "median ms", "GFLOP/s",
-                        "% peak", o.repeat, o.warmup);
-        }
-        for (const Bench& b : make_benchmarks(o.device)) {
-            if (b.name.find(o.only) == std::string::npos) continue;
-            const double flops = b.setup();
-            for (int i = 0; i < o.warmup; ++i) {
-                b.before_each();
-                b.run();
-            }
-            sync();
-            if (gpu_run) gpu::reset_peak_memory(o.device.index);
-            std::vector<double> ms;
-            for (int i = 0; i < o.repeat; ++i) {
-                b.before_each();
-                sync();
-                const auto t0 = std::chrono::steady_clock::now();
-                b.run();
-                sync();
-                ms.push_back(seconds_since(t0) * 1e3);
-            }
-            std::sort(ms.begin(), ms.end());
-            const double median = ms[ms.size() / 2], gflops = flops / (median * 1e-3) / 1e9;
-            if (gpu_run) {
-                const double images = b.images ? double(b.images) / (median * 1e-3) : 0;
-                const double peak_mib = double(gpu::peak_memory(o.device.index)) / 1048576.0;
-                if (o.json)
-                    std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"images_per_s\": %.1f, "
-                                "\"peak_mib\": %.1f}\n",
-                                b.name.c_str(), median, gflops, images, peak_mib);
-                else
-                    std::printf("%-26s %12.3f %10.1f %10.1f %12.1f\n", b.name.c_str(), median, gflops, images, peak_mib);
-                std::fflush(stdout);
-                continue;
-            }
-            if (o.json)
-                std::printf("{\"name\": \"%s\", \"median_ms\": %.3f, \"gflops\": %.2f, \"threads\": %d}\n", b.name.c_str(),
-                            median, gflops, threads);
-            else
-                std::printf("%-26s %12.2f %10.1f %7.0f%%\n", b.name.c_str(), median, gflops, 100 * gflops / peak);
-            std::fflush(stdout);
-        }
-        return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "sr_bench: %s\n", e.what());
-        return 1;
-    }
+    return run_tool("sr_bench", [&] { return run_benchmarks(parse(argc, argv)); });
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "core/image_io.h"
 #include "train/degrade.h"
 
@@ -34,32 +35,19 @@ struct DegradeArgs {
 
 DegradeArgs parse(int argc, char** argv) {
     DegradeArgs o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() {
-            SR_CHECK(i + 1 < argc, a, " needs a value");
-            return std::string(argv[++i]);
-        };
-        auto number = [&]() {
-            const std::string v = value();
-            SR_CHECK(!v.empty() && v.size() < 19 && v.find_first_not_of("0123456789") == std::string::npos, a,
-                     " must be a non-negative integer, got '", v, "'");
-            return std::stoll(v);
-        };
-        if (a == "--input") o.input = value();
-        else if (a == "--output") o.output = value();
-        else if (a == "--scale") o.scale = number();
-        else if (a == "--count") o.count = number();
-        else if (a == "--seed") o.seed = static_cast<uint64_t>(number());
-        else if (a == "--gt-size") o.gt_size = number();
-        else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_degrade --input IMAGE|DIR --output DIR [--scale 4] [--count 4] [--seed 0] [--gt-size 0]\n");
-            std::exit(0);
-        } else fail("unknown argument '", a, "' (see --help)");
-    }
+    int64_t seed = 0;
+    Cli cli("sr_degrade", "--input IMAGE|DIR --output DIR [--scale 4] [--count 4] [--seed 0] [--gt-size 0]",
+            "Writes Real-ESRGAN-degraded low-resolution examples of photos, and says what was drawn for each.");
+    cli.string_flag("--input", "IMAGE|DIR", "a PNG, JPEG or BMP image, or a folder of them", o.input);
+    cli.string_flag("--output", "DIR", "the folder to write NAME_lq_K.png and NAME_gt_usm.png into", o.output);
+    cli.integer_flag("--scale", "S", "the downscaling factor", o.scale, 1, 16);
+    cli.integer_flag("--count", "K", "degraded examples per image", o.count, 1, 1000);
+    cli.integer_flag("--seed", "N", "the seed; with the printed iteration it reproduces an example", seed);
+    cli.integer_flag("--gt-size", "G", "paired random crops of G x G HR pixels (a multiple of the scale); 0: whole images",
+                     o.gt_size);
+    cli.parse(argc, argv);
+    o.seed = static_cast<uint64_t>(seed);
     SR_CHECK(!o.input.empty() && !o.output.empty(), "--input and --output are required (see --help)");
-    SR_CHECK(o.scale >= 1 && o.scale <= 16, "--scale must be in 1 .. 16, got ", o.scale);
-    SR_CHECK(o.count >= 1 && o.count <= 1000, "--count must be in 1 .. 1000, got ", o.count);
     SR_CHECK(o.gt_size % o.scale == 0, "--gt-size must be a multiple of the scale ", o.scale, ", got ", o.gt_size);
     return o;
 }
@@ -94,44 +82,43 @@ Tensor ground_truth(const fs::path& file, int64_t scale, int64_t gt_size) {
     return image.slice(1, 0, h).slice(2, 0, w).contiguous().reshape({1, 3, h, w});
 }
 
+// Writes args.count degraded examples of image number f (and its sharpened ground truth), and
+// prints what was drawn for each.
+void degrade_image(const fs::path& file, size_t f, const DegradeArgs& args) {
+    DegradeOptions options;
+    options.scale = args.scale;
+    const Tensor gt = ground_truth(file, args.scale, args.gt_size);
+    const std::string stem = file.stem().string();
+    const fs::path out = args.output;
+    std::printf("%s (%lldx%lld, x%lld)\n", file.string().c_str(), (long long)gt.size(3), (long long)gt.size(2),
+                (long long)args.scale);
+    for (int64_t k = 0; k < args.count; ++k) {
+        const int64_t iteration = int64_t(f) * args.count + k;
+        const DegradedBatch d = degrade_batch(gt, options, args.seed, iteration, args.gt_size);
+        const std::string tag = std::to_string(k).insert(0, 1, '_').append(".png");  // "_K.png"
+        const fs::path lq = out / (stem + "_lq" + tag);
+        write_png(lq.string(), d.lq.reshape({3, d.lq.size(2), d.lq.size(3)}));
+        std::printf(" example %lld (seed %llu, iteration %lld) -> %s (%lldx%lld)", (long long)k, (unsigned long long)args.seed,
+                    (long long)iteration, lq.string().c_str(), (long long)d.lq.size(3), (long long)d.lq.size(2));
+        if (args.gt_size > 0) {
+            write_png((out / (stem + "_gt" + tag)).string(), d.gt.reshape({3, args.gt_size, args.gt_size}));
+            write_png((out / (stem + "_gt_usm" + tag)).string(), d.gt_usm.reshape({3, args.gt_size, args.gt_size}));
+            std::printf(", crop at (%lld, %lld) in LQ pixels", (long long)d.record.crop_left, (long long)d.record.crop_top);
+        } else if (k == 0) {
+            write_png((out / (stem + "_gt_usm.png")).string(), d.gt_usm.reshape({3, gt.size(2), gt.size(3)}));
+        }
+        std::printf("\n%s\n", describe(d.record, 0).c_str());
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return run_tool("sr_degrade", [&] {
         const DegradeArgs args = parse(argc, argv);
         const std::vector<fs::path> files = inputs(args.input);
         fs::create_directories(args.output);
-        DegradeOptions options;
-        options.scale = args.scale;
-        for (size_t f = 0; f < files.size(); ++f) {
-            const Tensor gt = ground_truth(files[f], args.scale, args.gt_size);
-            const std::string stem = files[f].stem().string();
-            const fs::path out = args.output;
-            std::printf("%s (%lldx%lld, x%lld)\n", files[f].string().c_str(), (long long)gt.size(3), (long long)gt.size(2),
-                        (long long)args.scale);
-            for (int64_t k = 0; k < args.count; ++k) {
-                const int64_t iteration = int64_t(f) * args.count + k;
-                const DegradedBatch d = degrade_batch(gt, options, args.seed, iteration, args.gt_size);
-                const std::string tag = std::to_string(k).insert(0, 1, '_').append(".png");  // "_K.png"
-                const fs::path lq = out / (stem + "_lq" + tag);
-                write_png(lq.string(), d.lq.reshape({3, d.lq.size(2), d.lq.size(3)}));
-                std::printf(" example %lld (seed %llu, iteration %lld) -> %s (%lldx%lld)", (long long)k,
-                            (unsigned long long)args.seed, (long long)iteration, lq.string().c_str(),
-                            (long long)d.lq.size(3), (long long)d.lq.size(2));
-                if (args.gt_size > 0) {
-                    write_png((out / (stem + "_gt" + tag)).string(), d.gt.reshape({3, args.gt_size, args.gt_size}));
-                    write_png((out / (stem + "_gt_usm" + tag)).string(), d.gt_usm.reshape({3, args.gt_size, args.gt_size}));
-                    std::printf(", crop at (%lld, %lld) in LQ pixels", (long long)d.record.crop_left,
-                                (long long)d.record.crop_top);
-                } else if (k == 0) {
-                    write_png((out / (stem + "_gt_usm.png")).string(), d.gt_usm.reshape({3, gt.size(2), gt.size(3)}));
-                }
-                std::printf("\n%s\n", describe(d.record, 0).c_str());
-            }
-        }
+        for (size_t f = 0; f < files.size(); ++f) degrade_image(files[f], f, args);
         return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "sr_degrade: %s\n", e.what());
-        return 1;
-    }
+    });
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "core/image_io.h"
 #include "core/json.h"
 #include "models/spec.h"
@@ -41,33 +42,20 @@ struct EvalArgs {
 
 EvalArgs parse(int argc, char** argv) {
     EvalArgs o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() {
-            SR_CHECK(i + 1 < argc, a, " needs a value");
-            return std::string(argv[++i]);
-        };
-        auto count = [&]() {
-            const std::string v = value();
-            SR_CHECK(!v.empty() && v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos, a,
-                     " must be a non-negative integer, got '", v, "'");
-            return std::stoi(v);
-        };
-        if (a == "--model") o.model = value();
-        else if (a == "--weights") o.weights = value();
-        else if (a == "--data") o.data = value();
-        else if (a == "--scale") o.scale = count();
-        else if (a == "--split") o.split = value();
-        else if (a == "--json") o.json = true;
-        else if (a == "--tile") o.options.tile = count();
-        else if (a == "--self-ensemble") o.options.self_ensemble = true;
-        else if (a == "--device") o.options.device = Device::parse(value());
-        else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_eval --model SPEC|bicubic [--weights W.safetensors] --data DIR --scale S\n"
-                        "               [--split train|valid|all] [--json] [--tile N] [--self-ensemble] [--device cpu|cuda]\n");
-            std::exit(0);
-        } else fail("unknown argument '", a, "' (see --help)");
-    }
+    Cli cli("sr_eval",
+            "--model SPEC|bicubic [--weights W.safetensors] --data DIR --scale S\n"
+            "               [--split train|valid|all] [--json] [--tile N] [--self-ensemble] [--device cpu|cuda]",
+            "PSNR-Y, SSIM-Y and PSNR-RGB of an SR model, or of MATLAB-bicubic upscaling, on a dataset.");
+    cli.string_flag("--model", "SPEC", "the network (a name with options), or bicubic", o.model);
+    cli.string_flag("--weights", "FILE", "the network's weights, a safetensors file (not for bicubic)", o.weights);
+    cli.string_flag("--data", "DIR", "the dataset: DIV2K layout, or HR/ and LR_bicubic/X{scale}/", o.data);
+    cli.integer_flag("--scale", "S", "the upscaling factor", o.scale, 1);
+    cli.string_flag("--split", "train|valid|all", "which DIV2K images to score", o.split);
+    cli.switch_flag("--json", "print one JSON object instead of the table", o.json);
+    cli.integer_flag("--tile", "N", "LR pixels per tile side, as sr_upscale", o.options.tile);
+    cli.switch_flag("--self-ensemble", "average the 8 flips and rotations of each tile", o.options.self_ensemble);
+    cli.device_flag("--device", "where the network runs", o.options.device);
+    cli.parse(argc, argv);
     SR_CHECK(!o.model.empty() && !o.data.empty() && o.scale > 0, "--model, --data and --scale (>= 1) are required (see --help)");
     SR_CHECK(o.model == "bicubic" || !o.weights.empty(), "--weights is required for --model ", o.model);
     SR_CHECK(o.model != "bicubic" || o.weights.empty(), "--model bicubic takes no --weights");
@@ -98,20 +86,32 @@ Tensor super_resolve(Network* model, const ImagePair& pair, const Tensor& lr, co
     return quantize_u8(sr.to(Device::cpu()));
 }
 
+// The network to score, checked to upscale by --scale; none for bicubic.
+std::shared_ptr<Network> load_model(const EvalArgs& args) {
+    if (args.model == "bicubic") return nullptr;
+    std::shared_ptr<Network> model = make_model(args.model);
+    model->load(args.weights, /*allow_unexpected=*/true);
+    model->eval();
+    model->to(args.options.device);
+    const int64_t s = network_scale(*model, args.options.device);
+    SR_CHECK(s == args.scale, "--model ", args.model, " upscales x", s, ", not x", args.scale);
+    return model;
+}
+
+void print_json(const ImageScores& mean, const std::vector<std::pair<std::string, ImageScores>>& scores) {
+    std::string out = "{\"mean\": {" + json_scores(mean) + "}, \"images\": [";
+    for (size_t i = 0; i < scores.size(); ++i)
+        out += (i ? ", " : "") + std::string("{\"name\": ") + json_quote(scores[i].first) + ", " +
+               json_scores(scores[i].second) + "}";
+    std::printf("%s]}\n", out.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return run_tool("sr_eval", [&] {
         const EvalArgs args = parse(argc, argv);
-        std::shared_ptr<Network> model;
-        if (args.model != "bicubic") {
-            model = make_model(args.model);
-            model->load(args.weights, /*allow_unexpected=*/true);
-            model->eval();
-            model->to(args.options.device);
-            const int64_t s = network_scale(*model, args.options.device);
-            SR_CHECK(s == args.scale, "--model ", args.model, " upscales x", s, ", not x", args.scale);
-        }
+        const std::shared_ptr<Network> model = load_model(args);
         const std::vector<ImagePair> pairs = find_pairs(args.data, args.split, args.scale);
 
         if (!args.json) std::printf("%-16s %10s %8s %10s\n", "image", "PSNR-Y", "SSIM-Y", "PSNR-RGB");
@@ -129,20 +129,12 @@ int main(int argc, char** argv) {
                 std::printf("%-16s %10s %8s %10s\n", pair.name.c_str(), number(s.psnr_y, false).c_str(),
                             number(s.ssim_y, false).c_str(), number(s.psnr_rgb, false).c_str());
         }
-        if (args.json) {
-            std::string out = "{\"mean\": {" + json_scores(mean) + "}, \"images\": [";
-            for (size_t i = 0; i < scores.size(); ++i)
-                out += (i ? ", " : "") + std::string("{\"name\": ") + json_quote(scores[i].first) + ", " +
-                       json_scores(scores[i].second) + "}";
-            std::printf("%s]}\n", out.c_str());
-        } else {
+        if (args.json)
+            print_json(mean, scores);
+        else
             std::printf("%-16s %10s %8s %10s   (%zu images, x%d, %s)\n", "mean", number(mean.psnr_y, false).c_str(),
                         number(mean.ssim_y, false).c_str(), number(mean.psnr_rgb, false).c_str(), pairs.size(), args.scale,
                         args.model.c_str());
-        }
         return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "sr_eval: %s\n", e.what());
-        return 1;
-    }
+    });
 }

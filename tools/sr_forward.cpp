@@ -11,6 +11,7 @@
 #include <string>
 
 #include "autograd/backward.h"
+#include "cli.h"
 #include "core/factory.h"
 #include "core/safetensors.h"
 #include "models/spec.h"
@@ -20,50 +21,43 @@ using namespace sr;
 namespace {
 
 struct ForwardOptions {
-    std::string model, weights, input, output, input_key = "input", grad_output_key, mode = "eval", device = "cpu";
+    std::string model, weights, input, output, input_key = "input", grad_output_key, mode = "eval";
+    Device device = Device::cpu();
 };
 
 ForwardOptions parse(int argc, char** argv) {
     ForwardOptions o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() {
-            SR_CHECK(i + 1 < argc, "sr_forward: ", a, " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (a == "--model") o.model = value();
-        else if (a == "--weights") o.weights = value();
-        else if (a == "--input") o.input = value();
-        else if (a == "--output") o.output = value();
-        else if (a == "--input-key") o.input_key = value();
-        else if (a == "--grad-output-key") o.grad_output_key = value();
-        else if (a == "--mode") o.mode = value();
-        else if (a == "--device") o.device = value();
-        else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_forward --model SPEC --weights W.safetensors --input IN.safetensors --output OUT.safetensors\n"
-                        "                  [--input-key NAME] [--grad-output-key NAME] [--mode eval|train] [--device cpu|cuda]\n");
-            std::exit(0);
-        } else fail("sr_forward: unknown argument '", a, "' (see --help)");
-    }
+    Cli cli("sr_forward",
+            "--model SPEC --weights W.safetensors --input IN.safetensors --output OUT.safetensors\n"
+            "                  [--input-key NAME] [--grad-output-key NAME] [--mode eval|train] [--device cpu|cuda]",
+            "Runs a model on a tensor from a file and writes its output (and gradients), to compare with another framework.");
+    cli.string_flag("--model", "SPEC", "the network, a name with options: rrdbnet:num_block=6", o.model);
+    cli.string_flag("--weights", "FILE", "its weights and buffers, by name (extra tensors are ignored)", o.weights);
+    cli.string_flag("--input", "FILE", "a safetensors file holding the input tensor", o.input);
+    cli.string_flag("--output", "FILE", "the safetensors file to write: output, and grad.* with --grad-output-key", o.output);
+    cli.string_flag("--input-key", "NAME", "the input tensor's name in --input", o.input_key);
+    cli.string_flag("--grad-output-key", "NAME", "back-propagate sum(output * this tensor of --input)", o.grad_output_key);
+    cli.string_flag("--mode", "eval|train", "train: batch norm normalises with the batch's statistics", o.mode);
+    cli.device_flag("--device", "where the model runs", o.device);
+    cli.parse(argc, argv);
     SR_CHECK(!o.model.empty() && !o.weights.empty() && !o.input.empty() && !o.output.empty(),
-             "sr_forward: --model, --weights, --input and --output are required (see --help)");
-    SR_CHECK(o.mode == "eval" || o.mode == "train", "sr_forward: --mode must be eval or train, got '", o.mode, "'");
+             "--model, --weights, --input and --output are required (see --help)");
+    SR_CHECK(o.mode == "eval" || o.mode == "train", "--mode must be eval or train, got '", o.mode, "'");
     return o;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return run_tool("sr_forward", [&] {
         const ForwardOptions o = parse(argc, argv);
-        const Device device = Device::parse(o.device);
         std::shared_ptr<Network> model = make_model(o.model);
         model->load(o.weights, /*allow_unexpected=*/true);
         model->train(o.mode == "train");
-        model->to(device);
+        model->to(o.device);
 
         const SafetensorsFile in = read_safetensors(o.input);
-        Tensor x = in.at(o.input_key).to(DType::F32).to(device).detach();
+        Tensor x = in.at(o.input_key).to(DType::F32).to(o.device).detach();
         const bool grads = !o.grad_output_key.empty();
         if (grads) x.set_requires_grad(true);
         Tensor y;
@@ -75,8 +69,8 @@ int main(int argc, char** argv) {
         }
         NamedTensors out{{"output", y}};
         if (grads) {
-            const Tensor gy = in.at(o.grad_output_key).to(DType::F32).to(device);
-            SR_CHECK(gy.shape() == y.shape(), "sr_forward: grad output '", o.grad_output_key, "' has shape ", gy.shape(),
+            const Tensor gy = in.at(o.grad_output_key).to(DType::F32).to(o.device);
+            SR_CHECK(gy.shape() == y.shape(), "grad output '", o.grad_output_key, "' has shape ", gy.shape(),
                      " but the output is ", y.shape());
             backward(y, gy);
             out.emplace_back("grad.input", x.grad());
@@ -87,8 +81,5 @@ int main(int argc, char** argv) {
         std::printf("sr_forward: %s -> output %s%s\n", to_string(x.shape()).c_str(), to_string(y.shape()).c_str(),
                     grads ? ", with gradients" : "");
         return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "sr_forward: %s\n", e.what());
-        return 1;
-    }
+    });
 }

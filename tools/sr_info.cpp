@@ -10,6 +10,7 @@
 #include <string>
 
 #include "autograd/node.h"
+#include "cli.h"
 #include "core/factory.h"
 #include "models/layers.h"
 #include "models/spec.h"
@@ -26,21 +27,13 @@ struct InfoOptions {
 
 InfoOptions parse(int argc, char** argv) {
     InfoOptions o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() {
-            SR_CHECK(i + 1 < argc, "sr_info: ", a, " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (a == "--model") o.model = value();
-        else if (a == "--depth") o.depth = std::stoi(value());
-        else if (a == "--list") o.list = true;
-        else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_info --model SPEC [--depth N] | --list\n");
-            std::exit(0);
-        } else fail("sr_info: unknown argument '", a, "' (see --help)");
-    }
-    SR_CHECK(o.list || !o.model.empty(), "sr_info: --model SPEC is required (see --list)");
+    Cli cli("sr_info", "--model SPEC [--depth N] | --list",
+            "Prints a model's layer table, parameter count and FLOPs per input pixel.");
+    cli.string_flag("--model", "SPEC", "the network, a name with options: edsr:num_feat=256,num_block=32", o.model);
+    cli.integer_flag("--depth", "N", "rows for modules down to this depth; deeper ones are summed into them", o.depth, 1);
+    cli.switch_flag("--list", "print the model names", o.list);
+    cli.parse(argc, argv);
+    SR_CHECK(o.list || !o.model.empty(), "--model SPEC is required (see --list)");
     return o;
 }
 
@@ -80,7 +73,7 @@ void print_rows(const Module& m, const std::string& path, int depth, int max_dep
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return run_tool("sr_info", [&] {
         const InfoOptions o = parse(argc, argv);
         if (o.list) {
             for (const std::string& n : model_names()) std::printf("%s\n", n.c_str());
@@ -105,8 +98,5 @@ int main(int argc, char** argv) {
         std::printf("FLOPs per input pixel: %s (measured on input %s; 2 x multiply-adds of convolutions and linear layers)\n",
                     human(flops.total() / pixels).c_str(), to_string(input).c_str());
         return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "sr_info: %s\n", e.what());
-        return 1;
-    }
+    });
 }

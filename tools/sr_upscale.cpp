@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "core/image_io.h"
 #include "core/safetensors.h"
 #include "models/spec.h"
@@ -32,35 +34,22 @@ struct UpscaleArgs {
 
 UpscaleArgs parse(int argc, char** argv) {
     UpscaleArgs o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() {
-            SR_CHECK(i + 1 < argc, "sr_upscale: ", a, " needs a value");
-            return std::string(argv[++i]);
-        };
-        auto count = [&]() {
-            const std::string v = value();
-            SR_CHECK(!v.empty() && v.find_first_not_of("0123456789") == std::string::npos, "sr_upscale: ", a,
-                     " must be a non-negative integer, got '", v, "'");
-            return std::stoll(v);
-        };
-        if (a == "--model") o.model = value();
-        else if (a == "--weights") o.weights = value();
-        else if (a == "--input") o.input = value();
-        else if (a == "--output") o.output = value();
-        else if (a == "--tile") o.options.tile = count();
-        else if (a == "--tile-pad") o.options.pad = count();
-        else if (a == "--self-ensemble") o.options.self_ensemble = true;
-        else if (a == "--device") o.options.device = Device::parse(value());
-        else if (a == "--quiet") o.quiet = true;
-        else if (a == "-h" || a == "--help") {
-            std::printf("usage: sr_upscale [--model SPEC] --weights W.safetensors --input FILE|DIR --output FILE|DIR\n"
-                        "                  [--tile N] [--tile-pad P] [--self-ensemble] [--device cpu|cuda] [--quiet]\n");
-            std::exit(0);
-        } else fail("sr_upscale: unknown argument '", a, "' (see --help)");
-    }
+    Cli cli("sr_upscale",
+            "[--model SPEC] --weights W.safetensors --input FILE|DIR --output FILE|DIR\n"
+            "                  [--tile N] [--tile-pad P] [--self-ensemble] [--device cpu|cuda] [--quiet]",
+            "Upscales PNG, JPEG and BMP images with a trained network, writing PNG.");
+    cli.string_flag("--model", "SPEC", "the network; may be left out for weights that name it (train_sr's do)", o.model);
+    cli.string_flag("--weights", "FILE", "the network's weights, a safetensors file", o.weights);
+    cli.string_flag("--input", "FILE|DIR", "an image, or a folder of them", o.input);
+    cli.string_flag("--output", "FILE|DIR", "the PNG file to write, or the folder for a folder's images", o.output);
+    cli.integer_flag("--tile", "N", "LR pixels per tile side; 0: the whole image up to 512 x 512, else 256", o.options.tile);
+    cli.integer_flag("--tile-pad", "P", "LR pixels of context around each tile", o.options.pad);
+    cli.switch_flag("--self-ensemble", "average the 8 flips and rotations of each tile", o.options.self_ensemble);
+    cli.device_flag("--device", "where the network runs", o.options.device);
+    cli.switch_flag("--quiet", "print nothing but errors", o.quiet);
+    cli.parse(argc, argv);
     SR_CHECK(!o.weights.empty() && !o.input.empty() && !o.output.empty(),
-             "sr_upscale: --weights, --input and --output are required (see --help)");
+             "--weights, --input and --output are required (see --help)");
     return o;
 }
 
@@ -89,38 +78,48 @@ void upscale_file(Network& model, const fs::path& in, const fs::path& out, const
                     info.channels, info.bits, out.string().c_str(), (long long)result.size(2), (long long)result.size(1));
 }
 
+// The network to run: --model, or the model the weights name (train_sr's weights do).
+std::shared_ptr<Network> load_model(const UpscaleArgs& args) {
+    std::string spec = args.model;
+    if (spec.empty()) {
+        const SafetensorsFile weights = read_safetensors(args.weights);
+        const auto it = weights.metadata.find("model");
+        SR_CHECK(it != weights.metadata.end(), "'", args.weights, "' does not name its model; give --model");
+        spec = it->second;
+    }
+    std::shared_ptr<Network> model = make_model(spec);
+    model->load(args.weights, /*allow_unexpected=*/true);
+    model->eval();
+    model->to(args.options.device);
+    return model;
+}
+
+// (input, output) file pairs: the one file, or every image of the input folder, sorted.
+std::vector<std::pair<fs::path, fs::path>> upscale_jobs(const UpscaleArgs& args) {
+    std::vector<std::pair<fs::path, fs::path>> jobs;
+    if (fs::is_directory(args.input)) {
+        fs::create_directories(args.output);
+        for (const auto& entry : fs::directory_iterator(args.input))
+            if (entry.is_regular_file() && is_image(entry.path()))
+                jobs.emplace_back(entry.path(), fs::path(args.output) / (entry.path().stem().string() + ".png"));
+        std::sort(jobs.begin(), jobs.end());
+        SR_CHECK(!jobs.empty(), "no PNG, JPEG or BMP images in '", args.input, "'");
+    } else {
+        SR_CHECK(fs::exists(args.input), "no such file or folder: '", args.input, "'");
+        SR_CHECK(!fs::is_directory(args.output), "--output '", args.output, "' is a folder; give a file name for a single input");
+        jobs.emplace_back(args.input, args.output);
+    }
+    return jobs;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return run_tool("sr_upscale", [&] {
         const UpscaleArgs args = parse(argc, argv);
-        std::string spec = args.model;
-        if (spec.empty()) {
-            // Weights saved by train_sr name their model.
-            const SafetensorsFile weights = read_safetensors(args.weights);
-            const auto it = weights.metadata.find("model");
-            SR_CHECK(it != weights.metadata.end(), "'", args.weights, "' does not name its model; give --model");
-            spec = it->second;
-        }
-        std::shared_ptr<Network> model = make_model(spec);
-        model->load(args.weights, /*allow_unexpected=*/true);
-        model->eval();
-        model->to(args.options.device);
-
-        std::vector<std::pair<fs::path, fs::path>> jobs;
-        if (fs::is_directory(args.input)) {
-            fs::create_directories(args.output);
-            for (const auto& entry : fs::directory_iterator(args.input))
-                if (entry.is_regular_file() && is_image(entry.path()))
-                    jobs.emplace_back(entry.path(), fs::path(args.output) / (entry.path().stem().string() + ".png"));
-            std::sort(jobs.begin(), jobs.end());
-            SR_CHECK(!jobs.empty(), "no PNG, JPEG or BMP images in '", args.input, "'");
-        } else {
-            SR_CHECK(fs::exists(args.input), "no such file or folder: '", args.input, "'");
-            SR_CHECK(!fs::is_directory(args.output), "--output '", args.output,
-                     "' is a folder; give a file name for a single input");
-            jobs.emplace_back(args.input, args.output);
-        }
+        const std::shared_ptr<Network> model = load_model(args);
+        const std::vector<std::pair<fs::path, fs::path>> jobs = upscale_jobs(args);
+        // A file that fails is reported and skipped; the others are still written.
         int failed = 0;
         for (const auto& [in, out] : jobs) {
             try {
@@ -132,8 +131,5 @@ int main(int argc, char** argv) {
         }
         if (failed) std::fprintf(stderr, "sr_upscale: %d of %zu images failed\n", failed, jobs.size());
         return failed ? 1 : 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "sr_upscale: %s\n", e.what());
-        return 1;
-    }
+    });
 }

@@ -86,7 +86,7 @@ using Written = std::vector<std::pair<std::string, YAML::Node>>;  // (path, valu
 struct Option {
     std::string path;  // YAML path; '*' stands for a dataset's phase (train, val, val_1, ...); empty: a flag only
     std::string flag;  // empty: the file only
-    std::string help;  // for --help and docs/TRAINING.md; the marks "(srforge)" and "(no effect)" say what it is
+    std::string help;  // for --help and docs/TRAINING.md; "(srforge)" marks keys BasicSR does not have
     // Sets the option from a value; `key` is the concrete path (or the flag) for messages.
     std::function<void(TrainOptions&, const YAML::Node&, const std::string& key)> read;
     std::function<Written(const TrainOptions&)> write;  // null: never written
@@ -486,11 +486,7 @@ Option action(std::string flag, std::string help, bool is_switch,
 
 // --data DIR: train on a srforge folder (DIV2K layout, HR/ + LR_bicubic/, or photos) and validate on
 // its valid split; --val-data DIR: validate on that folder instead.
-void use_data_folder(TrainOptions& o, const std::string& dir) {
-    const std::string split = o.train_set.type.empty() && !o.train_set.dataroot.empty() ? o.train_set.split : "train";
-    o.train_set = DatasetOptions{};
-    o.train_set.dataroot = dir;
-    o.train_set.split = split;
+void use_val_folder(TrainOptions& o, const std::string& dir) {
     DatasetOptions val;
     val.phase = "val";
     val.dataroot = dir;
@@ -498,12 +494,10 @@ void use_data_folder(TrainOptions& o, const std::string& dir) {
     o.val_sets = {val};
 }
 
-void use_val_folder(TrainOptions& o, const std::string& dir) {
-    DatasetOptions val;
-    val.phase = "val";
-    val.dataroot = dir;
-    val.split = "valid";
-    o.val_sets = {val};
+void use_data_folder(TrainOptions& o, const std::string& dir) {
+    o.train_set = DatasetOptions{};
+    o.train_set.dataroot = dir;
+    use_val_folder(o, dir);
 }
 
 void for_each_val_set(TrainOptions& o, const std::function<void(DatasetOptions&)>& f) {

@@ -117,7 +117,8 @@ void RunLog::write_interval_row(const StepLosses& step) {
     rows_.push_back(row);
     std::ofstream(csv_path_, std::ios::app) << row << "\n";
     if (!tb_) return;
-    tb_->add_scalar("losses/loss", interval_loss_ / n, step.iter);
+    // BasicSR's SRModel logs its one pixel loss as l_pix; with named terms the total is extra.
+    tb_->add_scalar(opt_.part_names.empty() ? "losses/l_pix" : "losses/l_total", interval_loss_ / n, step.iter);
     for (size_t t = 0; t < interval_parts_.size(); ++t) tb_->add_scalar(loss_tag(opt_.part_names[t]), interval_parts_[t] / n, step.iter);
 }
 
