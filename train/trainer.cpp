@@ -218,7 +218,7 @@ void Trainer::validate(int64_t iter) {
         net_g_val_->save((fs::path(run_dir_) / "net_g_best.safetensors").string(), {{"model", o_.model}, {"iteration", std::to_string(iter)}});
     }
     log_->add_validation(iter, o_.schedule.at(iter), row);
-    log_->draw_curves(result_.bicubic_psnr_y);
+    log_->draw_curves(bicubic_first_metric_);
     if (o_.device.is_cuda() && !o_.quiet) std::fprintf(stderr, "\n%s\n", gpu::memory_summary(o_.device.index).c_str());
 }
 
@@ -368,6 +368,8 @@ void Trainer::build_validation() {
         result_.bicubic_psnr_y += s.psnr_y / double(base.size());
         result_.bicubic_ssim_y += s.ssim_y / double(base.size());
     }
+    for (const ValImage& v : val_sets_[0].images)  // the dashed line of curves.png: bicubic by the first metric
+        if (v.hr.defined()) bicubic_first_metric_ += metric_value(metrics_[0], v.bicubic, v.hr) / double(base.size());
 }
 
 // Optimisers, EMA and losses; the names of the loss terms logged beside the total.

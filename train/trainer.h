@@ -98,6 +98,7 @@ private:
     std::unique_ptr<PairPool> pool_;
     std::vector<ValSet> val_sets_;
     std::vector<MetricOptions> metrics_;  // val.metrics, or PSNR-Y, SSIM-Y and PSNR-RGB
+    double bicubic_first_metric_ = 0;     // bicubic's score by the first metric on the first set
     std::vector<std::string> part_names_;
     std::unique_ptr<RunLog> log_;
     RunState state_;
