@@ -7,6 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
+#include <cstdlib>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -48,6 +51,61 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
         ::fsync(fd);
         ::close(fd);
     }
+}
+
+void copy_file_atomic(const std::string& from, const std::string& to) { write_file_atomic(to, read_file(from)); }
+
+void append_to_file(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "ab");
+    SR_CHECK(f != nullptr, "cannot write '", path, "': ", std::strerror(errno));
+    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+    const int saved_errno = errno;
+    const bool closed = std::fclose(f) == 0;
+    SR_CHECK(written && closed, "cannot write '", path, "': ", std::strerror(saved_errno));
+}
+
+namespace {
+
+// The pid in "NAME.tmp.PID.N", or 0 when the name is not one of write_file_atomic's.
+pid_t temp_file_pid(const std::string& name) {
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos) return 0;
+    const std::string rest = name.substr(at + 5);  // "PID.N"
+    const size_t dot = rest.find('.');
+    if (dot == 0 || dot == std::string::npos || rest.find_first_not_of("0123456789.") != std::string::npos) return 0;
+    return pid_t(std::strtol(rest.substr(0, dot).c_str(), nullptr, 10));
+}
+
+bool process_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+void remove_stale_temp_files(const std::string& dir) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const pid_t pid = temp_file_pid(entry.path().filename().string());
+        if (pid > 0 && pid != ::getpid() && !process_alive(pid)) std::filesystem::remove(entry.path(), ec);
+    }
+}
+
+FolderLock::FolderLock(const std::string& dir, const std::string& what) {
+    const std::string path = (std::filesystem::path(dir) / ".lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    SR_CHECK(fd_ >= 0, "cannot lock '", dir, "': ", std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = {0};
+        const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
+        ::close(fd_);
+        fd_ = -1;
+        fail(what, " '", dir, "' is in use by another process", n > 0 ? " (pid " + std::string(holder, size_t(n)) + ")" : std::string(),
+             ": wait for it to finish, or choose another name");
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
+}
+
+FolderLock::~FolderLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
 }  // namespace sr

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "autograd/node.h"
 #include "core/file.h"
@@ -693,4 +694,85 @@ TEST_CASE("train_sr: flags, exit codes, Ctrl-C saves a checkpoint and the next r
     CHECK(run(args + " --iters " + std::to_string(stopped + 2)) == 0);
     CHECK(read_safetensors(latest).metadata.at("iteration") == std::to_string(stopped + 2));
     CHECK(read_file(log.string()).find("validation after " + std::to_string(stopped + 2) + " iterations") != std::string::npos);
+}
+
+TEST_CASE("train: a run folder in use is refused; a finished run is left as it was; a lost latest resumes from iter_N") {
+    const fs::path data = make_dataset("folder_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("folder_runs");
+    TrainOptions o = tiny_run(data, out);
+    o.total_iter = 3;
+    const TrainResult full3 = train(o);
+    {  // another process (here: another lock) holds the folder
+        FolderLock other((out / "tiny").string(), "test");
+        CHECK(error_of([&] { train(o); }).find("train: the run folder '" + (out / "tiny").string() + "' is in use by another process (pid ") !=
+              std::string::npos);
+    }
+    // Rerunning the finished run changes nothing: no duplicate rows, no validation of iteration 0.
+    const std::string csv = read_file((out / "tiny" / "metrics.csv").string());
+    const TrainResult again = train(o);
+    CHECK(again.already_finished);
+    CHECK(again.iterations == 3);
+    CHECK(again.losses.empty());
+    CHECK(!again.validated);
+    CHECK(read_file((out / "tiny" / "metrics.csv").string()) == csv);
+    // latest.safetensors lost, checkpoints/iter_3 kept: the run continues from iteration 3.
+    TrainOptions straight = tiny_run(data, out);
+    straight.name = "straight";
+    const TrainResult full6 = train(straight);
+    fs::remove(out / "tiny" / "checkpoints" / "latest.safetensors");
+    o.total_iter = 6;
+    const TrainResult rest = train(o);
+    REQUIRE(rest.losses.size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(rest.losses[i] == full6.losses[i + 3]);
+    CHECK(full3.losses[2] == full6.losses[2]);
+}
+
+TEST_CASE("train: stale temporary files of killed runs are removed; a full disk leaves every checkpoint whole") {
+    const fs::path data = make_dataset("disk_data", 2, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("disk_runs");
+    TrainOptions o = tiny_run(data, out);
+    o.total_iter = 1;
+    fs::create_directories(out / "tiny" / "checkpoints");
+    const fs::path stale = out / "tiny" / "checkpoints" / "latest.safetensors.tmp.999999999.0";  // no such process
+    const fs::path live = out / "tiny" / "checkpoints" / ("latest.safetensors.tmp." + std::to_string(::getpid()) + ".7");
+    write_file_atomic(stale.string(), "partial");
+    write_file_atomic(live.string(), "being written");
+    train(o);
+    CHECK(!fs::exists(stale));
+    CHECK(fs::exists(live));  // its writer still runs
+
+    // train_sr on tmpfs folders of several sizes: wherever the disk fills up, the run stops with one
+    // message, and every checkpoint left loads (none is a truncated copy), with no temporary file left.
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/train_sr";
+    int failures = 0;
+    for (int kb = 120; kb <= 400; kb += 40) {
+        CAPTURE(kb);
+        const fs::path disk = fresh_dir("tmpfs_" + std::to_string(kb));
+        const std::string run = tool + " --model edsr:num_feat=8,num_block=1,upscale=2 --scale 2 --data " + data.string() + " --out " +
+                                disk.string() + " --name full --patch 8 --batch 2 --iters 6 --save-freq 2 --val-freq 100 --quiet";
+        // In a private mount namespace (unshare -rm: no root needed where user namespaces are
+        // allowed) the tmpfs vanishes with the shell, so what was left on it is copied out first.
+        const std::string check = "mount -t tmpfs -o size=" + std::to_string(kb) + "k tmpfs " + disk.string() + " && " + run + " > " +
+                                  disk.string() + ".log 2>&1; echo $? > " + disk.string() + ".status; cp -r " + disk.string() + "/. " +
+                                  disk.string() + ".copy/ 2>/dev/null; true";
+        fresh_dir("tmpfs_" + std::to_string(kb) + ".copy");
+        const int status = std::system(("unshare -rm sh -c '" + check + "'").c_str());
+        const bool namespaced = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        REQUIRE_MESSAGE(namespaced, "unshare -rm (a private mount namespace) is needed here");
+        const int exit_code = std::stoi(read_file(disk.string() + ".status"));
+        const std::string log = read_file(disk.string() + ".log");
+        if (exit_code != 0) {
+            ++failures;
+            CHECK(exit_code == 1);
+            CHECK(log.find("No space left on device") != std::string::npos);
+        }
+        const fs::path ckpts = fs::path(disk.string() + ".copy") / "full" / "checkpoints";
+        if (!fs::exists(ckpts)) continue;
+        for (const auto& e : fs::directory_iterator(ckpts)) {
+            CAPTURE(e.path().string());
+            CHECK(e.path().string().find(".tmp.") == std::string::npos);
+            CHECK(error_of([&] { read_safetensors(e.path().string()); }) == "(no error)");
+        }
+    }
+    CHECK(failures > 0);  // the sizes do reach a full disk
 }

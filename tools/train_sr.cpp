@@ -61,9 +61,13 @@ int main(int argc, char** argv) {
         install_interrupt_handler();
         if (!options.quiet) print_plan(options);
         const TrainResult r = train(options);
+        if (r.already_finished)
+            std::printf("%s had finished already (iteration %lld of %lld): nothing to do. Its results: %s/%s/metrics.csv\n",
+                        options.name.c_str(), (long long)r.iterations, (long long)options.total_iter, options.out_dir.c_str(),
+                        options.name.c_str());
         if (r.validated)
             std::printf("validation after %lld iterations: PSNR-Y %.2f dB, SSIM-Y %.4f (bicubic %.2f dB, %.4f): %+.2f dB; %.0f s\n",
-                        (long long)r.iterations, r.psnr_y, r.ssim_y, r.bicubic_psnr_y, r.bicubic_ssim_y, r.psnr_y - r.bicubic_psnr_y,
+                        (long long)r.validated_iter, r.psnr_y, r.ssim_y, r.bicubic_psnr_y, r.bicubic_ssim_y, r.psnr_y - r.bicubic_psnr_y,
                         r.seconds);
         for (const auto& [name, value] : r.metrics) std::printf("  %s %.4f\n", name.c_str(), value);
         std::printf("run folder: %s/%s (curves.png, samples/, metrics.csv, net_g_*.safetensors)\n", options.out_dir.c_str(),

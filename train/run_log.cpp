@@ -115,7 +115,7 @@ void RunLog::write_interval_row(const StepLosses& step) {
     for (double part : interval_parts_) row.append(",").append(fixed(part / n, 6));
     row.append(",").append(fixed(step.lr, 9)).append(opt_.val_columns.size() + 1, ',').append(fixed(seconds(), 1));
     rows_.push_back(row);
-    std::ofstream(csv_path_, std::ios::app) << row << "\n";
+    append_to_file(csv_path_, row + "\n");
     if (!tb_) return;
     // BasicSR's SRModel logs its one pixel loss as l_pix; with named terms the total is extra.
     tb_->add_scalar(opt_.part_names.empty() ? "losses/l_pix" : "losses/l_total", interval_loss_ / n, step.iter);
@@ -139,7 +139,7 @@ void RunLog::add_validation(int64_t iter, double lr, const std::vector<double>& 
     for (double v : values) row.append(",").append(fixed(v, 5));
     row.append(",").append(fixed(seconds(), 1));
     rows_.push_back(row);
-    std::ofstream(csv_path_, std::ios::app) << row << "\n";
+    append_to_file(csv_path_, row + "\n");
     if (!values.empty()) last_val_ = values[0];
     if (tb_) {
         for (size_t i = 0; i < values.size() && i < opt_.val_tags.size(); ++i) tb_->add_scalar(opt_.val_tags[i], values[i], iter);

@@ -68,7 +68,11 @@ TrainResult Trainer::run() {
             break;
         }
     }
-    if (!result_.interrupted && result_.iterations == 0) validate(state_.iteration);  // nothing left to train: report anyway
+    if (result_.iterations == 0) {  // the run had finished already: nothing is trained, logged or written
+        result_.iterations = state_.iteration;
+        result_.already_finished = true;
+        return result_;
+    }
     save_weights();
     result_.losses = log_->losses();
     result_.seconds = log_->seconds();
@@ -212,6 +216,7 @@ void Trainer::validate(int64_t iter) {
     }
     net_g_val_->train();
     result_.validated = true;
+    result_.validated_iter = iter;
     if (!row.empty() && row[0] > state_.best_psnr_y) {
         state_.best_psnr_y = row[0];
         state_.best_iter = iter;
@@ -229,8 +234,7 @@ void Trainer::checkpoint(int64_t iter) {
     const Trained d{o_.model_d, net_d_.get(), optim_d_.get()};
     save_checkpoint(latest_, g, ema_.get(), o_.gan() ? &d : nullptr, state_);
     if (iter % o_.save_freq == 0)
-        fs::copy_file(latest_, fs::path(run_dir_) / "checkpoints" / ("iter_" + std::to_string(iter) + ".safetensors"),
-                      fs::copy_options::overwrite_existing);
+        copy_file_atomic(latest_, (fs::path(run_dir_) / "checkpoints" / ("iter_" + std::to_string(iter) + ".safetensors")).string());
 }
 
 void Trainer::save_weights() {
@@ -397,15 +401,36 @@ void Trainer::build_losses() {
     }
 }
 
-// The run folder; continue from its checkpoint (or path.resume_state) when there is one.
+// The checkpoint a run continues from: path.resume_state, else the run folder's latest, else (a
+// folder whose latest was lost) its newest checkpoints/iter_N; empty for a fresh start.
+std::string Trainer::checkpoint_to_resume() const {
+    if (!o_.resume_state.empty()) return o_.resume_state;
+    if (!o_.resume) return "";
+    if (fs::exists(latest_)) return latest_;
+    int64_t newest = 0;
+    std::string path;
+    for (const auto& entry : fs::directory_iterator(fs::path(latest_).parent_path())) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("iter_", 0) != 0 || entry.path().extension() != ".safetensors") continue;
+        const std::string digits = entry.path().stem().string().substr(5);
+        if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 15) continue;
+        if (std::stoll(digits) > newest) newest = std::stoll(digits), path = entry.path().string();
+    }
+    return path;
+}
+
+// The run folder, locked while this run uses it; continue from its checkpoint (or
+// path.resume_state) when there is one.
 void Trainer::open_run_folder() {
     const fs::path run = fs::path(o_.out_dir) / o_.name;
     run_dir_ = run.string();
     latest_ = (run / "checkpoints" / "latest.safetensors").string();
     SR_CHECK(o_.resume_state.empty() || fs::exists(o_.resume_state), "train: path.resume_state '", o_.resume_state, "' does not exist");
-    const std::string from = !o_.resume_state.empty() ? o_.resume_state : o_.resume && fs::exists(latest_) ? latest_ : "";
     fs::create_directories(run / "samples");
     fs::create_directories(run / "checkpoints");
+    lock_ = std::make_unique<FolderLock>(run_dir_, "train: the run folder");
+    for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
+    const std::string from = checkpoint_to_resume();
     state_.seed = o_.seed;
     if (!from.empty()) {
         const Trained g{o_.model, net_g_.get(), optim_g_.get()};
@@ -413,7 +438,7 @@ void Trainer::open_run_folder() {
         state_ = load_checkpoint(from, g, ema_.get(), o_.gan() ? &d : nullptr);
         SR_CHECK(state_.seed == o_.seed, "train: ", from, " was made with seed ", state_.seed, ", this run has seed ", o_.seed,
                  ": its batches would differ. Use --seed ", state_.seed, ", or --restart, or another --name");
-        if (!o_.quiet) std::printf("resuming %s from iteration %lld\n", run_dir_.c_str(), (long long)state_.iteration);
+        if (!o_.quiet) std::printf("resuming %s from iteration %lld (%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str());
     }
     if (pool_ && !state_.pool.empty()) pool_->load_state(state_.pool);
     if (state_.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)

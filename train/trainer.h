@@ -33,6 +33,7 @@
 namespace sr {
 
 class DeviceBatches;
+class FolderLock;
 class Ema;
 class Network;
 class PairPool;
@@ -45,7 +46,9 @@ struct StepLosses;
 struct TrainResult {
     int64_t iterations = 0;             // the last iteration done
     bool interrupted = false;           // stopped by Ctrl-C
-    bool validated = false;             // the scores below come from a validation
+    bool validated = false;             // the scores below come from a validation, at validated_iter
+    int64_t validated_iter = 0;
+    bool already_finished = false;      // the run folder held a finished run: nothing was done
     std::vector<double> losses;         // the loss of every iteration this call ran
     double psnr_y = 0, ssim_y = 0, psnr_rgb = 0;        // last validation, first set (crop_border = scale)
     double bicubic_psnr_y = 0, bicubic_ssim_y = 0;      // the baseline on the same images
@@ -79,6 +82,7 @@ private:
     void build_validation();
     void build_losses();
     void open_run_folder();
+    std::string checkpoint_to_resume() const;
     Batch next_batch(int64_t iter);
     Tensor generator_step(int64_t iter, const Batch& batch, StepLosses& losses);
     void discriminator_step(int64_t iter, const Batch& batch, const Tensor& sr, StepLosses& losses);
@@ -103,6 +107,7 @@ private:
     std::unique_ptr<RunLog> log_;
     RunState state_;
     std::string run_dir_, latest_;
+    std::unique_ptr<FolderLock> lock_;  // held while the run uses its folder
     TrainResult result_;
 };
 
