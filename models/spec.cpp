@@ -1,9 +1,13 @@
 #include "models/spec.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/factory.h"
+#include "core/safetensors.h"
 
 namespace sr {
 
@@ -148,6 +152,55 @@ std::shared_ptr<Network> make_model(const std::string& spec) {
     std::string known;
     for (const Entry& e : kModels) known += (known.empty() ? "" : ", ") + std::string(e.name);
     fail("model spec: unknown model '", args.name(), "' (known: ", known, ")");
+}
+
+namespace {
+
+// "edsr:num_feat=64,num_block=16" -> its name and arguments.
+std::pair<std::string, std::map<std::string, std::string>> spec_parts(const std::string& spec) {
+    const size_t colon = spec.find(':');
+    std::map<std::string, std::string> args;
+    const std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    for (size_t start = 0; start < rest.size();) {
+        const size_t end = std::min(rest.find(',', start), rest.size());
+        const std::string item = rest.substr(start, end - start);
+        const size_t eq = item.find('=');
+        args[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+        start = end + 1;
+    }
+    return {spec.substr(0, colon), args};
+}
+
+void check_same_network(const std::string& given, const std::string& stored, const std::string& path) {
+    const auto [name, args] = spec_parts(given);
+    const auto [stored_name, stored_args] = spec_parts(stored);
+    SR_CHECK(name == stored_name, "'", path, "' holds the weights of '", stored, "', not of a ", name, " (--model ", given, ")");
+    for (const auto& [key, value] : args) {
+        const auto it = stored_args.find(key);
+        SR_CHECK(it == stored_args.end() || it->second == value, "'", path, "' holds the weights of '", stored, "': ", key, "=",
+                 it->second, ", but --model says ", key, "=", value);
+    }
+}
+
+void check_finite(const NamedTensors& tensors, const std::string& path) {
+    for (const auto& [name, t] : tensors) {
+        if (t.dtype() != DType::F32 && t.dtype() != DType::F64) continue;
+        for (double v : to_vector(t))
+            SR_CHECK(std::isfinite(v), "'", path, "': tensor '", name, "' holds ", v, " (NaN or infinity): these weights cannot give an image");
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected) {
+    const SafetensorsFile file = read_safetensors(weights_path);
+    const auto stored = file.metadata.find("model");
+    SR_CHECK(!spec.empty() || stored != file.metadata.end(), "'", weights_path, "' does not name its model; give --model");
+    if (!spec.empty() && stored != file.metadata.end()) check_same_network(spec, stored->second, weights_path);
+    check_finite(file.tensors, weights_path);
+    std::shared_ptr<Network> model = make_model(spec.empty() ? stored->second : spec);
+    model->load_state_dict(file.tensors, allow_unexpected);
+    return model;
 }
 
 }  // namespace sr

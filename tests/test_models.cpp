@@ -9,6 +9,7 @@
 
 #include "autograd/backward.h"
 #include "core/factory.h"
+#include "core/file.h"
 #include "core/safetensors.h"
 #include "models/layers.h"
 #include "models/spec.h"
@@ -157,13 +158,15 @@ TEST_CASE("sr_forward writes the same output and gradients as the model, and fai
     const std::string weights = (dir / "w.safetensors").string(), io = (dir / "io.safetensors").string();
     const std::string out = (dir / "out.safetensors").string();
     NamedTensors w = with_prefix(f, "param.");
-    w.emplace_back("unused.extra", zeros({2}));  // extra tensors are ignored
+    w.emplace_back("unused.extra", zeros({2}));  // refused, unless --non-strict
     write_safetensors(weights, w);
     write_safetensors(io, {{"x", f.at("input")}, {"g", f.at("grad_output")}});
     const std::string tool = std::string(SR_TOOLS_DIR) + "/sr_forward";
     const std::string cmd = tool + " --model '" + f.metadata.at("spec") + "' --weights " + weights + " --input " + io +
-                            " --input-key x --grad-output-key g --output " + out + " > /dev/null";
-    REQUIRE(std::system(cmd.c_str()) == 0);
+                            " --input-key x --grad-output-key g --output " + out;
+    CHECK(std::system((cmd + " 2> " + (dir / "strict.txt").string()).c_str()) != 0);
+    CHECK(read_file((dir / "strict.txt").string()).find("unexpected tensor 'unused.extra'") != std::string::npos);
+    REQUIRE(std::system((cmd + " --non-strict > /dev/null").c_str()) == 0);
     const SafetensorsFile r = read_safetensors(out);
     check_close(r.at("output"), f.at("output"), "sr_forward output");
     check_close(r.at("grad.input"), f.at("grad.input"), "sr_forward grad.input");

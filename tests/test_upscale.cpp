@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <sys/wait.h>
 
 #include "autograd/node.h"
+#include "core/file.h"
 #include "core/image_io.h"
+#include "core/safetensors.h"
 #include "core/factory.h"
 #include "models/spec.h"
 #include "models/upscale.h"
@@ -86,4 +90,55 @@ TEST_CASE("sr_upscale: files and folders, 16-bit in and out, bad input leaves no
     CHECK(std::system((tool + " --input " + (dir / "bad.png").string() + " --output " + (dir / "bad_out.png").string() +
                        " 2> /dev/null").c_str()) != 0);
     CHECK(!fs::exists(dir / "bad_out.png"));
+}
+
+TEST_CASE("sr_upscale never writes over an input, refuses colliding outputs, and loads weights strictly") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "srforge_sr_upscale_safety";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "in");
+    const std::string spec = "edsr:num_feat=4,num_block=1,upscale=2";
+    make_model(spec)->save((dir / "w.safetensors").string(), {{"model", spec}});
+    const std::string image = std::string(SR_SOURCE_DIR) + "/tests/fixtures/images/rgba8.png";
+    fs::copy_file(image, dir / "in" / "a.png");
+    fs::copy_file(image, dir / "in" / "b.png");
+    fs::copy_file(image, dir / "in" / "a.jpg");  // its name is what matters: a.jpg and a.png both make a.png
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/sr_upscale --quiet --weights " + (dir / "w.safetensors").string();
+    auto run = [&](const std::string& args) {
+        const int status = std::system((tool + " " + args + " 2> " + (dir / "err.txt").string()).c_str());
+        return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file((dir / "err.txt").string()));
+    };
+    const std::string before = read_file((dir / "in" / "a.png").string());
+    // --output equal to --input.
+    auto [code, err] = run("--input " + (dir / "in" / "a.png").string() + " --output " + (dir / "in" / "a.png").string());
+    CHECK(code == 1);
+    CHECK(err.find("refusing to write") != std::string::npos);
+    // A folder into itself: a.jpg would replace a.png.
+    std::tie(code, err) = run("--input " + (dir / "in").string() + " --output " + (dir / "in").string());
+    CHECK(code == 1);
+    CHECK(err.find("would both be written to") != std::string::npos);
+    fs::remove(dir / "in" / "a.jpg");
+    std::tie(code, err) = run("--input " + (dir / "in").string() + " --output " + (dir / "in").string());
+    CHECK(code == 1);
+    CHECK(err.find("over the input image") != std::string::npos);
+    CHECK(read_file((dir / "in" / "a.png").string()) == before);
+    // The weights must be the model's: another spec, or a file with more blocks, is refused.
+    std::tie(code, err) = run("--model edsr:num_feat=4,num_block=2,upscale=2 --input " + (dir / "in" / "a.png").string() + " --output " +
+                              (dir / "o.png").string());
+    CHECK(code == 1);
+    CHECK(err.find("num_block=1, but --model says num_block=2") != std::string::npos);
+    make_model("edsr:num_feat=4,num_block=2,upscale=2")->save((dir / "w2.safetensors").string());
+    std::tie(code, err) = run("--model " + spec + " --input " + (dir / "in" / "a.png").string() + " --output " + (dir / "o.png").string() +
+                              " --weights " + (dir / "w2.safetensors").string());
+    CHECK(code == 1);
+    CHECK(err.find("unexpected tensor") != std::string::npos);
+    CHECK(!fs::exists(dir / "o.png"));
+    // NaN weights would only give a black image.
+    NamedTensors w = read_safetensors((dir / "w.safetensors").string()).tensors;
+    w[0].second = full(w[0].second.shape(), std::nan(""));
+    write_safetensors((dir / "nan.safetensors").string(), w, {{"model", spec}});
+    std::tie(code, err) = run("--input " + (dir / "in" / "a.png").string() + " --output " + (dir / "o.png").string() + " --weights " +
+                              (dir / "nan.safetensors").string());
+    CHECK(code == 1);
+    CHECK(err.find("NaN or infinity") != std::string::npos);
 }

@@ -36,17 +36,17 @@ namespace {
 struct EvalArgs {
     std::string model, weights, data, split = "valid";
     int scale = 0;
-    bool json = false;
+    bool json = false, non_strict = false;
     UpscaleOptions options;
 };
 
 EvalArgs parse(int argc, char** argv) {
     EvalArgs o;
     Cli cli("sr_eval",
-            "--model SPEC|bicubic [--weights W.safetensors] --data DIR --scale S\n"
+            "[--model SPEC|bicubic] [--weights W.safetensors] --data DIR --scale S\n"
             "               [--split train|valid|all] [--json] [--tile N] [--self-ensemble] [--device cpu|cuda]",
             "PSNR-Y, SSIM-Y and PSNR-RGB of an SR model, or of MATLAB-bicubic upscaling, on a dataset.");
-    cli.string_flag("--model", "SPEC", "the network (a name with options), or bicubic", o.model);
+    cli.string_flag("--model", "SPEC", "the network (a name with options), or bicubic; may be left out for weights that name it", o.model);
     cli.string_flag("--weights", "FILE", "the network's weights, a safetensors file (not for bicubic)", o.weights);
     cli.string_flag("--data", "DIR", "the dataset: DIV2K layout, or HR/ and LR_bicubic/X{scale}/", o.data);
     cli.integer_flag("--scale", "S", "the upscaling factor", o.scale, 1);
@@ -55,8 +55,10 @@ EvalArgs parse(int argc, char** argv) {
     cli.integer_flag("--tile", "N", "LR pixels per tile side, as sr_upscale", o.options.tile);
     cli.switch_flag("--self-ensemble", "average the 8 flips and rotations of each tile", o.options.self_ensemble);
     cli.device_flag("--device", "where the network runs", o.options.device);
+    cli.switch_flag("--non-strict", "skip tensors of the weights file that the model lacks (missing ones stay errors)", o.non_strict);
     cli.parse(argc, argv);
-    SR_CHECK(!o.model.empty() && !o.data.empty() && o.scale > 0, "--model, --data and --scale (>= 1) are required (see --help)");
+    SR_CHECK(!o.data.empty() && o.scale > 0, "--data and --scale (>= 1) are required (see --help)");
+    SR_CHECK(!o.model.empty() || !o.weights.empty(), "give --weights (and --model unless the weights name it), or --model bicubic");
     SR_CHECK(o.model == "bicubic" || !o.weights.empty(), "--weights is required for --model ", o.model);
     SR_CHECK(o.model != "bicubic" || o.weights.empty(), "--model bicubic takes no --weights");
     return o;
@@ -89,12 +91,11 @@ Tensor super_resolve(Network* model, const ImagePair& pair, const Tensor& lr, co
 // The network to score, checked to upscale by --scale; none for bicubic.
 std::shared_ptr<Network> load_model(const EvalArgs& args) {
     if (args.model == "bicubic") return nullptr;
-    std::shared_ptr<Network> model = make_model(args.model);
-    model->load(args.weights, /*allow_unexpected=*/true);
+    std::shared_ptr<Network> model = load_network(args.model, args.weights, args.non_strict);
     model->eval();
     model->to(args.options.device);
     const int64_t s = network_scale(*model, args.options.device);
-    SR_CHECK(s == args.scale, "--model ", args.model, " upscales x", s, ", not x", args.scale);
+    SR_CHECK(s == args.scale, "the model (", args.model.empty() ? args.weights : args.model, ") upscales x", s, ", not x", args.scale);
     return model;
 }
 

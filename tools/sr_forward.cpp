@@ -1,5 +1,5 @@
 // sr_forward: runs a model on a tensor from a file, for checking srforge against another
-// framework. Loads the weights and buffers by name (extra tensors in the file are ignored),
+// framework. Loads the weights and buffers by name (strictly; --non-strict skips extra tensors),
 // runs the model on the tensor `input` (or --input-key), writes `output`; with
 // --grad-output-key it also back-propagates sum(output * grad_output) and writes `grad.input`
 // and `grad.<parameter name>` for every parameter.
@@ -23,6 +23,7 @@ namespace {
 struct ForwardOptions {
     std::string model, weights, input, output, input_key = "input", grad_output_key, mode = "eval";
     Device device = Device::cpu();
+    bool non_strict = false;
 };
 
 ForwardOptions parse(int argc, char** argv) {
@@ -32,13 +33,14 @@ ForwardOptions parse(int argc, char** argv) {
             "                  [--input-key NAME] [--grad-output-key NAME] [--mode eval|train] [--device cpu|cuda]",
             "Runs a model on a tensor from a file and writes its output (and gradients), to compare with another framework.");
     cli.string_flag("--model", "SPEC", "the network, a name with options: rrdbnet:num_block=6", o.model);
-    cli.string_flag("--weights", "FILE", "its weights and buffers, by name (extra tensors are ignored)", o.weights);
+    cli.string_flag("--weights", "FILE", "its weights and buffers, by name (every tensor must be the model's)", o.weights);
     cli.string_flag("--input", "FILE", "a safetensors file holding the input tensor", o.input);
     cli.string_flag("--output", "FILE", "the safetensors file to write: output, and grad.* with --grad-output-key", o.output);
     cli.string_flag("--input-key", "NAME", "the input tensor's name in --input", o.input_key);
     cli.string_flag("--grad-output-key", "NAME", "back-propagate sum(output * this tensor of --input)", o.grad_output_key);
     cli.string_flag("--mode", "eval|train", "train: batch norm normalises with the batch's statistics", o.mode);
     cli.device_flag("--device", "where the model runs", o.device);
+    cli.switch_flag("--non-strict", "skip tensors of the weights file that the model lacks (missing ones stay errors)", o.non_strict);
     cli.parse(argc, argv);
     SR_CHECK(!o.model.empty() && !o.weights.empty() && !o.input.empty() && !o.output.empty(),
              "--model, --weights, --input and --output are required (see --help)");
@@ -51,8 +53,7 @@ ForwardOptions parse(int argc, char** argv) {
 int main(int argc, char** argv) {
     return run_tool("sr_forward", [&] {
         const ForwardOptions o = parse(argc, argv);
-        std::shared_ptr<Network> model = make_model(o.model);
-        model->load(o.weights, /*allow_unexpected=*/true);
+        std::shared_ptr<Network> model = load_network(o.model, o.weights, o.non_strict);
         model->train(o.mode == "train");
         model->to(o.device);
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +30,7 @@ namespace {
 struct UpscaleArgs {
     std::string model, weights, input, output;
     UpscaleOptions options;
-    bool quiet = false;
+    bool quiet = false, non_strict = false;
 };
 
 UpscaleArgs parse(int argc, char** argv) {
@@ -46,6 +47,7 @@ UpscaleArgs parse(int argc, char** argv) {
     cli.integer_flag("--tile-pad", "P", "LR pixels of context around each tile", o.options.pad);
     cli.switch_flag("--self-ensemble", "average the 8 flips and rotations of each tile", o.options.self_ensemble);
     cli.device_flag("--device", "where the network runs", o.options.device);
+    cli.switch_flag("--non-strict", "skip tensors of the weights file that the model lacks (missing ones stay errors)", o.non_strict);
     cli.switch_flag("--quiet", "print nothing but errors", o.quiet);
     cli.parse(argc, argv);
     SR_CHECK(!o.weights.empty() && !o.input.empty() && !o.output.empty(),
@@ -80,34 +82,46 @@ void upscale_file(Network& model, const fs::path& in, const fs::path& out, const
 
 // The network to run: --model, or the model the weights name (train_sr's weights do).
 std::shared_ptr<Network> load_model(const UpscaleArgs& args) {
-    std::string spec = args.model;
-    if (spec.empty()) {
-        const SafetensorsFile weights = read_safetensors(args.weights);
-        const auto it = weights.metadata.find("model");
-        SR_CHECK(it != weights.metadata.end(), "'", args.weights, "' does not name its model; give --model");
-        spec = it->second;
-    }
-    std::shared_ptr<Network> model = make_model(spec);
-    model->load(args.weights, /*allow_unexpected=*/true);
+    std::shared_ptr<Network> model = load_network(args.model, args.weights, args.non_strict);
     model->eval();
     model->to(args.options.device);
     return model;
+}
+
+// Nothing the user has is written over: no output may be one of the inputs (an image upscaled
+// into its own folder, --output equal to --input), and no two inputs may share an output
+// (x.png and x.jpg would both write x.png).
+void check_jobs(const std::vector<std::pair<fs::path, fs::path>>& jobs) {
+    std::map<fs::path, fs::path> writers;  // output -> the input it comes from
+    for (const auto& [in, out] : jobs) {
+        const fs::path target = fs::weakly_canonical(out);
+        const auto [it, fresh] = writers.emplace(target, in);
+        SR_CHECK(fresh, "'", it->second.string(), "' and '", in.string(), "' would both be written to '", out.string(),
+                 "': rename one, or upscale them into separate folders");
+    }
+    for (const auto& [in, out] : jobs) {
+        const auto it = writers.find(fs::weakly_canonical(in));
+        SR_CHECK(it == writers.end(), "refusing to write '", it->first.string(), "' over the input image '", in.string(),
+                 "': choose another --output");
+    }
 }
 
 // (input, output) file pairs: the one file, or every image of the input folder, sorted.
 std::vector<std::pair<fs::path, fs::path>> upscale_jobs(const UpscaleArgs& args) {
     std::vector<std::pair<fs::path, fs::path>> jobs;
     if (fs::is_directory(args.input)) {
-        fs::create_directories(args.output);
         for (const auto& entry : fs::directory_iterator(args.input))
             if (entry.is_regular_file() && is_image(entry.path()))
                 jobs.emplace_back(entry.path(), fs::path(args.output) / (entry.path().stem().string() + ".png"));
         std::sort(jobs.begin(), jobs.end());
         SR_CHECK(!jobs.empty(), "no PNG, JPEG or BMP images in '", args.input, "'");
+        check_jobs(jobs);
+        fs::create_directories(args.output);
     } else {
         SR_CHECK(fs::exists(args.input), "no such file or folder: '", args.input, "'");
         SR_CHECK(!fs::is_directory(args.output), "--output '", args.output, "' is a folder; give a file name for a single input");
         jobs.emplace_back(args.input, args.output);
+        check_jobs(jobs);
     }
     return jobs;
 }
@@ -117,8 +131,8 @@ std::vector<std::pair<fs::path, fs::path>> upscale_jobs(const UpscaleArgs& args)
 int main(int argc, char** argv) {
     return run_tool("sr_upscale", [&] {
         const UpscaleArgs args = parse(argc, argv);
+        const std::vector<std::pair<fs::path, fs::path>> jobs = upscale_jobs(args);  // checked before any work
         const std::shared_ptr<Network> model = load_model(args);
-        const std::vector<std::pair<fs::path, fs::path>> jobs = upscale_jobs(args);
         // A file that fails is reported and skipped; the others are still written.
         int failed = 0;
         for (const auto& [in, out] : jobs) {
