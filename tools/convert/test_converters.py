@@ -37,8 +37,9 @@ def run(cmd):
     return r.stdout
 
 
-def check(name, spec, model, checkpoint_path, convert_args, shape):
-    """Converts checkpoint_path, runs sr_forward on a random input, compares with model(input)."""
+def check(name, spec, model, checkpoint_path, convert_args, shape, strict=True):
+    """Converts checkpoint_path, runs sr_forward on a random input, compares with model(input).
+    strict=False for a network built only part of the way (VGG19 features up to a layer)."""
     converted = os.path.join(TMP, name + ".safetensors")
     script = "isr_to_safetensors.py" if checkpoint_path.endswith(".hdf5") else "pytorch_to_safetensors.py"
     run([sys.executable, os.path.join(HERE, script), checkpoint_path, converted] + convert_args)
@@ -46,7 +47,7 @@ def check(name, spec, model, checkpoint_path, convert_args, shape):
     io = os.path.join(TMP, name + "_io.safetensors")
     out = os.path.join(TMP, name + "_out.safetensors")
     safetensors_np.save(io, {"input": x.numpy()})
-    run([SR_FORWARD, "--model", spec, "--weights", converted, "--input", io, "--output", out])
+    run([SR_FORWARD, "--model", spec, "--weights", converted, "--input", io, "--output", out] + ([] if strict else ["--non-strict"]))
     got = safetensors_np.load(out)["output"]
     model.eval()
     with torch.no_grad():
@@ -121,7 +122,7 @@ path = os.path.join(TMP, "edsr_pytorch.pt")
 torch.save(edsr, path)
 check("edsr_pytorch_names", spec, m, path, ["--from", "edsr-pytorch"], (1, 3, 4, 4))
 
-# 5. torchvision vgg19 (features + classifier); a model that stops at relu2_1 ignores the rest.
+# 5. torchvision vgg19 (features + classifier); a model that stops at relu2_1 skips the rest (--non-strict).
 spec = "vgg19:layer_name_list=relu2_1"
 m = models.build(spec)
 full = {("features." + k.split(".", 1)[1]): v for k, v in m.state_dict().items()}
@@ -129,7 +130,7 @@ full["features.7.weight"] = torch.zeros(128, 128, 3, 3)  # deeper layers the mod
 full["classifier.0.weight"] = torch.zeros(4, 4)
 path = os.path.join(TMP, "vgg19.pth")
 torch.save(full, path)
-check("torchvision_vgg19", spec, m, path, ["--from", "torchvision-vgg19"], (1, 3, 10, 12))
+check("torchvision_vgg19", spec, m, path, ["--from", "torchvision-vgg19"], (1, 3, 10, 12), strict=False)
 
 
 # 6./7. idealo ISR Keras weights, written in the layout of Keras' save_weights.

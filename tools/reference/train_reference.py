@@ -143,24 +143,58 @@ def pixel_loss(spec, sr, hr):
     return total
 
 
+NETWORK_NAMES = {"EDSR": "edsr", "RDN": "rdn", "RRDN": "rrdn", "RRDBNet": "rrdbnet", "MSRResNet": "msrresnet",
+                 "SRResNet": "srresnet"}
+PIXEL_LOSSES = {"L1Loss": "l1", "MSELoss": "mse", "CharbonnierLoss": "charbonnier"}
+
+
+def spec_from_network(n):
+    """network_g: {type: EDSR, num_feat: 64, rgb_mean: [...]} -> 'edsr:num_feat=64,rgb_mean=a/b/c' (train/options.cpp)."""
+    if isinstance(n, str):
+        return n
+    text = lambda v: "/".join(str(x) for x in v) if isinstance(v, list) else ("true" if v is True else "false" if v is False else str(v))
+    args = ",".join(f"{k}={text(v)}" for k, v in n.items() if k != "type")
+    return NETWORK_NAMES.get(n["type"], n["type"].lower()) + ":" + args
+
+
+def loss_spec(p):
+    if isinstance(p, str):
+        return p
+    return f"{PIXEL_LOSSES[p.get('type', 'L1Loss')]}:{float(p.get('loss_weight', 1.0))}"
+
+
+def dataset_root(d, split):
+    """A DIV2K-layout root and split from srforge's dataroot, or from a PairedImageDataset's DIV2K_{split}_HR folder."""
+    if "dataroot" in d:
+        return d["dataroot"], d.get("split", split)
+    gt = os.path.normpath(d["dataroot_gt"])
+    name = os.path.basename(gt)
+    if not (name.startswith("DIV2K_") and name.endswith("_HR")):
+        sys.exit(f"train_reference.py: needs DIV2K's layout, got dataroot_gt '{gt}'")
+    return os.path.dirname(gt), name[len("DIV2K_"):-len("_HR")]
+
+
 def options(config):
+    """The options of a run from its config.yaml (BasicSR's layout, as train_sr writes it)."""
     c = yaml.safe_load(open(config))
     tr, ds, sched = c["train"], c["datasets"], c["train"]["scheduler"]
-    num = lambda v: float(v)  # PyYAML reads 1e-06 as a string
+    num = lambda v: float(v)  # PyYAML reads 1e-06 (no '.') as a string
+    train_root, train_split = dataset_root(ds["train"], "train")
+    val = ds.get("val", {"dataroot": train_root, "split": "valid"})
+    val_root, val_split = dataset_root(val, "valid")
     return {
-        "model": c["model"], "scale": int(c["scale"]), "seed": int(c["manual_seed"]),
-        "data": ds["train"]["dataroot"], "train_split": ds["train"]["split"],
-        "val_data": ds["val"]["dataroot"] or ds["train"]["dataroot"], "val_split": ds["val"]["split"],
-        "val_images": int(ds["val"]["max_images"]),
+        "model": spec_from_network(c["network_g"]), "scale": int(c["scale"]), "seed": int(c["manual_seed"]),
+        "data": train_root, "train_split": train_split, "val_data": val_root, "val_split": val_split,
+        "val_images": int(val.get("max_images", 0)),
         "patch": int(ds["train"]["gt_size"]) // int(c["scale"]), "batch": int(ds["train"]["batch_size_per_gpu"]),
-        "hflip": bool(ds["train"]["use_hflip"]), "rotation": bool(ds["train"]["use_rot"]),
-        "total_iter": int(tr["total_iter"]), "warmup": int(tr["warmup_iter"]), "ema": num(tr["ema_decay"]),
-        "grad_clip": num(tr["grad_clip"]), "optimizer": tr["optim_g"]["type"], "lr": num(tr["optim_g"]["lr"]),
-        "weight_decay": num(tr["optim_g"]["weight_decay"]), "betas": [num(b) for b in tr["optim_g"]["betas"]],
+        "hflip": bool(ds["train"].get("use_hflip", True)), "rotation": bool(ds["train"].get("use_rot", True)),
+        "total_iter": int(tr["total_iter"]), "warmup": int(tr.get("warmup_iter", 0)), "ema": num(tr.get("ema_decay", 0)),
+        "grad_clip": num(tr.get("grad_clip", 0)), "optimizer": tr["optim_g"]["type"], "lr": num(tr["optim_g"]["lr"]),
+        "weight_decay": num(tr["optim_g"].get("weight_decay", 0)), "betas": [num(b) for b in tr["optim_g"]["betas"]],
         "scheduler": sched["type"], "milestones": [int(m) for m in sched.get("milestones", [])],
         "gamma": num(sched.get("gamma", 0.5)), "periods": [int(p) for p in sched.get("periods", [])],
         "restart_weights": [num(w) for w in sched.get("restart_weights", [])], "eta_min": num(sched.get("eta_min", 0)),
-        "loss": tr["pixel_opt"], "val_freq": int(c["val"]["val_freq"]), "print_freq": int(c["logger"]["print_freq"]),
+        "loss": loss_spec(tr["pixel_opt"]), "val_freq": int(c["val"]["val_freq"]), "print_freq": int(c["logger"]["print_freq"]),
     }
 
 
