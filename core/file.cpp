@@ -16,9 +16,27 @@
 
 namespace sr {
 
+int64_t limit_from_environment(const char* name, int64_t fallback) {
+    const char* text = std::getenv(name);
+    if (!text || !*text) return fallback;
+    char* end = nullptr;
+    const long long v = std::strtoll(text, &end, 10);
+    SR_CHECK(*end == 0 && v > 0, name, " must be a positive integer, got '", text, "'");
+    return v;
+}
+
 std::string read_file(const std::string& path) {
+    namespace fs = std::filesystem;
     std::error_code ec;
-    SR_CHECK(!std::filesystem::is_directory(path, ec), "cannot read '", path, "': it is a directory");
+    const fs::file_status status = fs::status(path, ec);
+    SR_CHECK(!fs::is_directory(status), "cannot read '", path, "': it is a directory");
+    // A device or FIFO (/dev/zero, a pipe) could be read for ever: only regular files are inputs.
+    SR_CHECK(!fs::exists(status) || fs::is_regular_file(status), "cannot read '", path,
+             "': not a regular file (a device, FIFO or socket)");
+    const int64_t limit = limit_from_environment("SR_MAX_INPUT_BYTES", int64_t(16) << 30);
+    const uintmax_t size = fs::exists(status) ? fs::file_size(path, ec) : 0;
+    SR_CHECK(ec || size <= uintmax_t(limit), "cannot read '", path, "': it has ", size, " bytes, more than the limit of ", limit,
+             " (set SR_MAX_INPUT_BYTES to change it)");
     std::ifstream in(path, std::ios::binary);
     SR_CHECK(in.good(), "cannot open '", path, "': ", errno == ENOENT ? "no such file" : std::strerror(errno));
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -3,12 +3,17 @@
 // image in place of a good one.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace sr {
 
-// The file's bytes; a missing or unreadable file is an sr::Error naming it.
+// The file's bytes; a missing or unreadable file is an sr::Error naming it, and so are anything
+// but a regular file (devices, FIFOs) and files over SR_MAX_INPUT_BYTES (default 16 GiB).
 std::string read_file(const std::string& path);
+
+// A limit from the environment variable `name` (a positive integer), or `fallback` when unset.
+int64_t limit_from_environment(const char* name, int64_t fallback);
 
 void write_file_atomic(const std::string& path, const std::string& bytes);
 

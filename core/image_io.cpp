@@ -18,6 +18,33 @@
 
 namespace sr {
 
+namespace {
+
+// A small file may declare a huge image (a PNG of zeros compresses 1000:1): the header's size is
+// checked before anything is decoded.
+void check_pixel_limit(int w, int h, const std::string& what) {
+    const int64_t limit = limit_from_environment("SR_MAX_IMAGE_PIXELS", int64_t(16384) * 16384);
+    SR_CHECK(int64_t(w) * int64_t(h) <= limit, "read_image: '", what, "' is ", w, "x", h, " pixels, more than the limit of ", limit,
+             " (16384 x 16384 by default; set SR_MAX_IMAGE_PIXELS to change it)");
+}
+
+// stb_image refuses PNGs over 2^30 bytes decoded and then calls them "not of any known type":
+// a PNG's size is read from its IHDR chunk here first (bytes 16..23, big-endian), so that a
+// large image gets the limit's message and a valid one within it gets its own.
+void check_header(const std::string& bytes, const std::string& what) {
+    static const char signature[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
+    if (bytes.size() < 24 || bytes.compare(0, 8, signature, 8) != 0 || bytes.compare(12, 4, "IHDR") != 0) return;
+    auto be32 = [&](size_t at) {
+        return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16) | (uint32_t(uint8_t(bytes[at + 2])) << 8) |
+               uint32_t(uint8_t(bytes[at + 3]));
+    };
+    const uint32_t w = be32(16), h = be32(20);
+    SR_CHECK(w > 0 && h > 0 && w <= (1u << 24) && h <= (1u << 24), "read_image: '", what, "' declares a ", w, "x", h, " image");
+    check_pixel_limit(int(w), int(h), what);
+}
+
+}  // namespace
+
 Tensor decode_image(const std::string& bytes, const std::string& what, int channels, ImageInfo* info) {
     SR_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4, "read_image: channels must be 0, 1, 3 or 4, got ",
              channels);
@@ -26,8 +53,10 @@ Tensor decode_image(const std::string& bytes, const std::string& what, int chann
     const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
     const int len = static_cast<int>(bytes.size());
     int w = 0, h = 0, file_channels = 0;
+    check_header(bytes, what);
     SR_CHECK(stbi_info_from_memory(data, len, &w, &h, &file_channels), "read_image: cannot decode '", what,
              "': ", stbi_failure_reason(), " (srforge reads PNG, JPEG and BMP)");
+    check_pixel_limit(w, h, what);
     const bool sixteen = stbi_is_16_bit_from_memory(data, len) != 0;
     const int out_channels = channels == 0 ? file_channels : channels;
     void* pixels = sixteen ? static_cast<void*>(stbi_load_16_from_memory(data, len, &w, &h, &file_channels, out_channels))
@@ -57,8 +86,10 @@ ImageInfo read_image_info(const std::string& path) {
     const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
     const int len = static_cast<int>(bytes.size());
     ImageInfo info;
+    check_header(bytes, path);
     SR_CHECK(stbi_info_from_memory(data, len, &info.width, &info.height, &info.channels), "read_image: cannot decode '", path,
              "': ", stbi_failure_reason(), " (srforge reads PNG, JPEG and BMP)");
+    check_pixel_limit(info.width, info.height, path);
     info.bits = stbi_is_16_bit_from_memory(data, len) ? 16 : 8;
     return info;
 }

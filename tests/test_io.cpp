@@ -255,3 +255,31 @@ TEST_CASE("16-bit PNG round trip, every channel count") {
     }
     CHECK(error_of([] { write_png(temp_path("x.png"), zeros({3, 2, 2}), 12); }) == "write_png: bits must be 8 or 16, got 12");
 }
+
+TEST_CASE("inputs that could exhaust the machine are refused before they are read or decoded") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "srforge_test_io_limits";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    // Devices and FIFOs are never read (they may never end).
+    CHECK(error_of([] { read_file("/dev/zero"); }).find("not a regular file") != std::string::npos);
+    CHECK(error_of([] { read_image("/dev/zero"); }).find("not a regular file") != std::string::npos);
+    // A PNG whose header declares 100000 x 100000 pixels: refused from the header, nothing decoded.
+    std::string png = encode_png(zeros({3, 4, 4}));
+    const unsigned char big[8] = {0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0};  // IHDR width, height = 100000
+    png.replace(16, 8, reinterpret_cast<const char*>(big), 8);
+    write_file_atomic((dir / "huge.png").string(), png);
+    CHECK(error_of([&] { read_image((dir / "huge.png").string()); }).find("is 100000x100000 pixels, more than the limit of 268435456") !=
+          std::string::npos);
+    CHECK(error_of([&] { read_image_info((dir / "huge.png").string()); }).find("SR_MAX_IMAGE_PIXELS") != std::string::npos);
+    // Both limits can be set.
+    write_file_atomic((dir / "small.png").string(), encode_png(zeros({3, 4, 4})));
+    setenv("SR_MAX_IMAGE_PIXELS", "15", 1);
+    CHECK(error_of([&] { read_image((dir / "small.png").string()); }).find("is 4x4 pixels, more than the limit of 15") != std::string::npos);
+    unsetenv("SR_MAX_IMAGE_PIXELS");
+    CHECK(read_image((dir / "small.png").string()).shape() == Shape{3, 4, 4});
+    setenv("SR_MAX_INPUT_BYTES", "10", 1);
+    CHECK(error_of([&] { read_file((dir / "small.png").string()); }).find("more than the limit of 10 (set SR_MAX_INPUT_BYTES") !=
+          std::string::npos);
+    unsetenv("SR_MAX_INPUT_BYTES");
+}

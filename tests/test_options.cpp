@@ -253,3 +253,24 @@ TEST_CASE("datasets: filename_tmpl, meta_info_file, several validation sets with
     CHECK(fs::exists(root / "runs/two_sets/visualization/a/a_2.png"));
     CHECK(log.find("  psnr ") != std::string::npos);
 }
+
+TEST_CASE("options: validation sets keep the file's order; null losses; config.yaml is BasicSR's (~ for no path)") {
+    const TrainOptions o = options_from_yaml("datasets:\n"
+                                             "  val: {type: PairedImageDataset, dataroot_gt: a, dataroot_lq: b}\n"
+                                             "  val_1: {name: Second, dataroot: c, split: train}\n"
+                                             "train:\n  pixel_opt: ~\n  perceptual_opt: ~\n",
+                                             "t.yml");
+    REQUIRE(o.val_sets.size() == 2);
+    CHECK(o.val_sets[0].phase == "val");  // the first set picks the best model
+    CHECK(o.val_sets[1].split == "train");
+    CHECK(o.loss == "none");
+    CHECK(!o.perceptual);
+    const TrainOptions back = options_from_yaml(options_yaml(o), "config.yaml");
+    CHECK(back.val_sets[0].phase == "val");
+    CHECK(back.val_sets[1].split == "train");
+    CHECK(options_yaml(back) == options_yaml(o));
+    CHECK(options_yaml(o).find("pretrain_network_g: ~") != std::string::npos);
+    CHECK(options_yaml(o).find("\"\"") == std::string::npos);
+    CHECK(error_of([] { options_from_yaml("network_d: {type: VGGStyleDiscriminator}\ntrain:\n  optim_d: {type: SGD}\n", "t.yml"); })
+              .find("train.optim_d.type must be Adam (the discriminator's optimiser is Adam), got 'SGD'") != std::string::npos);
+}

@@ -65,7 +65,8 @@ YAML::Node write_value(int64_t v) { return scalar(std::to_string(v)); }
 YAML::Node write_value(int v) { return scalar(std::to_string(v)); }
 YAML::Node write_value(uint64_t v) { return scalar(std::to_string(v)); }
 YAML::Node write_value(bool v) { return scalar(v ? "true" : "false"); }
-YAML::Node write_value(const std::string& v) { return scalar(v); }
+// An empty text is written as ~ (null), as BasicSR's files have it: BasicSR tests paths with `is not None`.
+YAML::Node write_value(const std::string& v) { return v.empty() ? YAML::Node(YAML::NodeType::Null) : scalar(v); }
 YAML::Node write_value(const Device& v) { return scalar(v.is_cpu() ? "cpu" : "cuda"); }
 template <typename List>
 YAML::Node write_list(const List& values) {
@@ -133,6 +134,7 @@ Option when(bool (*applies)(const TrainOptions&), Option row) {
 bool is_gan(const TrainOptions& o) { return o.gan(); }
 bool is_synthetic(const TrainOptions& o) { return o.synthetic(); }
 bool has_perceptual(const TrainOptions& o) { return o.perceptual; }
+bool has_vgg_weights(const TrainOptions& o) { return o.perceptual && !o.perceptual_opt.pretrained.empty(); }  // srforge's key
 bool is_multistep(const TrainOptions& o) { return o.schedule.type == "MultiStepLR"; }
 bool is_cosine(const TrainOptions& o) { return o.schedule.type == "CosineAnnealingRestartLR"; }
 
@@ -141,8 +143,13 @@ Option fixed(std::string path, std::string value, std::string why, bool (*applie
     Option row = make_row(path, "", "");
     row.read = [value, why](TrainOptions&, const YAML::Node& n, const std::string& key) {
         const std::string v = yaml_text(n, key);
-        SR_CHECK(v == value || (!v.empty() && yaml_number(n, key) == std::strtod(value.c_str(), nullptr)), key, " must be ",
-                 value, " (", why, "), got '", v, "'");
+        auto number = [](const std::string& t, double& x) {  // "1" and "1.0" are the same label value
+            char* end = nullptr;
+            x = std::strtod(t.c_str(), &end);
+            return !t.empty() && *end == 0;
+        };
+        double a = 0, b = 0;
+        SR_CHECK(v == value || (number(v, a) && number(value, b) && a == b), key, " must be ", value, " (", why, "), got '", v, "'");
     };
     if (applies) row.write = [path, value, applies](const TrainOptions& o) { return applies(o) ? Written{{path, scalar(value)}} : Written{}; };
     return row;
@@ -178,12 +185,28 @@ Option dataset_field(const std::string& key, std::string help, Access access) {
     };
     row.write = [access, key](const TrainOptions& o) {
         Written out;
-        const DatasetOptions fresh;
         auto add = [&](const DatasetOptions& d) {
-            if (access(d) != access(fresh)) out.push_back({"datasets." + d.phase + "." + key, write_value(access(d))});
+            TrainOptions fresh;  // what reading the phase back starts from
+            const DatasetOptions& base = dataset_of(fresh, d.phase);
+            if (access(d) != access(base)) out.push_back({"datasets." + d.phase + "." + key, write_value(access(d))});
         };
         add(o.train_set);
         for (const DatasetOptions& d : o.val_sets) add(d);
+        return out;
+    };
+    return row;
+}
+
+// meta_info_file and meta_info set one member; config.yaml writes the key of the dataset's type.
+Option only_for_type(const std::string& type, bool is_type, Option row) {
+    row.write = [type, is_type, write = row.write](const TrainOptions& o) {
+        Written out;
+        for (auto& [path, value] : write(o)) {
+            const std::string phase = phase_of(path);
+            const DatasetOptions& d = phase == "train" ? o.train_set : *std::find_if(o.val_sets.begin(), o.val_sets.end(),
+                                                                                      [&](const DatasetOptions& v) { return v.phase == phase; });
+            if ((d.type == type) == is_type) out.push_back({path, value});
+        }
         return out;
     };
     return row;
@@ -300,6 +323,7 @@ const std::vector<std::pair<std::string, std::string>> pixel_loss_names = {
     {"L1Loss", "l1"}, {"MSELoss", "mse"}, {"CharbonnierLoss", "charbonnier"}};
 
 std::string loss_from(const YAML::Node& n, const std::string& key) {
+    if (n.IsNull()) return "none";  // BasicSR: pixel_opt: ~ is no pixel loss
     if (n.IsScalar()) return n.Scalar();
     SR_CHECK(n.IsMap(), key, " must be a mapping like {type: L1Loss, loss_weight: 1.0} or a loss spec like l1:1+ssim:0.1");
     double weight = 1;
@@ -532,14 +556,16 @@ std::vector<Option> dataset_rows() {
         dataset_field("dataroot_gt", "ground-truth (HR) folder, relative to the working directory", MEMBER(dataroot_gt)),
         dataset_field("dataroot_lq", "low-quality (LR) folder", MEMBER(dataroot_lq)),
         dataset_field("filename_tmpl", "LR file name from the HR name, e.g. '{}x2' (default '{}')", MEMBER(filename_tmpl)),
-        dataset_field("meta_info_file", "a file listing the HR images to use (first word of each line)", MEMBER(meta_info)),
-        dataset_field("meta_info", "(RealESRGANDataset) a file listing HR images relative to dataroot_gt", MEMBER(meta_info)),
+        only_for_type("RealESRGANDataset", false,
+                      dataset_field("meta_info_file", "a file listing the HR images to use (first word of each line)", MEMBER(meta_info))),
+        only_for_type("RealESRGANDataset", true,
+                      dataset_field("meta_info", "(RealESRGANDataset) a file listing HR images relative to dataroot_gt", MEMBER(meta_info))),
         io_backend_row(),
         dataset_field("max_images", "(srforge) validation: the first N images only (0: all)", MEMBER(max_images)),
         gt_size_row(),
-        field("datasets.train.use_hflip", "", "random horizontal (and vertical) flips", MEMBER(hflip)),
+        field("datasets.train.use_hflip", "", "random horizontal flips", MEMBER(hflip)),
         alias("datasets.train.use_flip", "BasicSR's older name of use_hflip", MEMBER(hflip)),
-        field("datasets.train.use_rot", "", "random 90-degree rotations", MEMBER(rotation)),
+        field("datasets.train.use_rot", "", "random vertical flips and 90-degree rotations (BasicSR's augment)", MEMBER(rotation)),
         field("datasets.train.batch_size_per_gpu", "--batch", "batch size", MEMBER(batch)),
         field("datasets.train.num_worker_per_gpu", "--workers", "data loading threads", MEMBER(workers)),
         field("datasets.train.cache_mb", "", "(srforge) decoded images kept in memory, MB", MEMBER(cache_mb)),
@@ -610,7 +636,7 @@ std::vector<Option> training_rows() {
         when(has_perceptual, field("train.perceptual_opt.perceptual_weight", "", "weight of the feature term", MEMBER(perceptual_opt.perceptual_weight))),
         when(has_perceptual, field("train.perceptual_opt.style_weight", "", "weight of the Gram (style) term", MEMBER(perceptual_opt.style_weight))),
         when(has_perceptual, field("train.perceptual_opt.criterion", "", "l1 | l2", MEMBER(perceptual_opt.criterion))),
-        when(has_perceptual, field("train.perceptual_opt.pretrained", "--vgg-weights", "(srforge) ImageNet VGG19 weights (converted torchvision vgg19); without: random", MEMBER(perceptual_opt.pretrained))),
+        when(has_vgg_weights, field("train.perceptual_opt.pretrained", "--vgg-weights", "(srforge) ImageNet VGG19 weights (converted torchvision vgg19); without: random", MEMBER(perceptual_opt.pretrained))),
         fixed("train.gan_opt.type", "GANLoss", "BasicSR's GANLoss", is_gan),
         when(is_gan, field("train.gan_opt.gan_type", "--gan-type", "vanilla | lsgan | hinge", MEMBER(gan_type))),
         fixed("train.gan_opt.real_label_val", "1.0", "labels are 1 (real) and 0 (fake)", is_gan),
@@ -625,7 +651,7 @@ std::vector<Option> training_rows() {
 std::vector<Option> validation_rows() {
     return {
         field("val.val_freq", "--val-freq", "validate every N iterations", MEMBER(val_freq)),
-        field("val.save_img", "", "save validation outputs (RUN/visualization/SET/NAME_ITER.png)", MEMBER(save_img)),
+        field("val.save_img", "", "save validation outputs as BasicSR does: RUN/visualization/NAME/NAME_ITER.png", MEMBER(save_img)),
         metrics_row(),
         field("val.tile", "", "(srforge) tile size for validating large images; 0: automatic", MEMBER(val_tile)),
         field("logger.print_freq", "--print-freq", "log the loss every N iterations", MEMBER(print_freq)),
@@ -809,6 +835,7 @@ void collect(const YAML::Node& node, const std::string& prefix, const std::strin
             collect(value, path, what, found, no_effect);
             continue;
         }
+        if (value.IsNull() && is_section(path)) continue;  // BasicSR: perceptual_opt: ~ means no such loss
         fail(yaml_where(kv.first, what), ": unknown option '", path, "' (did you mean '", closest_key(path),
              "'? train_sr --help lists the options)");
     }
@@ -837,6 +864,9 @@ TrainOptions options_from_yaml(const std::string& yaml_text, const std::string& 
     std::vector<Found> found;
     std::vector<std::string> no_effect;
     collect(root, "", what, found, no_effect);
+    if (root["datasets"] && root["datasets"].IsMap())  // validation sets in the file's order: the first one picks the best model
+        for (const auto& kv : root["datasets"])
+            if (is_val_phase(kv.first.Scalar())) dataset_of(o, kv.first.Scalar());
     apply(found, what, o);
     for (const std::string& k : no_effect)
         if (std::find(o.no_effect.begin(), o.no_effect.end(), k) == o.no_effect.end()) o.no_effect.push_back(k);
@@ -917,9 +947,16 @@ bool options_from_command_line(int argc, char** argv, TrainOptions& o) {
 
 std::string options_yaml(const TrainOptions& o) {
     YAML::Node root(YAML::NodeType::Map);
-    for (const Option& row : option_table())
-        if (row.write)
-            for (const auto& [path, value] : row.write(o)) set_path(root, path, value);
+    bool datasets_placed = false;
+    for (const Option& row : option_table()) {
+        if (!row.write) continue;
+        if (!datasets_placed && row.path.rfind("datasets.", 0) == 0) {  // in their order: the first validation set picks the best model
+            set_path(root, "datasets.train", YAML::Node(YAML::NodeType::Map));
+            for (const DatasetOptions& d : o.val_sets) set_path(root, "datasets." + d.phase, YAML::Node(YAML::NodeType::Map));
+            datasets_placed = true;
+        }
+        for (const auto& [path, value] : row.write(o)) set_path(root, path, value);
+    }
     YAML::Emitter out;
     out << root;
     return "# written by train_sr: the options of this run, in BasicSR's layout (train_sr --config reads it back)\n" +

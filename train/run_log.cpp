@@ -1,6 +1,7 @@
 #include "train/run_log.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,8 +55,11 @@ std::vector<std::string> rows_until(const std::string& path, int64_t iter) {
     std::ifstream in(path);
     std::string line;
     std::getline(in, line);
-    while (std::getline(in, line))
-        if (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= iter) kept.push_back(line);
+    while (std::getline(in, line)) {
+        int64_t row_iter = 0;
+        const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), row_iter);
+        if (error == std::errc() && end != line.data() && *end == ',' && row_iter <= iter) kept.push_back(line);  // damaged rows go
+    }
     return kept;
 }
 
@@ -125,7 +129,7 @@ void RunLog::write_interval_row(const StepLosses& step) {
 void RunLog::print_progress(int64_t iter, double lr) {
     const double rate = double(iter - first_iter_ + 1) / std::max(seconds(), 1e-9);
     const int width = 20, filled = int(width * iter / opt_.total_iter);
-    const std::string val = last_val_ > 0 ? " val " + fixed(last_val_, 2) + " dB" : "";
+    const std::string val = has_val_ ? " " + opt_.val_columns[0] + " " + fixed(last_val_, 4) : "";
     std::fprintf(stderr, "%siter %lld/%lld [%s%s] %.2f it/s ETA %s loss %.5f lr %.2e%s%s", tty_ ? "\r" : "", (long long)iter,
                  (long long)opt_.total_iter, std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), rate,
                  duration(double(opt_.total_iter - iter) / rate).c_str(), interval_loss_ / double(interval_count_), lr, val.c_str(),
@@ -140,7 +144,7 @@ void RunLog::add_validation(int64_t iter, double lr, const std::vector<double>& 
     row.append(",").append(fixed(seconds(), 1));
     rows_.push_back(row);
     append_to_file(csv_path_, row + "\n");
-    if (!values.empty()) last_val_ = values[0];
+    if (!values.empty()) last_val_ = values[0], has_val_ = true;
     if (tb_) {
         for (size_t i = 0; i < values.size() && i < opt_.val_tags.size(); ++i) tb_->add_scalar(opt_.val_tags[i], values[i], iter);
         tb_->flush();

@@ -62,6 +62,7 @@ private:
     std::vector<double> interval_parts_;
     int64_t interval_count_ = 0, first_iter_ = 0;
     double last_val_ = 0, start_ = 0;
+    bool has_val_ = false;
     bool tty_ = false;
     std::unique_ptr<TensorBoardWriter> tb_;
 };

@@ -441,6 +441,7 @@ void Trainer::open_run_folder() {
         if (!o_.quiet) std::printf("resuming %s from iteration %lld (%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str());
     }
     if (pool_ && !state_.pool.empty()) pool_->load_state(state_.pool);
+    if (state_.iteration >= o_.total_iter) return;  // finished already: run() leaves the folder as it is
     if (state_.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)
         net_g_->save((run / "net_g_init.safetensors").string(), {{"model", o_.model}, {"seed", std::to_string(o_.seed)}});
     write_file_atomic((run / "config.yaml").string(), options_yaml(o_));
