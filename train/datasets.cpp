@@ -36,6 +36,15 @@ std::vector<std::string> meta_info_names(const std::string& path) {
     return names;
 }
 
+// The ground-truth files: those the meta info file lists (relative to dataroot_gt), or every
+// image of dataroot_gt.
+std::vector<fs::path> gt_files(const DatasetOptions& d) {
+    if (d.meta_info.empty()) return images_in("datasets", d.dataroot_gt);
+    std::vector<fs::path> files;
+    for (const std::string& name : meta_info_names(d.meta_info)) files.push_back(fs::path(d.dataroot_gt) / name);
+    return files;
+}
+
 std::vector<DatasetSample> folder_samples(const DatasetOptions& d, int64_t scale) {
     std::vector<DatasetSample> out;
     for (const ImagePair& p : find_pairs(d.dataroot, d.split, int(scale), /*lr_optional=*/true))
@@ -61,12 +70,8 @@ std::vector<DatasetSample> paired_samples(const DatasetOptions& d) {
     SR_CHECK(!d.dataroot_gt.empty() && !d.dataroot_lq.empty(), "datasets.", d.phase,
              ": PairedImageDataset needs dataroot_gt and dataroot_lq");
     if (d.io_backend == "lmdb") return lmdb_paired_samples(d);
-    std::vector<fs::path> gts;
-    if (d.meta_info.empty()) gts = images_in("datasets", d.dataroot_gt);
-    else
-        for (const std::string& name : meta_info_names(d.meta_info)) gts.push_back(fs::path(d.dataroot_gt) / name);
     std::vector<DatasetSample> out;
-    for (const fs::path& gt : gts) {
+    for (const fs::path& gt : gt_files(d)) {
         const fs::path lq = fs::path(d.dataroot_lq) / (apply_template(d.filename_tmpl, gt.stem().string()) + gt.extension().string());
         SR_CHECK(fs::is_regular_file(gt), "datasets.", d.phase, ": no ground-truth image '", gt.string(), "'");
         SR_CHECK(fs::is_regular_file(lq), "datasets.", d.phase, ": no LR image '", lq.string(), "' for '", gt.string(),
@@ -84,11 +89,7 @@ std::vector<DatasetSample> hr_only_samples(const DatasetOptions& d) {
         for (const std::string& key : gt->keys()) out.push_back({key, {key, "", gt, nullptr}});
         return out;
     }
-    std::vector<fs::path> gts;
-    if (d.meta_info.empty()) gts = images_in("datasets", d.dataroot_gt);
-    else
-        for (const std::string& name : meta_info_names(d.meta_info)) gts.push_back(fs::path(d.dataroot_gt) / name);
-    for (const fs::path& gt : gts) {
+    for (const fs::path& gt : gt_files(d)) {
         SR_CHECK(fs::is_regular_file(gt), "datasets.", d.phase, ": no image '", gt.string(), "'");
         out.push_back({gt.stem().string(), {gt.string(), ""}});
     }
