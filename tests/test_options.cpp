@@ -172,6 +172,8 @@ TEST_CASE("options: keys BasicSR needs and srforge does not are listed; unknown 
     CHECK(error_of([] { options_from_yaml("datasets:\n  train:\n    io_backend: {type: memcached}\n", "t.yml"); })
               .find("io_backend.type must be disk or lmdb, got 'memcached'") != std::string::npos);
     CHECK(error_of([] { options_from_yaml("name: [x\n", "t.yml"); }).find("t.yml:2:1: YAML syntax error") == 0);
+    CHECK(error_of([] { options_from_yaml("datasets:\n  train:\n    num_worker_per_gpu: 100000\n", "t.yml"); }) ==
+          "t.yml:3:25: datasets.train.num_worker_per_gpu must be between 0 and 4096, got 100000");
 }
 
 TEST_CASE("options: the one table gives --help, the docs' list, and flags that override the file") {

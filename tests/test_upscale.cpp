@@ -109,6 +109,8 @@ TEST_CASE("sr_upscale never writes over an input, refuses colliding outputs, and
         return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file((dir / "err.txt").string()));
     };
     const std::string before = read_file((dir / "in" / "a.png").string());
+    // Errors name the tool once.
+    CHECK(run("--tile abc --input x --output y").second == "sr_upscale: --tile must be an integer, got 'abc'\n");
     // --output equal to --input.
     auto [code, err] = run("--input " + (dir / "in" / "a.png").string() + " --output " + (dir / "in" / "a.png").string());
     CHECK(code == 1);
