@@ -351,6 +351,11 @@ TEST_CASE("training data errors name the file and what is wrong") {
     CHECK(error_of([&] { TrainData odd({{hr, lr}}, {.scale = 3, .patch = 4, .batch = 1, .workers = 1}); })
               .find("(expected HR = 3 x LR)") != std::string::npos);
     CHECK(error_of([] { TrainData none({}, {}); }).find("no training images") != std::string::npos);
+    // A truncated image whose header still reads: found when the data is made, not when first drawn.
+    const std::string whole = read_file(hr);
+    write_file_atomic((root / "cut.png").string(), whole.substr(0, whole.size() / 2));
+    CHECK(error_of([&] { TrainData cut({{hr, lr}, {(root / "cut.png").string(), lr}}, {.scale = 2, .patch = 4, .batch = 1, .workers = 1}); })
+              .find("cut.png") != std::string::npos);
 }
 
 TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted run bit for bit") {

@@ -110,8 +110,10 @@ TrainData::TrainData(std::vector<SamplePaths> files, DataOptions options) : file
     SR_CHECK(opt_.scale >= 1 && opt_.patch >= 1 && opt_.batch >= 1, "data: scale, patch and batch must be >= 1");
     // Check every pair up front from the file headers, so a missing file or a size mismatch stops
     // the run before it starts, naming the file.
+    int64_t decoded_bytes = 0;  // what the decoded images will take, for preload()
     for (const SamplePaths& f : files_) {
         const ImageInfo hr = sample_info(f.hr, f.hr_db.get());
+        decoded_bytes += int64_t(hr.width) * hr.height * 3 * (opt_.synthesize ? 1 : 2);  // LR (at most HR's size) beside HR
         if (f.lr.empty() || opt_.synthesize) continue;
         const ImageInfo lr = sample_info(f.lr, f.lr_db.get());
         SR_CHECK(hr.height == lr.height * opt_.scale && hr.width == lr.width * opt_.scale, "data: HR '", f.hr, "' is ",
@@ -121,6 +123,23 @@ TrainData::TrainData(std::vector<SamplePaths> files, DataOptions options) : file
                  ") is smaller than the ", opt_.patch, "-pixel patch");
     }
     cache_.resize(files_.size());
+    if (decoded_bytes <= opt_.cache_mb * (int64_t(1) << 20)) preload();
+}
+
+// Every image decoded now, into the cache, when all of them fit in it: a truncated or corrupt file
+// (whose header reads fine) stops the run before it starts, naming the file, instead of hours in.
+// A dataset larger than the cache is decoded when its images are first drawn.
+void TrainData::preload() {
+    std::vector<std::string> errors(files_.size());
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < int64_t(files_.size()); ++i) {
+        try {
+            image(size_t(i));
+        } catch (const std::exception& e) {
+            errors[size_t(i)] = e.what();
+        }
+    }
+    for (const std::string& e : errors) SR_CHECK(e.empty(), e);
 }
 
 TrainData::~TrainData() {

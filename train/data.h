@@ -7,7 +7,8 @@
 // an uninterrupted one would have.
 //
 // Images are decoded once and kept in memory (8 bits per value) while they fit in `cache_mb`;
-// beyond that they are decoded again whenever they are used. An HR image without an LR partner
+// beyond that they are decoded again whenever they are used. When the whole dataset fits, every
+// image is decoded when the data is made, so a corrupt file is an error before training starts. An HR image without an LR partner
 // gets its LR made by MATLAB-style bicubic downscaling (train/imresize.h), rounded to 8 bits as
 // DIV2K's stored LR images are.
 //
@@ -80,6 +81,7 @@ public:
 
 private:
     std::shared_ptr<const ImagePair8> image(size_t index);
+    void preload();
     Tensor make_hr_batch(int64_t iter);
     Flips draw_flips(int64_t iter, uint64_t k) const;
     void worker();
