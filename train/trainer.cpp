@@ -173,46 +173,57 @@ double metric_value(const MetricOptions& m, const Tensor& sr, const Tensor& hr) 
 
 }  // namespace
 
-// Every validation set on whole images (the EMA weights when there are some): val.metrics per set
-// into metrics.csv (and TensorBoard), the best weights by the first metric of the first set,
-// samples of the first set, validation outputs when val.save_img.
+// One validation set on whole images: its outputs (and, with val.save_img, their files) and the
+// means of its metrics; the standard three (PSNR-Y, SSIM-Y, PSNR-RGB at crop_border = scale) are
+// the default metrics, or computed beside val.metrics for the first set, which train_sr reports.
+Trainer::SetScores Trainer::validate_set(const ValSet& set, int64_t iter, bool first) {
+    SetScores out;
+    out.metrics.assign(metrics_.size(), 0.0);
+    const double n = double(set.images.size());
+    for (const ValImage& v : set.images) {
+        const Tensor sr = upscale_image(*net_g_val_, v.lr, {.tile = o_.val_tile, .device = o_.device});
+        if (o_.save_img) {
+            const fs::path dir = fs::path(run_dir_) / "visualization" / v.name;
+            fs::create_directories(dir);
+            write_png((dir / (v.name + "_" + std::to_string(iter) + ".png")).string(), quantize_u8(sr));
+        }
+        if (!v.hr.defined()) continue;
+        if (o_.metrics.empty() || first) {
+            const ImageScores s = score_image(sr, v.hr, o_.scale);
+            out.standard.psnr_y += s.psnr_y / n;
+            out.standard.ssim_y += s.ssim_y / n;
+            out.standard.psnr_rgb += s.psnr_rgb / n;
+        }
+        if (!o_.metrics.empty())
+            for (size_t m = 0; m < metrics_.size(); ++m) out.metrics[m] += metric_value(metrics_[m], sr, v.hr) / n;
+        out.srs.push_back(sr);
+        out.hrs.push_back(v.hr);
+        out.bicubics.push_back(v.bicubic);
+    }
+    if (o_.metrics.empty()) out.metrics = {out.standard.psnr_y, out.standard.ssim_y, out.standard.psnr_rgb};
+    return out;
+}
+
+// Every validation set (the EMA weights when there are some): val.metrics per set into
+// metrics.csv (and TensorBoard), the best weights by the first metric of the first set, samples
+// of the first set.
 void Trainer::validate(int64_t iter) {
     if (val_sets_.empty()) return;
     if (ema_) net_g_val_->load_state_dict(ema_->state());
     net_g_val_->eval();
     std::vector<double> row;
     for (size_t k = 0; k < val_sets_.size(); ++k) {
-        const ValSet& set = val_sets_[k];
-        std::vector<double> sums(metrics_.size(), 0.0);
-        ImageScores mean_scores;
-        std::vector<Tensor> srs, hrs, bicubics;
-        for (const ValImage& v : set.images) {
-            const Tensor sr = upscale_image(*net_g_val_, v.lr, {.tile = o_.val_tile, .device = o_.device});
-            if (o_.save_img) {
-                const fs::path dir = fs::path(run_dir_) / "visualization" / v.name;
-                fs::create_directories(dir);
-                write_png((dir / (v.name + "_" + std::to_string(iter) + ".png")).string(), quantize_u8(sr));
-            }
-            if (!v.hr.defined()) continue;
-            for (size_t m = 0; m < metrics_.size(); ++m) sums[m] += metric_value(metrics_[m], sr, v.hr) / double(set.images.size());
-            const ImageScores s = score_image(sr, v.hr, o_.scale);
-            mean_scores.psnr_y += s.psnr_y / double(set.images.size());
-            mean_scores.ssim_y += s.ssim_y / double(set.images.size());
-            mean_scores.psnr_rgb += s.psnr_rgb / double(set.images.size());
-            srs.push_back(sr);
-            hrs.push_back(v.hr);
-            bicubics.push_back(v.bicubic);
-        }
-        if (hrs.empty()) continue;  // no ground truth: outputs only
-        row.insert(row.end(), sums.begin(), sums.end());
-        if (k == 0) {
-            result_.psnr_y = mean_scores.psnr_y;
-            result_.ssim_y = mean_scores.ssim_y;
-            result_.psnr_rgb = mean_scores.psnr_rgb;
-            result_.metrics.clear();
-            for (size_t m = 0; m < metrics_.size(); ++m) result_.metrics.push_back({metrics_[m].name, sums[m]});
-            draw_samples((fs::path(run_dir_) / "samples" / ("iter_" + std::to_string(iter) + ".png")).string(), hrs, srs, bicubics, o_.scale);
-        }
+        const SetScores s = validate_set(val_sets_[k], iter, k == 0);
+        if (s.hrs.empty()) continue;  // no ground truth: outputs only
+        row.insert(row.end(), s.metrics.begin(), s.metrics.end());
+        if (k != 0) continue;
+        result_.psnr_y = s.standard.psnr_y;
+        result_.ssim_y = s.standard.ssim_y;
+        result_.psnr_rgb = s.standard.psnr_rgb;
+        result_.metrics.clear();
+        for (size_t m = 0; m < metrics_.size(); ++m) result_.metrics.push_back({metrics_[m].name, s.metrics[m]});
+        draw_samples((fs::path(run_dir_) / "samples" / ("iter_" + std::to_string(iter) + ".png")).string(), s.hrs, s.srs, s.bicubics,
+                     o_.scale);
     }
     net_g_val_->train();
     result_.validated = true;

@@ -28,6 +28,7 @@
 #include "core/tensor.h"
 #include "ops/gan_loss.h"
 #include "train/checkpoint.h"
+#include "train/metrics.h"
 #include "train/options.h"
 
 namespace sr {
@@ -86,6 +87,12 @@ private:
     Batch next_batch(int64_t iter);
     Tensor generator_step(int64_t iter, const Batch& batch, StepLosses& losses);
     void discriminator_step(int64_t iter, const Batch& batch, const Tensor& sr, StepLosses& losses);
+    struct SetScores {
+        std::vector<double> metrics;  // metrics_' means, in order
+        ImageScores standard;         // PSNR-Y, SSIM-Y, PSNR-RGB (crop_border = scale)
+        std::vector<Tensor> srs, hrs, bicubics;  // of the images with ground truth
+    };
+    SetScores validate_set(const ValSet& set, int64_t iter, bool first);
     void validate(int64_t iter);
     void checkpoint(int64_t iter);
     void save_weights();
