@@ -62,9 +62,31 @@ HostMemory& host_memory() {
     return *memory;
 }
 
+// The active AllocationCap of this thread, if any.
+struct ThreadCap {
+    bool active = false;
+    size_t left = 0;
+    std::string message;
+};
+thread_local ThreadCap thread_cap;
+
+void charge_cap(size_t nbytes) {
+    if (!thread_cap.active) return;
+    SR_CHECK(nbytes <= thread_cap.left, thread_cap.message);
+    thread_cap.left -= nbytes;
+}
+
 }  // namespace
 
+AllocationCap::AllocationCap(size_t bytes, std::string message) {
+    SR_CHECK(!thread_cap.active, "AllocationCap: one is already active on this thread");
+    thread_cap = {true, bytes, std::move(message)};
+}
+
+AllocationCap::~AllocationCap() { thread_cap = {}; }
+
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+    charge_cap(nbytes);
     void* data = device.is_cpu() ? host_memory().allocate(nbytes) : gpu::allocate(nbytes, device.index);
     return std::make_shared<Storage>(data, nbytes, device);
 }

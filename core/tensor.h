@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/device.h"
@@ -36,6 +37,19 @@ struct Storage {
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
+};
+
+// Caps the bytes this thread may allocate while the guard lives; an allocation past the cap is an
+// sr::Error carrying `message`. load_network builds a model from an untrusted file's spec under one:
+// a spec that implies far more weights than the file holds (`edsr:num_feat=6000` in a 490 KB file)
+// stops after a few megabytes instead of allocating gigabytes before the shape check. Counts every
+// allocation made under it, freed or not, so temporaries count too; not nestable.
+class AllocationCap {
+public:
+    AllocationCap(size_t bytes, std::string message);
+    ~AllocationCap();
+    AllocationCap(const AllocationCap&) = delete;
+    AllocationCap& operator=(const AllocationCap&) = delete;
 };
 
 struct TensorImpl;

@@ -190,6 +190,24 @@ void check_finite(const NamedTensors& tensors, const std::string& path) {
     }
 }
 
+// The bytes the file's tensors take once loaded (F16 and BF16 are widened to F32).
+size_t tensor_bytes(const NamedTensors& tensors) {
+    size_t bytes = 0;
+    for (const auto& [name, t] : tensors) bytes += static_cast<size_t>(t.numel()) * itemsize(t.dtype());
+    return bytes;
+}
+
+// Builds the network under a cap on what it may allocate: a model that loads strictly needs no
+// more bytes than the file holds, so a spec implying far more (a hostile or mistyped file) stops
+// early with this message, not after minutes and gigabytes. The slack covers buffers the file may
+// lack and the temporaries of weight initialisation.
+std::shared_ptr<Network> make_model_for(const std::string& spec, const NamedTensors& tensors, const std::string& path) {
+    const size_t held = tensor_bytes(tensors), cap = 4 * held + (size_t(64) << 20);
+    AllocationCap guard(cap, "'" + path + "' holds " + std::to_string(held >> 10) + " KiB of tensors, but the model '" + spec +
+                                 "' needs more than " + std::to_string(cap >> 20) + " MiB: the spec does not match these weights");
+    return make_model(spec);
+}
+
 }  // namespace
 
 std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected) {
@@ -198,7 +216,7 @@ std::shared_ptr<Network> load_network(const std::string& spec, const std::string
     SR_CHECK(!spec.empty() || stored != file.metadata.end(), "'", weights_path, "' does not name its model; give --model");
     if (!spec.empty() && stored != file.metadata.end()) check_same_network(spec, stored->second, weights_path);
     check_finite(file.tensors, weights_path);
-    std::shared_ptr<Network> model = make_model(spec.empty() ? stored->second : spec);
+    std::shared_ptr<Network> model = make_model_for(spec.empty() ? stored->second : spec, file.tensors, weights_path);
     model->load_state_dict(file.tensors, allow_unexpected);
     return model;
 }

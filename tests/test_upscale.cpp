@@ -143,4 +143,15 @@ TEST_CASE("sr_upscale never writes over an input, refuses colliding outputs, and
                               (dir / "nan.safetensors").string());
     CHECK(code == 1);
     CHECK(err.find("NaN or infinity") != std::string::npos);
+    // A small file whose spec implies gigabytes stops before they are allocated.
+    write_safetensors((dir / "huge.safetensors").string(), read_safetensors((dir / "w.safetensors").string()).tensors, {{"model", "edsr:num_feat=6000,num_block=16,upscale=2"}});
+    std::tie(code, err) = run("--input " + (dir / "in" / "a.png").string() + " --output " + (dir / "o.png").string() + " --weights " +
+                              (dir / "huge.safetensors").string());
+    CHECK(code == 1);
+    CHECK(err.find("the spec does not match these weights") != std::string::npos);
+    write_safetensors((dir / "bare.safetensors").string(), read_safetensors((dir / "w.safetensors").string()).tensors);  // no spec stored
+    std::tie(code, err) = run("--model edsr:num_feat=6000 --input " + (dir / "in" / "a.png").string() + " --output " + (dir / "o.png").string() +
+                              " --weights " + (dir / "bare.safetensors").string());
+    CHECK(code == 1);
+    CHECK(err.find("needs more than") != std::string::npos);
 }
