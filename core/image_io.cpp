@@ -4,11 +4,13 @@
 #include <limits>
 
 #include "core/file.h"
+#include "core/image_decoders.h"
 
-// stb's implementations are compiled here, from the Debian package's headers, for the three
-// formats srforge reads.
+// stb's implementations are compiled here, from the Debian package's headers: the writers, the
+// BMP reader, and the JPEG reader that the JPEG degradation (train/degrade.cpp) runs on the bytes
+// it has just encoded itself. Users' PNG and JPEG files are decoded by libpng and libjpeg-turbo
+// (core/image_decoders.h says why).
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_FAILURE_USERMSG
@@ -20,27 +22,20 @@ namespace sr {
 
 namespace {
 
-// A small file may declare a huge image (a PNG of zeros compresses 1000:1): the header's size is
-// checked before anything is decoded.
-void check_pixel_limit(int w, int h, const std::string& what) {
-    const int64_t limit = limit_from_environment("SR_MAX_IMAGE_PIXELS", int64_t(16384) * 16384);
-    SR_CHECK(int64_t(w) * int64_t(h) <= limit, "read_image: '", what, "' is ", w, "x", h, " pixels, more than the limit of ", limit,
-             " (16384 x 16384 by default; set SR_MAX_IMAGE_PIXELS to change it)");
-}
+// stb's luma for converting colour to gray (ITU-R BT.601 weights in 8-bit fixed point), so that a
+// gray read gives the numbers it gave before the decoders changed.
+uint32_t luma(uint32_t r, uint32_t g, uint32_t b) { return (r * 77 + g * 150 + b * 29) >> 8; }
 
-// stb_image refuses PNGs over 2^30 bytes decoded and then calls them "not of any known type":
-// a PNG's size is read from its IHDR chunk here first (bytes 16..23, big-endian), so that a
-// large image gets the limit's message and a valid one within it gets its own.
-void check_header(const std::string& bytes, const std::string& what) {
-    static const char signature[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
-    if (bytes.size() < 24 || bytes.compare(0, 8, signature, 8) != 0 || bytes.compare(12, 4, "IHDR") != 0) return;
-    auto be32 = [&](size_t at) {
-        return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16) | (uint32_t(uint8_t(bytes[at + 2])) << 8) |
-               uint32_t(uint8_t(bytes[at + 3]));
-    };
-    const uint32_t w = be32(16), h = be32(20);
-    SR_CHECK(w > 0 && h > 0 && w <= (1u << 24) && h <= (1u << 24), "read_image: '", what, "' declares a ", w, "x", h, " image");
-    check_pixel_limit(int(w), int(h), what);
+// The value of output channel c (of `out` channels) at pixel i, from the file's samples.
+uint32_t converted_sample(const image_decoders::Pixels& p, size_t i, int c, int out) {
+    const int in = p.info.channels;
+    const size_t at = i * size_t(in);
+    const uint32_t opaque = p.info.bits == 16 ? 65535 : 255;
+    if (out == in) return p.sample(at + c);
+    const bool in_colour = in >= 3, in_alpha = in == 2 || in == 4;
+    if (out == 1) return in_colour ? luma(p.sample(at), p.sample(at + 1), p.sample(at + 2)) : p.sample(at);
+    if (c == 3) return in_alpha ? p.sample(at + in - 1) : opaque;   // out == 4: alpha kept or added
+    return in_colour ? p.sample(at + c) : p.sample(at);               // gray repeated into RGB
 }
 
 }  // namespace
@@ -49,49 +44,25 @@ Tensor decode_image(const std::string& bytes, const std::string& what, int chann
     SR_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4, "read_image: channels must be 0, 1, 3 or 4, got ",
              channels);
     SR_CHECK(!bytes.empty(), "read_image: '", what, "' is empty");
-    SR_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "read_image: '", what, "' is too large");
-    const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
-    const int len = static_cast<int>(bytes.size());
-    int w = 0, h = 0, file_channels = 0;
-    check_header(bytes, what);
-    SR_CHECK(stbi_info_from_memory(data, len, &w, &h, &file_channels), "read_image: cannot decode '", what,
-             "': ", stbi_failure_reason(), " (srforge reads PNG, JPEG and BMP)");
-    check_pixel_limit(w, h, what);
-    const bool sixteen = stbi_is_16_bit_from_memory(data, len) != 0;
-    const int out_channels = channels == 0 ? file_channels : channels;
-    void* pixels = sixteen ? static_cast<void*>(stbi_load_16_from_memory(data, len, &w, &h, &file_channels, out_channels))
-                           : static_cast<void*>(stbi_load_from_memory(data, len, &w, &h, &file_channels, out_channels));
-    SR_CHECK(pixels != nullptr, "read_image: cannot decode '", what, "': ", stbi_failure_reason());
-    if (info) *info = {w, h, file_channels, sixteen ? 16 : 8};
+    const image_decoders::Pixels pixels = image_decoders::decode(bytes, what);
+    const ImageInfo& in = pixels.info;
+    if (info) *info = in;
+    const int out_channels = channels == 0 ? in.channels : channels;
 
-    // stb gives interleaved H x W x C; srforge wants planar C x H x W.
-    Tensor t = Tensor::empty({out_channels, h, w}, DType::F32, Device::cpu());
+    // Decoders give interleaved H x W x C; srforge wants planar C x H x W.
+    Tensor t = Tensor::empty({out_channels, in.height, in.width}, DType::F32, Device::cpu());
     float* dst = t.data<float>();
-    const int64_t plane = int64_t(h) * w;
-    const float scale = sixteen ? 1.0f / 65535.0f : 1.0f / 255.0f;
+    const int64_t plane = int64_t(in.height) * in.width;
+    const float scale = in.bits == 16 ? 1.0f / 65535.0f : 1.0f / 255.0f;
     for (int64_t i = 0; i < plane; ++i)
-        for (int c = 0; c < out_channels; ++c) {
-            const int64_t k = i * out_channels + c;
-            const float v = sixteen ? float(static_cast<const uint16_t*>(pixels)[k]) : float(static_cast<const uint8_t*>(pixels)[k]);
-            dst[c * plane + i] = v * scale;
-        }
-    stbi_image_free(pixels);
+        for (int c = 0; c < out_channels; ++c) dst[c * plane + i] = float(converted_sample(pixels, size_t(i), c, out_channels)) * scale;
     return t;
 }
 
 ImageInfo read_image_info(const std::string& path) {
     const std::string bytes = read_file(path);
-    SR_CHECK(!bytes.empty() && bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "read_image: '", path,
-             "' is empty or too large");
-    const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
-    const int len = static_cast<int>(bytes.size());
-    ImageInfo info;
-    check_header(bytes, path);
-    SR_CHECK(stbi_info_from_memory(data, len, &info.width, &info.height, &info.channels), "read_image: cannot decode '", path,
-             "': ", stbi_failure_reason(), " (srforge reads PNG, JPEG and BMP)");
-    check_pixel_limit(info.width, info.height, path);
-    info.bits = stbi_is_16_bit_from_memory(data, len) ? 16 : 8;
-    return info;
+    SR_CHECK(!bytes.empty(), "read_image: '", path, "' is empty");
+    return image_decoders::read_info(bytes, path);
 }
 
 Tensor read_image(const std::string& path, int channels, ImageInfo* info) {

@@ -95,7 +95,8 @@ private:
             std::string key = string();
             if (!keys.insert(key).second) error("duplicate key \"" + key + "\"");
             expect(':');
-            v.members.emplace_back(std::move(key), value(depth + 1));
+            v.keys.push_back(std::move(key));
+            v.items.push_back(value(depth + 1));
         } while (consume(','));
         expect('}');
         return v;
@@ -188,8 +189,8 @@ private:
 Json Json::parse(const std::string& source, const std::string& what) { return Parser(source, what).document(); }
 
 const Json* Json::find(const std::string& key) const {
-    for (const auto& [k, v] : members)
-        if (k == key) return &v;
+    for (size_t i = 0; i < keys.size(); ++i)
+        if (keys[i] == key) return &items[i];
     return nullptr;
 }
 

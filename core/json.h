@@ -16,8 +16,8 @@ struct Json {
     bool boolean = false;
     double number = 0;
     std::string text;                                      // String, and the literal text of a Number
-    std::vector<Json> items;                               // Array
-    std::vector<std::pair<std::string, Json>> members;     // Object, in file order
+    std::vector<Json> items;                               // Array; an Object's values, in file order
+    std::vector<std::string> keys;                         // Object: keys[i] names items[i]
 
     // Parses a whole document; `what` names it in error messages. Duplicate object keys are an error.
     static Json parse(const std::string& source, const std::string& what);

@@ -76,7 +76,7 @@ Entry parse_entry(const std::string& name, const Json& v, uint64_t data_size, co
     const Json* dtype = v.find("dtype");
     const Json* shape = v.find("shape");
     const Json* offsets = v.find("data_offsets");
-    SR_CHECK(dtype && shape && offsets && v.members.size() == 3, where,
+    SR_CHECK(dtype && shape && offsets && v.keys.size() == 3, where,
              " must have exactly the fields dtype, shape and data_offsets");
     SR_CHECK(dtype->is(Json::Kind::String), where, ": dtype must be a string");
     for (const StoredType& t : kStoredTypes)
@@ -151,12 +151,14 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& w
 
     SafetensorsFile file;
     std::vector<Entry> entries;
-    for (const auto& [key, v] : header.members) {
+    for (size_t i = 0; i < header.keys.size(); ++i) {
+        const std::string& key = header.keys[i];
+        const Json& v = header.items[i];
         if (key == "__metadata__") {
             SR_CHECK(v.is(Json::Kind::Object), what, ": __metadata__ must be an object of strings");
-            for (const auto& [mk, mv] : v.members) {
-                SR_CHECK(mv.is(Json::Kind::String), what, ": __metadata__ value of '", mk, "' must be a string");
-                file.metadata[mk] = mv.text;
+            for (size_t j = 0; j < v.keys.size(); ++j) {
+                SR_CHECK(v.items[j].is(Json::Kind::String), what, ": __metadata__ value of '", v.keys[j], "' must be a string");
+                file.metadata[v.keys[j]] = v.items[j].text;
             }
             continue;
         }

@@ -213,6 +213,10 @@ TEST_CASE("write_png round trip, and JPEG and BMP decoding") {
 }
 
 TEST_CASE("missing, empty and corrupt images give one clear error") {
+    // Found by tests/fuzz/fuzz_image.cpp: a JPEG Huffman table of more than 256 codes, which made
+    // Debian's stb_image write past its table (stb issue 1289); libjpeg-turbo refuses it.
+    CHECK(error_of([] { (void)read_image(kFixtures + "/images/stb_huffman_overflow.jpg"); })
+              .find("read_image: cannot decode '" + kFixtures + "/images/stb_huffman_overflow.jpg': Bogus Huffman table") == 0);
     CHECK(error_of([] { (void)read_image("/nonexistent/a.png"); }) == "cannot open '/nonexistent/a.png': no such file");
     CHECK(error_of([] { (void)read_image(std::filesystem::temp_directory_path().string()); }).find("is a directory") !=
           std::string::npos);
@@ -256,6 +260,16 @@ TEST_CASE("16-bit PNG round trip, every channel count") {
     CHECK(error_of([] { write_png(temp_path("x.png"), zeros({3, 2, 2}), 12); }) == "write_png: bits must be 8 or 16, got 12");
 }
 
+// PNG's chunk CRC (CRC-32, ISO 3309), bit by bit.
+uint32_t png_crc(const std::string& bytes) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (unsigned char b : bytes) {
+        c ^= b;
+        for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 TEST_CASE("inputs that could exhaust the machine are refused before they are read or decoded") {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / "srforge_test_io_limits";
@@ -268,6 +282,8 @@ TEST_CASE("inputs that could exhaust the machine are refused before they are rea
     std::string png = encode_png(zeros({3, 4, 4}));
     const unsigned char big[8] = {0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0};  // IHDR width, height = 100000
     png.replace(16, 8, reinterpret_cast<const char*>(big), 8);
+    const uint32_t crc = png_crc(png.substr(12, 17));  // IHDR's type and data: the file stays valid
+    for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>(crc >> (24 - 8 * i));
     write_file_atomic((dir / "huge.png").string(), png);
     CHECK(error_of([&] { read_image((dir / "huge.png").string()); }).find("is 100000x100000 pixels, more than the limit of 268435456") !=
           std::string::npos);

@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# yaml-cpp reads option files; liblmdb reads BasicSR's LMDB datasets; protobuf (library and
-# protoc) decodes TensorBoard event files in the tests.
-packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libprotobuf-dev protobuf-compiler)
+# yaml-cpp reads option files; liblmdb reads BasicSR's LMDB datasets; libpng and libjpeg-turbo
+# decode PNG and JPEG; protobuf (library and protoc) decodes TensorBoard event files in the tests;
+# clang with its runtimes (libFuzzer, sanitizers, OpenMP) builds the fuzz harnesses (tools/fuzz.sh).
+packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libpng-dev libturbojpeg0-dev
+          libprotobuf-dev protobuf-compiler clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
