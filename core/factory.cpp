@@ -87,8 +87,7 @@ std::vector<double> to_vector(const Tensor& t) {
         const T* p = c.data<T>();
         for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
     };
-    if (c.dtype() == DType::U8) read.operator()<uint8_t>();
-    else dispatch_float(c.dtype(), "to_vector", read);
+    dispatch_any(c.dtype(), read);
     return out;
 }
 

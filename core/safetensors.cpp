@@ -25,6 +25,7 @@ struct StoredType {
 };
 constexpr StoredType kStoredTypes[] = {
     {"F32", 4, DType::F32}, {"F64", 8, DType::F64}, {"F16", 2, DType::F32}, {"BF16", 2, DType::F32}, {"U8", 1, DType::U8},
+    {"I8", 1, DType::I8},   {"I16", 2, DType::I16}, {"I32", 4, DType::I32}, {"I64", 8, DType::I64},   {"BOOL", 1, DType::Bool},
 };
 
 struct Entry {
@@ -81,7 +82,7 @@ Entry parse_entry(const std::string& name, const Json& v, uint64_t data_size, co
     SR_CHECK(dtype->is(Json::Kind::String), where, ": dtype must be a string");
     for (const StoredType& t : kStoredTypes)
         if (dtype->text == t.name) e.type = &t;
-    SR_CHECK(e.type, where, " has dtype ", dtype->text, "; srforge reads F32, F64, F16, BF16 and U8");
+    SR_CHECK(e.type, where, " has dtype ", dtype->text, "; srforge reads F32, F64, F16, BF16, U8, I8, I16, I32, I64 and BOOL");
     SR_CHECK(shape->is(Json::Kind::Array) && shape->items.size() <= 16, where, ": shape must be an array of at most 16 sizes");
     // The element count, saturated just past the data size so that it never overflows.
     uint64_t count = 1;
@@ -116,6 +117,9 @@ Tensor decode(const Entry& e, const char* data) {
             std::memcpy(&raw, src + 2 * i, 2);
             dst[i] = half ? half_to_float(raw) : bfloat16_to_float(raw);
         }
+    } else if (e.type->dtype == DType::Bool) {
+        bool* dst = t.data<bool>();  // any nonzero byte is true; a C++ bool may only hold 0 or 1
+        for (int64_t i = 0; i < n; ++i) dst[i] = src[i] != 0;
     } else if (n > 0) {
         std::memcpy(t.raw_data(), src, e.end - e.begin);
     }

@@ -8,7 +8,8 @@
 // corrupt or hostile file gives one sr::Error naming the file and the problem, never a crash or an
 // out-of-bounds read.
 //
-// dtypes read: F32 and F64 (kept), F16 and BF16 (widened to F32), U8 (kept). Written: F32, F64, U8.
+// dtypes read: F32, F64, U8, I8, I16, I32, I64 and BOOL (kept), F16 and BF16 (widened to F32).
+// Written: all but F16 and BF16.
 #pragma once
 
 #include <map>

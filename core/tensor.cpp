@@ -134,8 +134,7 @@ double Tensor::item() const {
         else gpu::copy_device_to_host(&v, data<T>(), sizeof(T), device().index);
         value = static_cast<double>(v);
     };
-    if (dtype() == DType::U8) read.operator()<uint8_t>();
-    else dispatch_float(dtype(), "item", read);
+    dispatch_any(dtype(), read);
     return value;
 }
 
@@ -156,7 +155,7 @@ Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset());
 Tensor& Tensor::set_requires_grad(bool value) {
     SR_CHECK(defined(), "requires_grad: undefined tensor");
     SR_CHECK(is_leaf(), "requires_grad: can only be set on a leaf tensor (one no op produced), got ", *this);
-    SR_CHECK(!value || dtype() != DType::U8, "requires_grad: a U8 tensor cannot have a gradient");
+    SR_CHECK(!value || is_floating(dtype()), "requires_grad: a ", name(dtype()), " tensor cannot have a gradient");
     impl_->requires_grad = value;
     return *this;
 }

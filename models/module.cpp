@@ -84,9 +84,12 @@ void Module::load_state_dict(const NamedTensors& tensors, bool allow_unexpected)
         if (missing.size() > 6) list += ", ... (" + std::to_string(missing.size()) + " in all)";
         fail("load_state_dict: missing ", list);
     }
+    // PyTorch's batch norm counts its batches in an I64 buffer that srforge's does not keep; like
+    // PyTorch loading an old file without it, the count is ignored by name.
+    auto ignored = [](const std::string& n) { return n == "num_batches_tracked" || n.ends_with(".num_batches_tracked"); };
     if (!allow_unexpected)
         for (const auto& [n, t] : tensors)
-            SR_CHECK(known.count(n), "load_state_dict: unexpected tensor '", n,
+            SR_CHECK(known.count(n) || ignored(n), "load_state_dict: unexpected tensor '", n,
                      "' (not a parameter or buffer of this model; allow unexpected names to ignore it)");
     NoGradGuard no_grad;
     for (const auto& [n, t] : mine) {

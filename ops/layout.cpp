@@ -235,7 +235,7 @@ Tensor Tensor::to(Device target) const {
 Tensor Tensor::to(DType target) const {
     if (dtype() == target) return *this;
     SR_CHECK(is_cpu(), "to: dtype conversion runs on the CPU, got ", *this);
-    SR_CHECK(target != DType::U8, "to: conversion to U8 is not defined (quantise images with the image I/O), got ", *this);
+    SR_CHECK(is_floating(target), "to: conversion to ", name(target), " is not defined (only to F32 and F64; quantise images with the image I/O), got ", *this);
     const Tensor src = detach().contiguous();
     Tensor y = Tensor::empty(shape(), target, device());
     const int64_t n = numel();
@@ -245,8 +245,7 @@ Tensor Tensor::to(DType target) const {
             const In* in = src.data<In>();
             for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(in[i]);
         };
-        if (src.dtype() == DType::U8) convert.template operator()<uint8_t>();
-        else dispatch_float(src.dtype(), "to", convert);
+        dispatch_any(src.dtype(), convert);
     });
     if (needs_grad({*this})) {
         auto node = std::make_shared<ToDTypeBackward>();

@@ -92,6 +92,38 @@ TEST_CASE("safetensors F16, BF16 and U8 are read") {
     CHECK(to_vector(f.at("u")) == std::vector<double>{0, 255});
 }
 
+TEST_CASE("safetensors integer and boolean tensors are read, kept and written") {
+    const int64_t i64[] = {-3, int64_t(1) << 40};
+    const int32_t i32[] = {-7};
+    const int16_t i16[] = {300};
+    const int8_t i8[] = {-128};
+    std::string data(reinterpret_cast<const char*>(i64), sizeof i64);
+    data.append(reinterpret_cast<const char*>(i32), 4);
+    data.append(reinterpret_cast<const char*>(i16), 2);
+    data.append(reinterpret_cast<const char*>(i8), 1);
+    data += std::string("\x00\x02", 2);  // a BOOL byte other than 0 or 1 is true
+    const std::string header = R"({"n":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
+                               R"("a":{"dtype":"I32","shape":[1],"data_offsets":[16,20]},)"
+                               R"("b":{"dtype":"I16","shape":[1],"data_offsets":[20,22]},)"
+                               R"("c":{"dtype":"I8","shape":[1],"data_offsets":[22,23]},)"
+                               R"("m":{"dtype":"BOOL","shape":[2],"data_offsets":[23,25]}})";
+    const SafetensorsFile f = parse_safetensors(raw_file(header, data), "t");
+    CHECK(f.at("n").dtype() == DType::I64);
+    CHECK(f.at("n").data<int64_t>()[1] == int64_t(1) << 40);
+    CHECK(to_vector(f.at("n")) == std::vector<double>{-3, std::ldexp(1.0, 40)});
+    CHECK(to_vector(f.at("a").to(DType::F32)) == std::vector<double>{-7});
+    CHECK(f.at("b").item() == 300);
+    CHECK(f.at("c").item() == -128);
+    CHECK(f.at("m").dtype() == DType::Bool);
+    CHECK(to_vector(f.at("m")) == std::vector<double>{0, 1});
+    const SafetensorsFile back = parse_safetensors(serialize_safetensors(f.tensors), "back");
+    for (const auto& [name, t] : f.tensors) {
+        CHECK(back.at(name).dtype() == t.dtype());
+        CHECK(to_vector(back.at(name)) == to_vector(t));
+    }
+    CHECK(error_of([&] { (void)f.at("n").to(DType::I32); }).find("conversion to I32 is not defined") != std::string::npos);
+}
+
 TEST_CASE("broken safetensors files give one clear error each") {
     const std::string good_header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
     const std::string data(8, '\0');
@@ -104,7 +136,7 @@ TEST_CASE("broken safetensors files give one clear error each") {
     CHECK(parse_error(raw_file(good_header, data.substr(0, 5))).find("fall outside") != std::string::npos);  // truncated
     CHECK(parse_error(raw_file("{\"w\":", data)).find("invalid JSON") != std::string::npos);
     CHECK(parse_error(raw_file("[1,2]", "")).find("must be a JSON object") != std::string::npos);
-    CHECK(parse_error(raw_file(R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", data)).find("dtype I64") !=
+    CHECK(parse_error(raw_file(R"({"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", data)).find("dtype C64") !=
           std::string::npos);
     CHECK(parse_error(raw_file(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data)).find("does not match") !=
           std::string::npos);

@@ -151,6 +151,26 @@ TEST_CASE("FLOP counting sees convolutions inside fused dense blocks") {
     CHECK(counter.total() == doctest::Approx(expected));
 }
 
+TEST_CASE("a state dict with batch norm's I64 num_batches_tracked loads, the counters ignored by name") {
+    std::shared_ptr<Network> net = make_model("srresnet:channels=4,num_rcb=1,upscale_factor=2");
+    NamedTensors state = net->state_dict();
+    Tensor count = Tensor::empty({}, DType::I64, Device::cpu());
+    count.data<int64_t>()[0] = 1234;
+    int counters = 0;
+    for (const auto& [name, t] : NamedTensors(state))
+        if (name.ends_with(".running_var")) {
+            state.emplace_back(name.substr(0, name.size() - 11) + "num_batches_tracked", count);
+            ++counters;
+        }
+    REQUIRE(counters > 0);
+    const std::string path = (std::filesystem::temp_directory_path() / "srforge_bn_counters.safetensors").string();
+    write_safetensors(path, state);
+    CHECK_NOTHROW(net->load(path));  // strict: only the counters are skipped
+    state.emplace_back("other.num_batches", count);
+    write_safetensors(path, state);
+    CHECK(error_of([&] { net->load(path); }).find("unexpected tensor 'other.num_batches'") != std::string::npos);
+}
+
 TEST_CASE("sr_forward writes the same output and gradients as the model, and fails cleanly on bad input") {
     const SafetensorsFile f = read_safetensors(kFixtures + "/rrdbnet_x2.safetensors");
     const auto dir = std::filesystem::temp_directory_path() / "srforge_sr_forward";
