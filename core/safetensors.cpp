@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/file.h"
+#include "core/half.h"
 #include "core/json.h"
 
 namespace sr {
@@ -34,29 +35,6 @@ struct Entry {
     Shape shape;
     uint64_t begin = 0, end = 0;
 };
-
-float half_to_float(uint16_t h) {
-    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-    uint32_t exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
-    uint32_t bits;
-    if (exponent == 0x1F) {
-        bits = sign | 0x7F800000u | (mantissa << 13);  // inf or nan
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;  // signed zero
-    } else {          // subnormal half: normalise it
-        exponent = 113;
-        while ((mantissa & 0x400u) == 0) {
-            mantissa <<= 1;
-            --exponent;
-        }
-        bits = sign | (exponent << 23) | ((mantissa & 0x3FFu) << 13);
-    }
-    return std::bit_cast<float>(bits);
-}
-
-float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
 uint64_t parse_count(const Json& v, const std::string& what, const std::string& field) {
     SR_CHECK(v.is(Json::Kind::Number), what, ": ", field, " must be a non-negative integer");

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/factory.h"
+#include "core/pth.h"
 #include "core/safetensors.h"
 
 namespace sr {
@@ -211,9 +212,10 @@ std::shared_ptr<Network> make_model_for(const std::string& spec, const NamedTens
 }  // namespace
 
 std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected) {
-    const SafetensorsFile file = read_safetensors(weights_path);
+    const SafetensorsFile file = read_weights(weights_path);
     const auto stored = file.metadata.find("model");
-    SR_CHECK(!spec.empty() || stored != file.metadata.end(), "'", weights_path, "' does not name its model; give --model");
+    SR_CHECK(!spec.empty() || stored != file.metadata.end(), "'", weights_path, "' does not name its model; give --model",
+             file.metadata.count("format") ? " (a PyTorch checkpoint stores no model spec)" : "");
     if (!spec.empty() && stored != file.metadata.end()) check_same_network(spec, stored->second, weights_path);
     check_finite(file.tensors, weights_path);
     std::shared_ptr<Network> model = make_model_for(spec.empty() ? stored->second : spec, file.tensors, weights_path);

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 names=("$@")
-((${#names[@]})) || names=(safetensors image options checkpoint lmdb_meta)
+((${#names[@]})) || names=(safetensors image options checkpoint lmdb_meta pth)
 
 mkdir -p build-fuzz
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSR_FUZZ=ON -DSR_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-fuzz/build.log 2>&1 ||

@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # yaml-cpp reads option files; liblmdb reads BasicSR's LMDB datasets; libpng and libjpeg-turbo
-# decode PNG and JPEG; protobuf (library and protoc) decodes TensorBoard event files in the tests;
+# decode PNG and JPEG; libzip opens PyTorch's zip checkpoints (pkg-config finds it); protobuf (library and protoc) decodes TensorBoard event files in the tests;
 # clang with its runtimes (libFuzzer, sanitizers, OpenMP) builds the fuzz harnesses (tools/fuzz.sh).
-packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libpng-dev libturbojpeg0-dev
+packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libpng-dev libturbojpeg0-dev libzip-dev pkg-config
           libprotobuf-dev protobuf-compiler clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -276,16 +276,12 @@ Trainer::~Trainer() = default;
 
 namespace {
 
-// Weights a run starts from (path.pretrain_network_g/_d). `.pth` files need converting until
-// srforge reads them itself.
-void load_pretrained(Network& net, const std::string& path, bool strict, const char* key) {
-    const std::string ext = fs::path(path).extension().string();
-    SR_CHECK(ext != ".pth" && ext != ".pt" && ext != ".ckpt", "train: '", path,
-             "' is a PyTorch checkpoint; convert it first: /usr/bin/python3 tools/convert/pytorch_to_safetensors.py ", path,
-             " weights.safetensors, then give path.", key, ": weights.safetensors");
-    SR_CHECK(fs::exists(path), "train: the starting weights '", path, "' (path.", key,
+// Weights a run starts from (path.pretrain_network_g/_d): safetensors, or a PyTorch checkpoint
+// whose state dict is under `param_key` (BasicSR's param_key_g/_d; empty: the usual wrappers).
+void load_pretrained(Network& net, const std::string& path, bool strict, const std::string& param_key, const char* option) {
+    SR_CHECK(fs::exists(path), "train: the starting weights '", path, "' (path.", option,
              ") do not exist: train the preset they come from first, or give --pretrain FILE");
-    net.load(path, /*allow_unexpected=*/!strict);
+    net.load(path, /*allow_unexpected=*/!strict, param_key);
 }
 
 }  // namespace
@@ -294,7 +290,7 @@ void load_pretrained(Network& net, const std::string& path, bool strict, const c
 void Trainer::build_networks() {
     manual_seed(o_.seed);
     net_g_ = make_model(o_.model);
-    if (!o_.pretrain_g.empty()) load_pretrained(*net_g_, o_.pretrain_g, o_.strict_load_g, "pretrain_network_g");  // a resumed run overrides them
+    if (!o_.pretrain_g.empty()) load_pretrained(*net_g_, o_.pretrain_g, o_.strict_load_g, o_.param_key_g, "pretrain_network_g");  // a resumed run overrides them
     net_g_->to(o_.device);
     const int64_t net_scale = network_scale(*net_g_, o_.device);
     SR_CHECK(net_scale == o_.scale, "train: model '", o_.model, "' upscales by ", net_scale, ", but the data scale is ", o_.scale);
@@ -302,7 +298,7 @@ void Trainer::build_networks() {
     if (net_g_val_ != net_g_) net_g_val_->to(o_.device);
     if (!o_.gan()) return;
     net_d_ = make_model(o_.model_d);
-    if (!o_.pretrain_d.empty()) load_pretrained(*net_d_, o_.pretrain_d, o_.strict_load_d, "pretrain_network_d");
+    if (!o_.pretrain_d.empty()) load_pretrained(*net_d_, o_.pretrain_d, o_.strict_load_d, o_.param_key_d, "pretrain_network_d");
     net_d_->to(o_.device);
 }
 
@@ -400,8 +396,8 @@ void Trainer::build_losses() {
     if (perceptual_ && !perceptual_->pretrained() && !o_.quiet)
         std::fprintf(stderr,
                      "warning: the perceptual loss runs on RANDOM VGG19 weights (no train.perceptual_opt.pretrained given):\n"
-                     "         it still shapes textures, but it is not the published loss. ImageNet weights: convert\n"
-                     "         torchvision's vgg19 with tools/convert/pytorch_to_safetensors.py --from torchvision-vgg19\n");
+                     "         it still shapes textures, but it is not the published loss. ImageNet weights: give\n"
+                     "         torchvision's vgg19-dcbb9e9d.pth as train.perceptual_opt.pretrained\n");
     if (o_.gan() || perceptual_) {
         if (!pixel_loss_->terms().empty()) part_names_.push_back("l_g_pix");
         if (perceptual_ && o_.perceptual_opt.perceptual_weight > 0) part_names_.push_back("l_g_percep");
