@@ -9,6 +9,7 @@
 #include "core/factory.h"
 #include "core/pth.h"
 #include "core/safetensors.h"
+#include "models/detect.h"
 
 namespace sr {
 
@@ -198,27 +199,37 @@ size_t tensor_bytes(const NamedTensors& tensors) {
     return bytes;
 }
 
-// Builds the network under a cap on what it may allocate: a model that loads strictly needs no
-// more bytes than the file holds, so a spec implying far more (a hostile or mistyped file) stops
-// early with this message, not after minutes and gigabytes. The slack covers buffers the file may
-// lack and the temporaries of weight initialisation.
-std::shared_ptr<Network> make_model_for(const std::string& spec, const NamedTensors& tensors, const std::string& path) {
-    const size_t held = tensor_bytes(tensors), cap = 4 * held + (size_t(64) << 20);
-    AllocationCap guard(cap, "'" + path + "' holds " + std::to_string(held >> 10) + " KiB of tensors, but the model '" + spec +
-                                 "' needs more than " + std::to_string(cap >> 20) + " MiB: the spec does not match these weights");
-    return make_model(spec);
+// The spec the file states: its metadata's (as train_sr writes it), or the one its names and
+// shapes prove (models/detect.h); "" when neither, and `spec` was given.
+std::string stored_spec(SafetensorsFile& file, const std::string& spec, const std::string& path) {
+    if (auto it = file.metadata.find("model"); it != file.metadata.end()) return it->second;
+    try {
+        DetectedNetwork d = detect_network(file.tensors);
+        file.tensors = std::move(d.tensors);
+        return d.spec;
+    } catch (const Error& e) {
+        if (!spec.empty()) return "";  // --model says what it is
+        fail("'", path, "' does not name its model (give --model), and ", e.what());
+    }
 }
 
 }  // namespace
 
 std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected) {
-    const SafetensorsFile file = read_weights(weights_path);
-    const auto stored = file.metadata.find("model");
-    SR_CHECK(!spec.empty() || stored != file.metadata.end(), "'", weights_path, "' does not name its model; give --model",
-             file.metadata.count("format") ? " (a PyTorch checkpoint stores no model spec)" : "");
-    if (!spec.empty() && stored != file.metadata.end()) check_same_network(spec, stored->second, weights_path);
+    SafetensorsFile file = read_weights(weights_path);
+    file.tensors = with_basicsr_names(file.tensors);
     check_finite(file.tensors, weights_path);
-    std::shared_ptr<Network> model = make_model_for(spec.empty() ? stored->second : spec, file.tensors, weights_path);
+    // A network that loads strictly needs no more bytes than the file holds, so everything built
+    // here (detection's proof included) is capped: a spec implying far more (a hostile or mistyped
+    // file) stops early with this message, not after minutes and gigabytes. The slack covers
+    // buffers the file may lack and the temporaries of weight initialisation.
+    const size_t held = tensor_bytes(file.tensors), cap = 8 * held + (size_t(64) << 20);
+    AllocationCap guard(cap, "'" + weights_path + "' holds " + std::to_string(held >> 10) + " KiB of tensors, but the model '" +
+                                 (spec.empty() ? "it names" : spec) + "' needs more than " + std::to_string(cap >> 20) +
+                                 " MiB: the spec does not match these weights");
+    const std::string stored = stored_spec(file, spec, weights_path);
+    if (!spec.empty() && !stored.empty()) check_same_network(spec, stored, weights_path);
+    std::shared_ptr<Network> model = make_model(spec.empty() ? stored : spec);
     model->load_state_dict(file.tensors, allow_unexpected);
     return model;
 }

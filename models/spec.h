@@ -41,10 +41,11 @@ private:
 std::shared_ptr<Network> make_model(const std::string& spec);
 std::vector<std::string> model_names();
 
-// A network with trained weights, for the tools that run one (sr_upscale, sr_eval, sr_forward).
-// `spec` may be empty when the weights name their model (metadata "model", as train_sr writes);
+// A network with trained weights, for the tools that run one (sr_upscale, sr_eval, sr_forward),
+// from a safetensors file or a PyTorch checkpoint. `spec` may be empty when the weights name their
+// model (metadata "model", as train_sr writes) or their names and shapes show it (models/detect.h);
 // when both are given they must agree on the network and on every argument both state, checked
-// before anything is built. Loading is strict unless `allow_unexpected` (then tensors the model
+// before the network is built. Loading is strict unless `allow_unexpected` (then tensors the model
 // lacks are skipped; missing ones are always an error), and weights holding NaN or infinity are
 // refused: they would only give black images.
 std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected = false);

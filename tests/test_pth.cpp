@@ -7,6 +7,7 @@
 
 #include "autograd/node.h"
 #include "core/file.h"
+#include "core/image_io.h"
 #include "core/pth.h"
 #include "models/spec.h"
 #include "tests/test_util.h"
@@ -21,10 +22,10 @@ const std::string kPth = std::string(SR_SOURCE_DIR) + "/tests/fixtures/pth/";
 std::vector<double> values(const SafetensorsFile& f, const std::string& name) { return to_vector(f.at(name)); }
 
 // The network a fixture was made from, run on the fixture's input: PyTorch's output to 1e-5.
-void check_network(const std::string& name, const std::string& weights) {
+void check_network(const std::string& name, const std::string& weights, bool with_spec = true) {
     CAPTURE(name);
     const SafetensorsFile io = read_safetensors(kPth + name + ".io.safetensors");
-    std::shared_ptr<Network> net = load_network(io.metadata.at("spec"), weights);
+    std::shared_ptr<Network> net = load_network(with_spec ? io.metadata.at("spec") : "", weights);
     net->eval();
     NoGradGuard no_grad;
     const Difference d = largest_difference(net->forward(io.at("input")), io.at("output"));
@@ -96,9 +97,8 @@ TEST_CASE("checkpoints in the field's wrappers load into srforge's networks and 
     CHECK(d.worst <= 1e-5 * d.scale);
     CHECK(error_of([] { (void)read_pth(kPth + "srresnet_state_dict.pth", "params_ema"); })
               .find("has no entry 'params_ema' (it has: state_dict, epoch, best_psnr)") != std::string::npos);
-    // Without a spec: one line saying what to give.
-    CHECK(error_of([] { (void)load_network("", kPth + "edsr_legacy.pth"); }).find("give --model (a PyTorch checkpoint stores no model spec)") !=
-          std::string::npos);
+    // Without a spec, the network is recognised by its names and shapes.
+    check_network("edsr_legacy", kPth + "edsr_legacy.pth", false);
 }
 
 TEST_CASE("the tools take a .pth directly") {
@@ -112,6 +112,17 @@ TEST_CASE("the tools take a .pth directly") {
     REQUIRE(std::system((cmd + " > /dev/null").c_str()) == 0);
     const Difference d = largest_difference(read_safetensors(dir + "/out.safetensors").at("output"), io.at("output"));
     CHECK(d.worst <= 1e-5 * d.scale);
+    // Given only the checkpoint, sr_upscale finds the network (params_ema's RRDBNet, x4) and sr_info says which.
+    const std::string image = std::string(SR_SOURCE_DIR) + "/tests/fixtures/images/rgba8.png";
+    REQUIRE(std::system((std::string(SR_TOOLS_DIR) + "/sr_upscale --quiet --weights " + kPth + "rrdbnet_ema_legacy.pth --input " + image +
+                         " --output " + dir + "/big.png")
+                            .c_str()) == 0);
+    ImageInfo info;
+    (void)read_image(dir + "/big.png", 0, &info);
+    CHECK(info.width == 28);
+    REQUIRE(std::system((std::string(SR_TOOLS_DIR) + "/sr_info --depth 1 --weights " + kPth + "rrdbnet_ema_legacy.pth > " + dir + "/info.txt").c_str()) == 0);
+    CHECK(read_file(dir + "/info.txt").find("pth-legacy, 72 tensors, 25387 values (under 'params_ema')\nmodel (recognised from names and shapes): "
+                                            "rrdbnet:num_in_ch=3,num_out_ch=3,num_feat=8,num_block=2,num_grow_ch=4,scale=4") != std::string::npos);
 }
 
 TEST_CASE("a checkpoint naming any other Python object is refused, and nothing of it runs") {

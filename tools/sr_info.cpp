@@ -4,6 +4,7 @@
 //
 //   sr_info --model rrdbnet                       defaults: BasicSR's RRDBNet, 23 blocks
 //   sr_info --model edsr:num_feat=256,num_block=32,res_scale=0.1 --depth 1
+//   sr_info --weights RealESRGAN_x4plus.pth       which network a weights file holds, then its table
 //   sr_info --list                                the model names
 #include <cstdio>
 #include <functional>
@@ -12,6 +13,8 @@
 #include "autograd/node.h"
 #include "cli.h"
 #include "core/factory.h"
+#include "core/pth.h"
+#include "models/detect.h"
 #include "models/layers.h"
 #include "models/spec.h"
 
@@ -20,20 +23,22 @@ using namespace sr;
 namespace {
 
 struct InfoOptions {
-    std::string model;
+    std::string model, weights;
     int depth = 2;  // rows for modules up to this depth; deeper modules are summed into them
     bool list = false;
 };
 
 InfoOptions parse(int argc, char** argv) {
     InfoOptions o;
-    Cli cli("sr_info", "--model SPEC [--depth N] | --list",
+    Cli cli("sr_info", "--model SPEC | --weights FILE [--depth N] | --list",
             "Prints a model's layer table, parameter count and FLOPs per input pixel.");
     cli.string_flag("--model", "SPEC", "the network, a name with options: edsr:num_feat=256,num_block=32", o.model);
+    cli.string_flag("--weights", "FILE", "a safetensors file or PyTorch checkpoint: says which network it holds", o.weights);
     cli.integer_flag("--depth", "N", "rows for modules down to this depth; deeper ones are summed into them", o.depth, 1);
     cli.switch_flag("--list", "print the model names", o.list);
     cli.parse(argc, argv);
-    SR_CHECK(o.list || !o.model.empty(), "--model SPEC is required (see --list)");
+    SR_CHECK(o.list || !o.model.empty() || !o.weights.empty(), "--model SPEC or --weights FILE is required (see --list)");
+    SR_CHECK(o.model.empty() || o.weights.empty(), "give --model or --weights, not both");
     return o;
 }
 
@@ -70,6 +75,27 @@ void print_rows(const Module& m, const std::string& path, int depth, int max_dep
     }
 }
 
+// What a weights file holds: its format, its tensors, and the network its metadata names or its
+// names and shapes show. Returns that network's spec.
+std::string describe_weights(const std::string& path) {
+    const SafetensorsFile file = read_weights(path);
+    int64_t values = 0;
+    for (const auto& [n, t] : file.tensors) values += t.numel();
+    const auto format = file.metadata.find("format");
+    std::printf("%s: %s, %zu tensors, %lld values", path.c_str(), format == file.metadata.end() ? "safetensors" : format->second.c_str(),
+                file.tensors.size(), (long long)values);
+    if (auto key = file.metadata.find("state_dict_key"); key != file.metadata.end()) std::printf(" (under '%s')", key->second.c_str());
+    std::printf("\n");
+    if (auto stored = file.metadata.find("model"); stored != file.metadata.end()) {
+        std::printf("model (stored in the file): %s\n", stored->second.c_str());
+        return stored->second;
+    }
+    const DetectedNetwork d = detect_network(file.tensors);
+    std::printf("model (recognised from names and shapes): %s\n", d.spec.c_str());
+    if (!d.note.empty()) std::printf("  note: %s\n", d.note.c_str());
+    return d.spec;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,7 +105,8 @@ int main(int argc, char** argv) {
             for (const std::string& n : model_names()) std::printf("%s\n", n.c_str());
             return 0;
         }
-        std::shared_ptr<Network> model = make_model(o.model);
+        const std::string spec = o.weights.empty() ? o.model : describe_weights(o.weights);
+        std::shared_ptr<Network> model = make_model(spec);
         model->eval();
         const Shape input = model->example_input();
         FlopCounter flops;
@@ -88,7 +115,7 @@ int main(int argc, char** argv) {
             (void)model->forward(uniform(input, 0, 1));
         }
         const double pixels = double(input[2] * input[3]);
-        std::printf("%s (%s)\n", model->type_name().c_str(), o.model.c_str());
+        std::printf("%s (%s)\n", model->type_name().c_str(), spec.c_str());
         std::printf("  %-40s %-22s %12s %14s\n", "module", "type", "parameters", "FLOPs/pixel");
         print_rows(*model, "", 1, o.depth, flops, pixels);
         int64_t buffers = 0;

@@ -1,0 +1,197 @@
+#include "models/detect.h"
+
+#include <map>
+#include <optional>
+#include <regex>
+
+#include "models/spec.h"
+
+namespace sr {
+
+namespace {
+
+// The file's tensor shapes by name, with the counting the detectors need.
+class Shapes {
+public:
+    explicit Shapes(const NamedTensors& tensors) {
+        for (const auto& [name, t] : tensors) shapes_[name] = t.shape();
+    }
+    bool has(const std::string& name) const { return shapes_.count(name) > 0; }
+    // Dimension d of a tensor the family must have (an error naming it if it is missing or flat).
+    int64_t dim(const std::string& name, size_t d) const {
+        auto it = shapes_.find(name);
+        SR_CHECK(it != shapes_.end() && it->second.size() > d, "detect: expected a tensor '", name, "' with at least ", d + 1, " dimensions");
+        return it->second[d];
+    }
+    // How many of pattern(first), pattern(first + 1), ... exist in a row ("body.%.conv1.weight").
+    int64_t count(const std::string& pattern, int64_t first = 0) const {
+        int64_t n = 0;
+        while (has(at(pattern, first + n))) ++n;
+        return n;
+    }
+    static std::string at(const std::string& pattern, int64_t i) {
+        const size_t p = pattern.find('%');
+        return pattern.substr(0, p) + std::to_string(i) + pattern.substr(p + 1);
+    }
+
+private:
+    std::map<std::string, Shape> shapes_;
+};
+
+std::string arg(const char* key, int64_t v) { return std::string(key) + "=" + std::to_string(v); }
+
+// log2 of a power of two, or -1.
+int64_t log2_exact(int64_t v) {
+    int64_t n = 0;
+    while (v > 1 && v % 2 == 0) v /= 2, ++n;
+    return v == 1 ? n : -1;
+}
+
+std::optional<DetectedNetwork> rrdbnet(const Shapes& s) {
+    if (!s.has("conv_first.weight") || !s.has("body.0.rdb1.conv1.weight")) return std::nullopt;
+    const int64_t in = s.dim("conv_first.weight", 1), out = s.dim("conv_last.weight", 0);
+    // Below x4 the input is pixel-unshuffled first: x2 gives 4 times the channels, x1 16 times.
+    const int64_t scale = in == out ? 4 : in == 4 * out ? 2 : in == 16 * out ? 1 : 0;
+    SR_CHECK(scale, "detect: an RRDBNet whose first convolution reads ", in, " channels for ", out, " output channels: not x1, x2 or x4");
+    return DetectedNetwork{"rrdbnet:" + arg("num_in_ch", out) + "," + arg("num_out_ch", out) + "," + arg("num_feat", s.dim("conv_first.weight", 0)) +
+                               "," + arg("num_block", s.count("body.%.rdb1.conv1.weight")) + "," +
+                               arg("num_grow_ch", s.dim("body.0.rdb1.conv1.weight", 0)) + "," + arg("scale", scale),
+                           {}, ""};
+}
+
+// The upsampler's scale from its convolutions: one with 9x the features is x3, else each
+// convolution with 4x the features doubles ("upsample.%.weight" at every other index).
+int64_t shuffle_scale(const Shapes& s, const std::string& first, int64_t features, const std::string& pattern_every_other) {
+    if (s.dim(first, 0) == 9 * features) return 3;
+    int64_t n = 0;
+    while (s.has(Shapes::at(pattern_every_other, 2 * n))) ++n;
+    return int64_t(1) << n;
+}
+
+std::optional<DetectedNetwork> edsr(const Shapes& s) {
+    if (!s.has("conv_first.weight") || !s.has("conv_after_body.weight") || !s.has("upsample.0.weight")) return std::nullopt;
+    const int64_t nf = s.dim("conv_first.weight", 0);
+    DetectedNetwork d{"edsr:" + arg("num_in_ch", s.dim("conv_first.weight", 1)) + "," + arg("num_out_ch", s.dim("conv_last.weight", 0)) + "," +
+                          arg("num_feat", nf) + "," + arg("num_block", s.count("body.%.conv1.weight")) + "," +
+                          arg("upscale", shuffle_scale(s, "upsample.0.weight", nf, "upsample.%.weight")),
+                      {}, ""};
+    // The residual scaling is a constant, not a weight: the published models use 0.1 at 256 features.
+    if (nf == 256) d.spec += ",res_scale=0.1";
+    d.note = "res_scale is not stored in weights: " + std::string(nf == 256 ? "0.1 (EDSR-L's)" : "1 (EDSR-M's)") +
+             " assumed; give --model to say otherwise";
+    return d;
+}
+
+std::optional<DetectedNetwork> msrresnet(const Shapes& s) {
+    if (!s.has("conv_first.weight") || !s.has("upconv1.weight") || !s.has("body.0.conv1.weight")) return std::nullopt;
+    const int64_t nf = s.dim("conv_first.weight", 0);
+    const int64_t scale = s.has("upconv2.weight") ? 4 : s.dim("upconv1.weight", 0) == 9 * nf ? 3 : 2;
+    return DetectedNetwork{"msrresnet:" + arg("num_in_ch", s.dim("conv_first.weight", 1)) + "," + arg("num_out_ch", s.dim("conv_last.weight", 0)) +
+                               "," + arg("num_feat", nf) + "," + arg("num_block", s.count("body.%.conv1.weight")) + "," + arg("upscale", scale),
+                           {}, ""};
+}
+
+std::optional<DetectedNetwork> srresnet(const Shapes& s) {
+    if (!s.has("conv1.0.weight") || !s.has("trunk.0.rcb.0.weight")) return std::nullopt;
+    return DetectedNetwork{"srresnet:" + arg("in_channels", s.dim("conv1.0.weight", 1)) + "," + arg("out_channels", s.dim("conv3.weight", 0)) + "," +
+                               arg("channels", s.dim("conv1.0.weight", 0)) + "," + arg("num_rcb", s.count("trunk.%.rcb.0.weight")) + "," +
+                               arg("upscale_factor", int64_t(1) << s.count("upsampling.%.upsample_block.0.weight")),
+                           {}, ""};
+}
+
+std::optional<DetectedNetwork> rdn(const Shapes& s) {
+    if (!s.has("SFENet1.weight") || !s.has("RDBs.0.convs.0.conv.0.weight")) return std::nullopt;
+    const int64_t G0 = s.dim("SFENet1.weight", 0), G = s.dim("RDBs.0.convs.0.conv.0.weight", 0), colors = s.dim("SFENet1.weight", 1);
+    std::string spec = "rdn:" + arg("D", s.count("RDBs.%.LFF.weight")) + "," + arg("C", s.count("RDBs.0.convs.%.conv.0.weight")) + "," +
+                       arg("G", G) + "," + arg("G0", G0) + "," + arg("RDNkSize", s.dim("SFENet1.weight", 2));
+    if (s.has("UPN3.weight")) {  // idealo ISR: UPN1-3 then SR; "ups" when SR reads the upscaled channels
+        const int64_t r2 = s.dim("UPN3.weight", 0) / colors, r = r2 == 4 ? 2 : r2 == 9 ? 3 : r2 == 16 ? 4 : 0;
+        SR_CHECK(r, "detect: an ISR RDN whose UPN3 gives ", s.dim("UPN3.weight", 0), " channels: not x2, x3 or x4");
+        spec += ",variant=isr," + arg("scale", r) + (s.dim("SR.weight", 1) == s.dim("SR.weight", 0) ? ",upscaling=shuffle" : "");
+        return DetectedNetwork{spec + "," + arg("n_colors", colors), {}, ""};
+    }
+    const int64_t scale = s.has("UPNet.4.weight") ? 4 : s.dim("UPNet.0.weight", 0) == 9 * G ? 3 : 2;  // EDSR-PyTorch's UPNet
+    return DetectedNetwork{spec + "," + arg("scale", scale) + "," + arg("n_colors", colors), {}, ""};
+}
+
+std::optional<DetectedNetwork> rrdn(const Shapes& s) {
+    if (!s.has("Pre_blocks_conv.weight") || !s.has("F_1_1_1.weight")) return std::nullopt;
+    const int64_t colors = s.dim("SR.weight", 0), r2 = s.dim("PreShuffle.weight", 0) / colors;
+    const int64_t x = r2 == 4 ? 2 : r2 == 9 ? 3 : r2 == 16 ? 4 : 0;
+    SR_CHECK(x, "detect: an RRDN whose PreShuffle gives ", s.dim("PreShuffle.weight", 0), " channels: not x2, x3 or x4");
+    // ISR numbers its layers from 1: F_{block}_{dense block}_{conv}.
+    return DetectedNetwork{"rrdn:" + arg("C", s.count("F_1_1_%.weight", 1)) + "," + arg("D", s.count("F_1_%_1.weight", 1)) + "," +
+                               arg("G", s.dim("F_1_1_1.weight", 0)) + "," + arg("G0", s.dim("Pre_blocks_conv.weight", 0)) + "," +
+                               arg("T", s.count("F_%_1_1.weight", 1)) + "," + arg("x", x) + "," + arg("c_dim", colors),
+                           {}, ""};
+}
+
+// The network the spec builds must have the file's names and shapes, all of them.
+void prove(const DetectedNetwork& d) {
+    std::shared_ptr<Network> net = make_model(d.spec);
+    std::map<std::string, Shape> mine;
+    for (const auto& [name, t] : net->state_dict()) mine[name] = t.shape();
+    size_t matched = 0;
+    for (const auto& [name, t] : d.tensors) {
+        if (name.ends_with("num_batches_tracked")) continue;
+        auto it = mine.find(name);
+        SR_CHECK(it != mine.end(), "detect: the weights look like '", d.spec, "', but that network has no tensor '", name, "'");
+        SR_CHECK(it->second == t.shape(), "detect: the weights look like '", d.spec, "', but its '", name, "' is ", it->second, ", the file's ",
+                 t.shape());
+        ++matched;
+    }
+    SR_CHECK(matched == mine.size(), "detect: the weights look like '", d.spec, "', but they lack ", mine.size() - matched, " of its tensors");
+}
+
+}  // namespace
+
+NamedTensors with_basicsr_names(const NamedTensors& tensors) {
+    const Shapes s(tensors);
+    const bool esrgan = s.has("RRDB_trunk.0.RDB1.conv1.weight"), edsr_pytorch = s.has("head.0.weight") && s.has("tail.0.0.weight");
+    if (!esrgan && !edsr_pytorch) return tensors;
+    const int64_t blocks = s.count("body.%.body.0.weight");  // EDSR-PyTorch: body.{blocks} is the conv after the body
+    static const std::regex rrdb(R"(^RRDB_trunk\.(\d+)\.RDB([123])\.)"), edsr_block(R"(^body\.(\d+)\.body\.([02])\.)"),
+        edsr_after(R"(^body\.(\d+)\.)"), tail_up(R"(^tail\.0\.(\d+)\.)");
+    static const std::map<std::string, std::string> esrgan_names = {
+        {"trunk_conv.", "conv_body."}, {"upconv1.", "conv_up1."}, {"upconv2.", "conv_up2."}, {"HRconv.", "conv_hr."}};
+    NamedTensors out;
+    for (const auto& [name, t] : tensors) {
+        std::string n = name;
+        if (esrgan) {
+            n = std::regex_replace(n, rrdb, "body.$1.rdb$2.");
+            for (const auto& [old_prefix, new_prefix] : esrgan_names)
+                if (n.rfind(old_prefix, 0) == 0) n = new_prefix + n.substr(old_prefix.size());
+        } else {
+            if (n.rfind("sub_mean.", 0) == 0 || n.rfind("add_mean.", 0) == 0) continue;  // the mean is an argument of BasicSR's EDSR
+            std::smatch m;
+            if (n.rfind("head.0.", 0) == 0) n = "conv_first." + n.substr(7);
+            else if (std::regex_search(n, m, edsr_block)) n = "body." + m[1].str() + (m[2] == "0" ? ".conv1." : ".conv2.") + m.suffix().str();
+            else if (std::regex_search(n, m, edsr_after) && std::stoll(m[1].str()) == blocks) n = "conv_after_body." + m.suffix().str();
+            else if (std::regex_search(n, m, tail_up)) n = "upsample." + m[1].str() + "." + m.suffix().str();
+            else if (n.rfind("tail.1.", 0) == 0) n = "conv_last." + n.substr(7);
+        }
+        out.emplace_back(n, t);
+    }
+    return out;
+}
+
+DetectedNetwork detect_network(const NamedTensors& tensors) {
+    NamedTensors named = with_basicsr_names(tensors);
+    const Shapes s(named);
+    for (auto* family : {rrdbnet, msrresnet, edsr, srresnet, rdn, rrdn}) {
+        std::optional<DetectedNetwork> d = family(s);
+        if (!d) continue;
+        d->tensors = std::move(named);
+        prove(*d);
+        return *d;
+    }
+    SR_CHECK(!(s.has("body.0.weight") && s.has("body.1.weight") && s.dim("body.1.weight", 0) == s.dim("body.0.weight", 0)), "detect: this looks like Real-ESRGAN's compact network (SRVGGNetCompact: realesr-general-x4v3, realesr-animevideov3), which srforge does not have yet");
+    std::string first;
+    for (size_t i = 0; i < tensors.size() && i < 5; ++i) first += (i ? ", " : "") + tensors[i].first;
+    fail("detect: not a network srforge knows by its tensor names; looked for RRDBNet (conv_first, body.N.rdb1), the original "
+         "ESRGAN (RRDB_trunk), EDSR (conv_after_body, upsample), EDSR-PyTorch (head, body, tail), MSRResNet (upconv1), SRResNet "
+         "(conv1.0, trunk), RDN (SFENet1, RDBs) and RRDN (Pre_blocks_conv); the file starts with ",
+         first.empty() ? "no tensors" : first, ". Give --model");
+}
+
+}  // namespace sr
