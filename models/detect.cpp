@@ -126,6 +126,24 @@ std::optional<DetectedNetwork> rrdn(const Shapes& s) {
                            {}, ""};
 }
 
+// Real-ESRGAN's compact network: body.0 a convolution, body.1 its PReLU (one slope per feature)
+// or, for relu/leakyrelu, nothing; the last body convolution gives num_out_ch x upscale^2.
+std::optional<DetectedNetwork> srvgg_compact(const Shapes& s) {
+    if (!s.has("body.0.weight") || s.has("body.0.conv1.weight") || s.has("conv_first.weight")) return std::nullopt;
+    const int64_t nf = s.dim("body.0.weight", 0), in = s.dim("body.0.weight", 1);
+    const bool prelu = s.has("body.1.weight");
+    int64_t last = 0;  // the convolutions sit at the even indices; the last gives the upscaled channels
+    for (int64_t i = 0; s.has(Shapes::at("body.%.weight", i)); i += 2) last = i;
+    const int64_t num_conv = last / 2 - 1, out = in, r2 = s.dim(Shapes::at("body.%.weight", last), 0) / out;
+    const int64_t upscale = r2 == 1 ? 1 : r2 == 4 ? 2 : r2 == 9 ? 3 : r2 == 16 ? 4 : 0;
+    SR_CHECK(upscale, "detect: a compact network whose last convolution gives ", s.dim(Shapes::at("body.%.weight", last), 0), " channels");
+    DetectedNetwork d{"srvgg_compact:" + arg("num_in_ch", in) + "," + arg("num_out_ch", out) + "," + arg("num_feat", nf) + "," +
+                          arg("num_conv", num_conv) + "," + arg("upscale", upscale) + (prelu ? "" : ",act_type=leakyrelu"),
+                      {}, ""};
+    if (!prelu) d.note = "relu or leakyrelu is not stored in weights: leakyrelu (0.1) assumed; give --model to say otherwise";
+    return d;
+}
+
 // The network the spec builds must have the file's names and shapes, all of them.
 void prove(const DetectedNetwork& d) {
     std::shared_ptr<Network> net = make_model(d.spec);
@@ -178,19 +196,18 @@ NamedTensors with_basicsr_names(const NamedTensors& tensors) {
 DetectedNetwork detect_network(const NamedTensors& tensors) {
     NamedTensors named = with_basicsr_names(tensors);
     const Shapes s(named);
-    for (auto* family : {rrdbnet, msrresnet, edsr, srresnet, rdn, rrdn}) {
+    for (auto* family : {rrdbnet, msrresnet, edsr, srresnet, rdn, rrdn, srvgg_compact}) {
         std::optional<DetectedNetwork> d = family(s);
         if (!d) continue;
         d->tensors = std::move(named);
         prove(*d);
         return *d;
     }
-    SR_CHECK(!(s.has("body.0.weight") && s.has("body.1.weight") && s.dim("body.1.weight", 0) == s.dim("body.0.weight", 0)), "detect: this looks like Real-ESRGAN's compact network (SRVGGNetCompact: realesr-general-x4v3, realesr-animevideov3), which srforge does not have yet");
     std::string first;
     for (size_t i = 0; i < tensors.size() && i < 5; ++i) first += (i ? ", " : "") + tensors[i].first;
     fail("detect: not a network srforge knows by its tensor names; looked for RRDBNet (conv_first, body.N.rdb1), the original "
          "ESRGAN (RRDB_trunk), EDSR (conv_after_body, upsample), EDSR-PyTorch (head, body, tail), MSRResNet (upconv1), SRResNet "
-         "(conv1.0, trunk), RDN (SFENet1, RDBs) and RRDN (Pre_blocks_conv); the file starts with ",
+         "(conv1.0, trunk), RDN (SFENet1, RDBs), RRDN (Pre_blocks_conv) and SRVGGNetCompact (body.N only); the file starts with ",
          first.empty() ? "no tensors" : first, ". Give --model");
 }
 

@@ -107,6 +107,7 @@ void ModelArgs::check_all_used() const {
 #include "models/rdn.h"
 #include "models/rrdbnet.h"
 #include "models/srresnet.h"
+#include "models/srvgg.h"
 #include "models/vgg.h"
 
 namespace sr {
@@ -130,6 +131,7 @@ const Entry kModels[] = {
     {"rrdbnet", build<RrdbNet>},
     {"msrresnet", build<MsrResNet>},
     {"srresnet", build<SrResNet>},
+    {"srvgg_compact", build<SrVggNetCompact>},
     {"vgg_discriminator", build<VggStyleDiscriminator>},
     {"unet_discriminator_sn", build<UNetDiscriminatorSN>},
     {"vgg19", build<Vgg19Features>},

@@ -36,7 +36,7 @@ private:
     std::set<std::string> asked_;
 };
 
-// The models srforge knows, by spec name: edsr, rdn, rrdn, rrdbnet, msrresnet, srresnet,
+// The models srforge knows, by spec name: edsr, rdn, rrdn, rrdbnet, msrresnet, srresnet, srvgg_compact,
 // vgg_discriminator, unet_discriminator_sn, vgg19.
 std::shared_ptr<Network> make_model(const std::string& spec);
 std::vector<std::string> model_names();

@@ -54,7 +54,7 @@ TEST_CASE("every generator is recognised from its tensors alone, with every argu
     const char* fixtures[] = {"edsr_x2",          "edsr_x3",         "msrresnet_x2",      "msrresnet_x3", "msrresnet_x4",
                               "rdn_isr_shuffle_x3", "rdn_isr_ups_x2", "rdn_x2",            "rdn_x3",       "rdn_x4",
                               "rrdbnet_x1",       "rrdbnet_x2",      "rrdbnet_x4",        "rrdn_x2",      "rrdn_x4",
-                              "srresnet_x2_eval", "srresnet_x4_eval"};
+                              "srresnet_x2_eval", "srresnet_x4_eval", "srvgg_compact_x4"};
     for (const char* name : fixtures) {
         CAPTURE(name);
         const SafetensorsFile f = read_safetensors(kModels + name + ".safetensors");
@@ -95,6 +95,10 @@ TEST_CASE("an unknown state dict, or one whose shapes do not fit the family its 
     NamedTensors broken = state_of(f);
     broken.pop_back();  // conv_last.bias
     CHECK(error_of([&] { (void)detect_network(broken); }).find("but they lack 1 of its tensors") != std::string::npos);
-    CHECK(error_of([] { (void)detect_network({{"body.0.weight", zeros({4, 3, 3, 3})}, {"body.1.weight", zeros({4})}}); })
-              .find("SRVGGNetCompact") != std::string::npos);
+    // The compact network's activation is no weight either: without PReLU slopes, leakyrelu is assumed.
+    const SafetensorsFile lrelu = read_safetensors(kModels + "srvgg_compact_x2_lrelu.safetensors");
+    const DetectedNetwork d = detect_network(state_of(lrelu));
+    CHECK(d.spec == "srvgg_compact:num_in_ch=3,num_out_ch=3,num_feat=6,num_conv=1,upscale=2,act_type=leakyrelu");
+    check_detected(lrelu, state_of(lrelu));
+    CHECK(d.note.find("leakyrelu (0.1) assumed") != std::string::npos);
 }

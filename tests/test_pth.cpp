@@ -99,6 +99,7 @@ TEST_CASE("checkpoints in the field's wrappers load into srforge's networks and 
               .find("has no entry 'params_ema' (it has: state_dict, epoch, best_psnr)") != std::string::npos);
     // Without a spec, the network is recognised by its names and shapes.
     check_network("edsr_legacy", kPth + "edsr_legacy.pth", false);
+    check_network("srvgg_params", kPth + "srvgg_params.pth", false);  // Real-ESRGAN's compact network
 }
 
 TEST_CASE("the tools take a .pth directly") {

@@ -243,7 +243,7 @@ Option io_backend_row() {
 // BasicSR's class names of the networks srforge has, and srforge's spec names for them.
 const std::vector<std::pair<std::string, std::string>> network_names = {
     {"EDSR", "edsr"}, {"RDN", "rdn"}, {"RRDN", "rrdn"}, {"RRDBNet", "rrdbnet"}, {"MSRResNet", "msrresnet"},
-    {"SRResNet", "srresnet"}, {"VGGStyleDiscriminator", "vgg_discriminator"}, {"UNetDiscriminatorSN", "unet_discriminator_sn"}};
+    {"SRResNet", "srresnet"}, {"SRVGGNetCompact", "srvgg_compact"}, {"VGGStyleDiscriminator", "vgg_discriminator"}, {"UNetDiscriminatorSN", "unet_discriminator_sn"}};
 
 std::string spec_name(std::string type) {
     for (const auto& [basicsr, spec] : network_names)

@@ -41,6 +41,8 @@ CASES = [
     ("srresnet_x2_train", "srresnet:channels=8,num_rcb=2,upscale_factor=2", (2, 3, 6, 5), "train"),
     ("srresnet_x4_eval", "srresnet:channels=8,num_rcb=1,upscale_factor=4", (1, 3, 4, 4), "eval"),
     ("vgg_discriminator_128_eval", "vgg_discriminator:num_feat=4", (1, 3, 128, 128), "eval"),
+    ("srvgg_compact_x4", "srvgg_compact:num_feat=8,num_conv=2,upscale=4", (2, 3, 5, 4), "eval"),
+    ("srvgg_compact_x2_lrelu", "srvgg_compact:num_feat=6,num_conv=1,upscale=2,act_type=leakyrelu", (1, 3, 4, 6), "eval"),
     ("vgg_discriminator_128_train", "vgg_discriminator:num_feat=4", (2, 3, 128, 128), "train"),
     ("vgg_discriminator_256_eval", "vgg_discriminator:num_feat=2,input_size=256", (1, 3, 256, 256), "eval"),
     ("unet_discriminator_sn_eval", "unet_discriminator_sn:num_feat=4", (2, 3, 16, 24), "eval"),

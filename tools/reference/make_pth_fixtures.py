@@ -9,6 +9,7 @@ so the tests need no PyTorch.
     rrdbnet_ema_legacy.pth    Real-ESRGAN: {"params": A, "params_ema": B}, legacy; params_ema is B
     srresnet_state_dict.pth   Lornatang: {"state_dict": ..., "epoch": 7, "best_psnr": 28.5}, batch
                               norm with its I64 num_batches_tracked, "_orig_mod." prefixes
+    srvgg_params.pth          Real-ESRGAN's compact network as realesr-general-x4v3 ships: {"params": ...}
   dtypes.pth      every storage type, a transposed view, two views of one storage, an offset
   malicious.pth   an object whose unpickling would call os.system: must be refused, never run
   model_object.pth  a whole pickled nn.Module (torch.save(model)): refused, with advice
@@ -77,6 +78,10 @@ def networks():
     srresnet = randomise(models.SRResNet(channels=8, num_rcb=2, upscale_factor=4), 4)
     save({"state_dict": prefixed(srresnet.state_dict(), "_orig_mod."), "epoch": 7, "best_psnr": 28.5}, "srresnet_state_dict.pth")
     save_io(srresnet, "srresnet_state_dict", "srresnet:channels=8,num_rcb=2,upscale_factor=4", (1, 3, 4, 4), 14)
+
+    compact = randomise(models.SRVGGNetCompact(num_feat=8, num_conv=3, upscale=4), 5)
+    save({"params": compact.state_dict()}, "srvgg_params.pth")
+    save_io(compact, "srvgg_params", "srvgg_compact:num_feat=8,num_conv=3,upscale=4", (1, 3, 5, 4), 15)
 
 
 def dtypes():

@@ -388,10 +388,37 @@ def _value(text):
     return text
 
 
+class SRVGGNetCompact(nn.Module):
+    """Real-ESRGAN's compact network (realesrgan/archs/srvgg_arch.py): convolutions at the input's
+    resolution, a pixel shuffle at the end, and the nearest-upsampled input added."""
+
+    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=16, upscale=4, act_type="prelu"):
+        super().__init__()
+        self.upscale = upscale
+
+        def activation():
+            if act_type == "prelu":
+                return nn.PReLU(num_parameters=num_feat)
+            return nn.ReLU() if act_type == "relu" else nn.LeakyReLU(negative_slope=0.1)
+
+        self.body = nn.ModuleList([nn.Conv2d(num_in_ch, num_feat, 3, 1, 1), activation()])
+        for _ in range(num_conv):
+            self.body.extend([nn.Conv2d(num_feat, num_feat, 3, 1, 1), activation()])
+        self.body.append(nn.Conv2d(num_feat, num_out_ch * upscale * upscale, 3, 1, 1))
+        self.upsampler = nn.PixelShuffle(upscale)
+
+    def forward(self, x):
+        out = x
+        for layer in self.body:
+            out = layer(out)
+        return self.upsampler(out) + F.interpolate(x, scale_factor=self.upscale, mode="nearest")
+
+
 def build(spec):
     name, _, rest = spec.partition(":")
     kwargs = {k: _value(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item)}
     classes = {"edsr": EDSR, "rdn": RDN, "rrdn": RRDN, "rrdbnet": RRDBNet, "msrresnet": MSRResNet, "srresnet": SRResNet,
+               "srvgg_compact": SRVGGNetCompact,
                "vgg_discriminator": VGGStyleDiscriminator, "unet_discriminator_sn": UNetDiscriminatorSN, "vgg19": VGG19Features}
     if name == "rrdn" and "scale" in kwargs:
         kwargs["x"] = kwargs.pop("scale")
