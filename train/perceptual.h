@@ -10,8 +10,8 @@
 // (mean absolute / mean squared difference). The ground truth's features carry no gradient and
 // the VGG's weights are frozen.
 //
-// The weights must be ImageNet-trained VGG19 (torchvision's, converted with
-// tools/convert/pytorch_to_safetensors.py --from torchvision-vgg19). They cannot be downloaded on
+// The weights must be ImageNet-trained VGG19 (torchvision's vgg19-dcbb9e9d.pth, read directly; its
+// classifier is ignored, or the same converted to safetensors). They cannot be downloaded on
 // our machines: without `pretrained` the VGG keeps seeded random weights, which still train but
 // are not the published loss; `pretrained()` says which, and train_sr says it at start.
 #pragma once
