@@ -50,8 +50,8 @@ void convert_element(const StorageType& type, const char* src, char* dst) {
     }
 }
 
-// The storage's last element a view reaches, or an error naming the tensor if it reaches past
-// the storage: a hostile size/stride/offset must never read outside the bytes.
+// An error naming the tensor if its view reaches past the storage (a hostile size/stride/offset
+// must never read outside the bytes) or holds more elements than the storage.
 void check_view(const Value& t, const std::string& name, const std::string& what) {
     int64_t last = t.offset;
     for (size_t d = 0; d < t.size.size(); ++d) {
@@ -62,6 +62,11 @@ void check_view(const Value& t, const std::string& name, const std::string& what
     }
     SR_CHECK(last < t.storage->storage_numel, "'", what, "': tensor '", name, "' (size ", Shape(t.size), ", offset ", t.offset,
              ") reaches element ", last, " of a storage of ", t.storage->storage_numel, " (the storage is too short)");
+    // Stride-0 (expanded) views could make a few stored bytes into terabytes; state dicts hold none.
+    int64_t count = 1;
+    for (int64_t d : t.size) SR_CHECK(!__builtin_mul_overflow(count, d, &count), "'", what, "': tensor '", name, "' is too large");
+    SR_CHECK(count <= t.storage->storage_numel, "'", what, "': tensor '", name, "' has ", count, " elements but its storage only ",
+             t.storage->storage_numel, " (an expanded view, which srforge does not read)");
 }
 
 // Copies a (possibly strided) view of the storage's bytes into a new contiguous tensor.

@@ -161,6 +161,9 @@ TEST_CASE("damaged checkpoints give one clear error each, never a crash") {
     legacy.replace(at, 19, "torch\nComplexFloatStorage\n");
     CHECK(error_of([&] { (void)parse_pth(legacy, "complex.pth"); }).find("'torch.ComplexFloatStorage', a dtype srforge does not read") !=
           std::string::npos);
+    // A stride-0 view: a few stored bytes could otherwise claim terabytes.
+    CHECK(error_of([] { (void)read_pth(kPth + "expanded.pth"); }).find("has 1000 elements but its storage only 1 (an expanded view") !=
+          std::string::npos);
     // Neither zip nor pickle.
     CHECK(error_of([] { (void)parse_pth("hello", "h.pth"); }).find("not a PyTorch checkpoint") != std::string::npos);
 }

@@ -13,6 +13,7 @@ so the tests need no PyTorch.
   dtypes.pth      every storage type, a transposed view, two views of one storage, an offset
   malicious.pth   an object whose unpickling would call os.system: must be refused, never run
   model_object.pth  a whole pickled nn.Module (torch.save(model)): refused, with advice
+  expanded.pth    a stride-0 view (one stored float as 1000): refused, as 8 bytes could claim terabytes
 
 Needs Debian's python3-torch:  /usr/bin/python3 tools/reference/make_pth_fixtures.py
 """
@@ -114,6 +115,7 @@ class Pwn:
 def hostile():
     save({"params": collections.OrderedDict(w=torch.zeros(2)), "x": Pwn()}, "malicious.pth")
     save(models.EDSR(num_feat=4, num_block=1, upscale=2), "model_object.pth")
+    save({"w": torch.ones(1).expand(1000)}, "expanded.pth")
 
 
 def main():
