@@ -75,6 +75,7 @@ public:
     bool is_cuda() const { return device().is_cuda(); }
     bool is_contiguous() const;
     bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+    const void* identity() const { return impl_.get(); }  // what is_same compares: a key for maps
     const std::shared_ptr<Storage>& storage() const;
 
     // Pointer to element [0, 0, ...] (storage + offset). T must match dtype().

@@ -40,13 +40,6 @@ private:
 
 std::string arg(const char* key, int64_t v) { return std::string(key) + "=" + std::to_string(v); }
 
-// log2 of a power of two, or -1.
-int64_t log2_exact(int64_t v) {
-    int64_t n = 0;
-    while (v > 1 && v % 2 == 0) v /= 2, ++n;
-    return v == 1 ? n : -1;
-}
-
 std::optional<DetectedNetwork> rrdbnet(const Shapes& s) {
     if (!s.has("conv_first.weight") || !s.has("body.0.rdb1.conv1.weight")) return std::nullopt;
     const int64_t in = s.dim("conv_first.weight", 1), out = s.dim("conv_last.weight", 0);

@@ -1,5 +1,6 @@
 #include "models/rdn.h"
 
+#include "autograd/trace.h"
 #include "ops/concat.h"
 #include "ops/dense_block.h"
 #include "ops/pixel_shuffle.h"
@@ -26,8 +27,10 @@ Tensor dense_block(const Tensor& x, const std::vector<Conv2d*>& convs, const Con
 Tensor depth_to_space(const Tensor& x, int64_t r) {
     SR_CHECK(x.dim() == 4 && x.size(1) % (r * r) == 0, "depth_to_space: input must be [N, C*", r * r, ", H, W], got ",
              x.shape());
+    TracedOp traced("depth_to_space");  // one record for an exporter, not its layout steps
     const int64_t N = x.size(0), C = x.size(1) / (r * r), H = x.size(2), W = x.size(3);
-    return x.reshape({N, r, r, C, H, W}).permute({0, 3, 4, 1, 5, 2}).contiguous().reshape({N, C, H * r, W * r});
+    return traced.result(x.reshape({N, r, r, C, H, W}).permute({0, 3, 4, 1, 5, 2}).contiguous().reshape({N, C, H * r, W * r}), {x},
+                         {{"r", double(r)}});
 }
 
 Rdn::Rdn(ModelArgs& a) {

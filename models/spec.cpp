@@ -217,7 +217,8 @@ std::string stored_spec(SafetensorsFile& file, const std::string& spec, const st
 
 }  // namespace
 
-std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected) {
+std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected,
+                                      std::string* used_spec) {
     SafetensorsFile file = read_weights(weights_path);
     file.tensors = with_basicsr_names(file.tensors);
     check_finite(file.tensors, weights_path);
@@ -233,6 +234,7 @@ std::shared_ptr<Network> load_network(const std::string& spec, const std::string
     if (!spec.empty() && !stored.empty()) check_same_network(spec, stored, weights_path);
     std::shared_ptr<Network> model = make_model(spec.empty() ? stored : spec);
     model->load_state_dict(file.tensors, allow_unexpected);
+    if (used_spec) *used_spec = spec.empty() ? stored : spec;
     return model;
 }
 

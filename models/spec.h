@@ -48,6 +48,8 @@ std::vector<std::string> model_names();
 // before the network is built. Loading is strict unless `allow_unexpected` (then tensors the model
 // lacks are skipped; missing ones are always an error), and weights holding NaN or infinity are
 // refused: they would only give black images.
-std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected = false);
+// `used_spec`, when given, receives the spec the network was built from.
+std::shared_ptr<Network> load_network(const std::string& spec, const std::string& weights_path, bool allow_unexpected = false,
+                                      std::string* used_spec = nullptr);
 
 }  // namespace sr

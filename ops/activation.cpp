@@ -1,6 +1,7 @@
 #include "ops/activation.h"
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "ops/functors.h"
 #include "ops/map.h"
 #include "ops/reduce.h"
@@ -26,13 +27,14 @@ struct PointwiseBackward : Node {
 enum class Save { Input, Output };
 
 template <class F, class GradF>
-Tensor pointwise(const char* op, F f, GradF grad_f, Save what, const Tensor& x) {
+Tensor pointwise(const char* op, F f, GradF grad_f, Save what, const Tensor& x, std::map<std::string, double> attrs = {}) {
+    TracedOp traced(op);
     Tensor y = map(op, f, x.detach());
     if (needs_grad({x})) {
         Tensor saved = what == Save::Input ? x.detach() : y.detach();
         record(std::make_shared<PointwiseBackward<GradF>>(op, grad_f, saved), {x}, {y});
     }
-    return y;
+    return traced.result(y, {x}, std::move(attrs));
 }
 
 // dL/dx = g (x > 0 ? 1 : w),  dL/dw = sum over all but the channel dimension of g x [x <= 0]
@@ -56,7 +58,7 @@ Tensor relu(const Tensor& x) { return pointwise("relu", Relu{}, ReluGrad{}, Save
 
 // y = x > 0 ? x : slope x; dL/dx = g (x > 0 ? 1 : slope)
 Tensor leaky_relu(const Tensor& x, double slope) {
-    return pointwise("leaky_relu", LeakyRelu{slope}, LeakyReluGrad{slope}, Save::Input, x);
+    return pointwise("leaky_relu", LeakyRelu{slope}, LeakyReluGrad{slope}, Save::Input, x, {{"slope", slope}});
 }
 
 // y = 1 / (1 + e^-x); dL/dx = g y (1 - y)
@@ -68,10 +70,11 @@ Tensor tanh(const Tensor& x) { return pointwise("tanh", Tanh{}, TanhGrad{}, Save
 // y = min(max(x, lo), hi); dL/dx = g [lo <= x <= hi]
 Tensor clamp(const Tensor& x, double lo, double hi) {
     SR_CHECK(lo <= hi, "clamp: expects lo <= hi, got lo=", lo, " hi=", hi);
-    return pointwise("clamp", Clamp{lo, hi}, ClampGrad{lo, hi}, Save::Input, x);
+    return pointwise("clamp", Clamp{lo, hi}, ClampGrad{lo, hi}, Save::Input, x, {{"lo", lo}, {"hi", hi}});
 }
 
 Tensor prelu(const Tensor& x, const Tensor& weight) {
+    TracedOp traced("prelu");
     SR_CHECK(weight.dim() == 1, "prelu: weight must be 1-d, got ", weight.shape());
     const int64_t channels = x.dim() >= 2 ? x.size(1) : 1;
     SR_CHECK(weight.numel() == 1 || weight.numel() == channels, "prelu: weight has ", weight.numel(),
@@ -88,7 +91,7 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
         node->weight_shape = weight.shape();
         record(node, {x, weight}, {y});
     }
-    return y;
+    return traced.result(y, {x, weight});
 }
 
 std::vector<OpSpec> activation_specs() {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "core/factory.h"
 #include "cuda/nn.h"
 #include "ops/cuda_call.h"
@@ -81,6 +82,7 @@ void check_channel_vector(const Tensor& t, int64_t C, const Tensor& x, const cha
 
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum, double eps) {
+    TracedOp traced("batch_norm2d");
     SR_CHECK(x.dim() == 4, "batch_norm2d: input must be [N, C, H, W], got ", x.shape());
     const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
     SR_CHECK(weight.defined() == bias.defined(), "batch_norm2d: weight and bias must be both given or both undefined");
@@ -160,7 +162,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
         node->training = training;
         record(node, {x, weight, bias}, {y});
     }
-    return y;
+    return traced.result(y, {x, weight, bias, running_mean, running_var}, {{"training", double(training)}, {"eps", eps}});
 }
 
 std::vector<OpSpec> batch_norm_specs() {

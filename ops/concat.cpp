@@ -1,6 +1,7 @@
 #include "ops/concat.h"
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "core/factory.h"
 #include "ops/layout.h"
 #include "ops/registry.h"
@@ -54,6 +55,7 @@ struct SplitBackward : Node {
 }  // namespace
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
+    TracedOp traced("concat");
     SR_CHECK(!tensors.empty(), "concat: needs at least one tensor");
     const Tensor& first = tensors[0];
     const int d = normalize_dim(dim, first.shape().size(), "concat");
@@ -86,7 +88,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
         node->sizes = sizes;
         record(node, tensors, {y});
     }
-    return y;
+    return traced.result(y, tensors, {{"dim", double(d)}});
 }
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "cuda/conv.h"
 #include "ops/cuda_call.h"
 #include "ops/functors.h"
@@ -90,6 +91,7 @@ struct Conv2dBackward : Node {
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
+    TracedOp traced("conv2d");
     const ConvShape s = ConvShape::make(x.shape(), weight.shape(), options, "conv2d");
     check_operands(x, weight, bias, s);
     const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
@@ -108,7 +110,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
         if (options.activation != Activation::None) node->y = y.detach();
         record(node, {x, weight, bias}, {y});
     }
-    return y;
+    return traced.result(y, {x, weight, bias},
+                         {{"stride_h", double(s.opt.stride.h)}, {"stride_w", double(s.opt.stride.w)}, {"pad_h", double(s.opt.padding.h)},
+                          {"pad_w", double(s.opt.padding.w)}, {"dilation_h", double(s.opt.dilation.h)},
+                          {"dilation_w", double(s.opt.dilation.w)}, {"groups", double(s.opt.groups)},
+                          {"activation", double(int(s.opt.activation))}, {"slope", s.opt.negative_slope}});
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 #include "ops/dense_block.h"
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "core/factory.h"
 #include "ops/conv2d.h"
 #include "ops/functors.h"
@@ -113,6 +114,7 @@ void check_conv(const Tensor& w, const Tensor& b, int64_t out, int64_t in, const
 Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_weights,
                             const std::vector<Tensor>& layer_biases, const Tensor& fusion_weight,
                             const Tensor& fusion_bias, DenseBlockOptions options) {
+    TracedOp traced("residual_dense_block");
     SR_CHECK(x.dim() == 4, "residual_dense_block: input must be [N, G0, H, W], got ", x.shape());
     SR_CHECK(!layer_weights.empty() && layer_biases.size() == layer_weights.size(),
              "residual_dense_block: needs at least one layer and one bias entry (possibly undefined) per layer, got ",
@@ -172,7 +174,8 @@ Tensor residual_dense_block(const Tensor& x, const std::vector<Tensor>& layer_we
         for (const Tensor& b : biases) node->has_bias.push_back(b.defined());
         record(node, inputs, {y});
     }
-    return y;
+    // Inputs: x, the L layer weights, the L layer biases, the fusion weight and bias.
+    return traced.result(y, inputs, {{"layers", double(L)}, {"slope", options.negative_slope}, {"residual_scale", options.residual_scale}});
 }
 
 std::vector<OpSpec> dense_block_specs() {

@@ -1,6 +1,7 @@
 #include "ops/elementwise.h"
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "ops/functors.h"
 #include "ops/map.h"
 #include "ops/reduce.h"
@@ -14,6 +15,7 @@ namespace {
 // broadcast is summed back to its shape (sum_to).
 template <class NodeT, class F>
 Tensor binary(const char* op, F f, const Tensor& a, const Tensor& b) {
+    TracedOp traced(op);
     Tensor y = map(op, f, a.detach(), b.detach());
     if (needs_grad({a, b})) {
         auto node = std::make_shared<NodeT>();
@@ -22,7 +24,7 @@ Tensor binary(const char* op, F f, const Tensor& a, const Tensor& b) {
         node->save(a, b);
         record(node, {a, b}, {y});
     }
-    return y;
+    return traced.result(y, {a, b});
 }
 
 struct BinaryNode : Node {
@@ -88,10 +90,11 @@ struct ScaleBackward : Node {
 };
 
 template <class F>
-Tensor unary_scaled(const char* op, F f, const Tensor& x, double grad_scale) {
+Tensor unary_scaled(const char* op, F f, const Tensor& x, double grad_scale, double scalar) {
+    TracedOp traced(op);
     Tensor y = map(op, f, x.detach());
     if (needs_grad({x})) record(std::make_shared<ScaleBackward>(op, grad_scale), {x}, {y});
-    return y;
+    return traced.result(y, {x}, {{"scalar", scalar}});
 }
 
 }  // namespace
@@ -100,9 +103,9 @@ Tensor add(const Tensor& a, const Tensor& b) { return binary<AddBackward>("add",
 Tensor sub(const Tensor& a, const Tensor& b) { return binary<SubBackward>("sub", Sub{}, a, b); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary<MulBackward>("mul", Mul{}, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary<DivBackward>("div", Div{}, a, b); }
-Tensor add_scalar(const Tensor& x, double s) { return unary_scaled("add_scalar", AddScalar{s}, x, 1.0); }
-Tensor mul_scalar(const Tensor& x, double s) { return unary_scaled("mul_scalar", MulScalar{s}, x, s); }
-Tensor neg(const Tensor& x) { return unary_scaled("neg", Neg{}, x, -1.0); }
+Tensor add_scalar(const Tensor& x, double s) { return unary_scaled("add_scalar", AddScalar{s}, x, 1.0, s); }
+Tensor mul_scalar(const Tensor& x, double s) { return unary_scaled("mul_scalar", MulScalar{s}, x, s, s); }
+Tensor neg(const Tensor& x) { return unary_scaled("neg", Neg{}, x, -1.0, -1.0); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

@@ -1,6 +1,7 @@
 #include "ops/pixel_shuffle.h"
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "ops/registry.h"
 
 namespace sr {
@@ -72,17 +73,19 @@ Tensor record_shuffle(const Tensor& x, Tensor y, int64_t r, bool is_unshuffle) {
 }  // namespace
 
 Tensor pixel_shuffle(const Tensor& x, int64_t r) {
+    TracedOp traced("pixel_shuffle");
     SR_CHECK(r >= 1, "pixel_shuffle: upscale factor must be >= 1, got ", r);
     SR_CHECK(x.dim() == 4 && x.size(1) % (r * r) == 0, "pixel_shuffle: input must be [N, C*", r * r,
              ", H, W] for factor ", r, ", got ", x.shape());
-    return record_shuffle(x, shuffle(x, r), r, false);
+    return traced.result(record_shuffle(x, shuffle(x, r), r, false), {x}, {{"r", double(r)}});
 }
 
 Tensor pixel_unshuffle(const Tensor& x, int64_t r) {
+    TracedOp traced("pixel_unshuffle");
     SR_CHECK(r >= 1, "pixel_unshuffle: downscale factor must be >= 1, got ", r);
     SR_CHECK(x.dim() == 4 && x.size(2) % r == 0 && x.size(3) % r == 0, "pixel_unshuffle: input must be [N, C, H, W] with H and W divisible by ",
              r, ", got ", x.shape());
-    return record_shuffle(x, unshuffle(x, r), r, true);
+    return traced.result(record_shuffle(x, unshuffle(x, r), r, true), {x}, {{"r", double(r)}});
 }
 
 std::vector<OpSpec> pixel_shuffle_specs() {

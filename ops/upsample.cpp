@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "cuda/nn.h"
 #include "ops/cuda_call.h"
 #include "ops/reduce.h"
@@ -146,6 +147,7 @@ void check_image(const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor upsample_nearest(const Tensor& x, int64_t r) {
+    TracedOp traced("upsample_nearest");
     check_image(x, "upsample_nearest");
     SR_CHECK(r >= 1, "upsample_nearest: factor must be >= 1, got ", r);
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
@@ -156,16 +158,17 @@ Tensor upsample_nearest(const Tensor& x, int64_t r) {
         node->r = r;
         record(node, {x}, {y});
     }
-    return y;
+    return traced.result(y, {x}, {{"r", double(r)}});
 }
 
 Tensor upsample_bilinear(const Tensor& x, double factor) {
+    TracedOp traced("upsample_bilinear");
     check_image(x, "upsample_bilinear");
     SR_CHECK(factor > 0, "upsample_bilinear: scale factor must be > 0, got ", factor);
     const auto out_h = static_cast<int64_t>(std::floor(static_cast<double>(x.size(2)) * factor));
     const auto out_w = static_cast<int64_t>(std::floor(static_cast<double>(x.size(3)) * factor));
     SR_CHECK(out_h > 0 && out_w > 0, "upsample_bilinear: factor ", factor, " leaves no pixels of ", x.shape());
-    return bilinear(x, out_h, out_w, 1.0 / factor, 1.0 / factor);
+    return traced.result(bilinear(x, out_h, out_w, 1.0 / factor, 1.0 / factor), {x}, {{"factor", factor}});
 }
 
 Tensor upsample_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
