@@ -78,11 +78,8 @@ void check_channel_vector(const Tensor& t, int64_t C, const Tensor& x, const cha
     SR_CHECK(t.dtype() == x.dtype() && t.device() == x.device(), "batch_norm2d: ", what, " must match the input's dtype and device, got ", t);
 }
 
-}  // namespace
-
-Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                    const Tensor& running_var, bool training, double momentum, double eps) {
-    TracedOp traced("batch_norm2d");
+void check_batch_norm_args(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                           const Tensor& running_var, bool training) {
     SR_CHECK(x.dim() == 4, "batch_norm2d: input must be [N, C, H, W], got ", x.shape());
     const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
     SR_CHECK(weight.defined() == bias.defined(), "batch_norm2d: weight and bias must be both given or both undefined");
@@ -97,6 +94,15 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     for (const Tensor* t : {&running_mean, &running_var})
         SR_CHECK(!t->defined() || (!t->requires_grad() && t->is_contiguous()),
                  "batch_norm2d: running statistics must be contiguous and must not require grad");
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                    const Tensor& running_var, bool training, double momentum, double eps) {
+    TracedOp traced("batch_norm2d");
+    check_batch_norm_args(x, weight, bias, running_mean, running_var, training);
+    const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
 
     const Tensor xc = x.detach().contiguous();
     const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
