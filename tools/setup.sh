@@ -8,16 +8,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # yaml-cpp reads option files; liblmdb reads BasicSR's LMDB datasets; libpng and libjpeg-turbo
-# decode PNG and JPEG; libzip opens PyTorch's zip checkpoints (pkg-config finds it); protobuf (library and protoc) decodes TensorBoard event files in the tests;
-# libonnx-dev (ONNX's protobuf classes) writes ONNX models for sr_export, and Node.js with npm runs
-# them in onnxruntime in the tests; clang with its runtimes (libFuzzer, sanitizers, OpenMP) builds
-# the fuzz harnesses (tools/fuzz.sh).
+# decode PNG and JPEG; libzip opens PyTorch's zip checkpoints (pkg-config finds it); protobuf
+# (library and protoc) decodes TensorBoard event files in the tests; libonnx-dev (ONNX's protobuf
+# classes) writes ONNX models for sr_export, and Node.js with npm runs them in onnxruntime in the
+# tests; clang with its runtimes (libFuzzer, sanitizers, OpenMP) builds the fuzz harnesses.
 packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libpng-dev libturbojpeg0-dev libzip-dev pkg-config
-          libprotobuf-dev protobuf-compiler libonnx-dev nodejs npm clang libclang-rt-dev libomp-dev)
+          libprotobuf-dev protobuf-compiler libonnx-dev clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm by command: a machine may have them from elsewhere (NodeSource's nodejs bundles
+# npm and conflicts with Debian's npm package).
+command -v node > /dev/null && command -v npm > /dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   sudo_cmd=()
