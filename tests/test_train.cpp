@@ -431,6 +431,10 @@ TEST_CASE("train: path.resume_state continues another folder's checkpoint") {
     other.resume_state = (out / "nowhere.safetensors").string();
     CHECK(error_of([&] { train(other); }).find("path.resume_state '" + other.resume_state + "' does not exist") != std::string::npos);
     CHECK(!fs::exists(out / "missing"));
+    // A PyTorch file (as BasicSR's training_states/N.state): one line saying what to do instead.
+    other.resume_state = std::string(SR_SOURCE_DIR) + "/tests/fixtures/pth/edsr_legacy.pth";
+    CHECK(error_of([&] { train(other); }).find("srforge resumes its own checkpoints only; start from that run's weights instead") !=
+          std::string::npos);
 }
 
 TEST_CASE("train: a checkpoint written by an earlier srforge (b59f67d) still resumes, bit for bit") {
