@@ -1,10 +1,10 @@
 #include "models/module.h"
 
-#include "core/pth.h"
-
 #include <set>
 
 #include "autograd/node.h"
+#include "core/pth.h"
+#include "models/detect.h"
 #include "ops/layout.h"
 
 namespace sr {
@@ -101,7 +101,7 @@ void Module::load_state_dict(const NamedTensors& tensors, bool allow_unexpected)
 }
 
 void Module::load(const std::string& path, bool allow_unexpected, const std::string& key) {
-    load_state_dict(read_weights(path, key).tensors, allow_unexpected);
+    load_state_dict(with_basicsr_names(read_weights(path, key).tensors), allow_unexpected);
 }
 
 void Module::save(const std::string& path, const std::map<std::string, std::string>& metadata) const {

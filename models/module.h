@@ -61,7 +61,8 @@ public:
     // present with the right shape; a name this module does not have is an error too unless
     // `allow_unexpected` (for files holding more than one network, or extra tensors).
     void load_state_dict(const NamedTensors& tensors, bool allow_unexpected = false);
-    // From a safetensors file or a PyTorch checkpoint (core/pth.h; `key` picks its wrapper entry).
+    // From a safetensors file or a PyTorch checkpoint (core/pth.h; `key` picks its wrapper entry);
+    // the original ESRGAN and EDSR-PyTorch names are renamed to BasicSR's (models/detect.h).
     void load(const std::string& path, bool allow_unexpected = false, const std::string& key = "");
     void save(const std::string& safetensors_path, const std::map<std::string, std::string>& metadata = {}) const;
 

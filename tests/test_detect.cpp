@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "autograd/node.h"
+#include "core/safetensors.h"
 #include "models/detect.h"
 #include "models/spec.h"
 #include "tests/test_util.h"
@@ -74,6 +75,12 @@ TEST_CASE("the original ESRGAN and EDSR-PyTorch names are renamed to BasicSR's")
                                                   {std::regex(R"(^conv_up1\.)"), "upconv1."},
                                                   {std::regex(R"(^conv_up2\.)"), "upconv2."},
                                                   {std::regex(R"(^conv_hr\.)"), "HRconv."}}));
+    // Module::load renames too, so train_sr's pretrain_network_g takes the original ESRGAN release.
+    const std::string esrgan_path = (std::filesystem::temp_directory_path() / "srforge_esrgan_names.safetensors").string();
+    write_safetensors(esrgan_path, renamed(state_of(rrdb), {{std::regex(R"(^body\.(\d+)\.rdb([123])\.)"), "RRDB_trunk.$1.RDB$2."},
+                                                            {std::regex(R"(^conv_body\.)"), "trunk_conv."}}));
+    std::shared_ptr<Network> net = make_model(rrdb.metadata.at("spec"));
+    CHECK_NOTHROW(net->load(esrgan_path));
     const SafetensorsFile edsr = read_safetensors(kModels + "edsr_x2.safetensors");
     NamedTensors pytorch_names = renamed(state_of(edsr), {{std::regex(R"(^conv_first\.)"), "head.0."},
                                                            {std::regex(R"(^body\.(\d+)\.conv1\.)"), "body.$1.body.0."},
