@@ -16,6 +16,8 @@ namespace {
 
 constexpr int64_t kOpset = 17;
 
+std::vector<float> to_floats(const Tensor& t);
+
 class Exporter {
 public:
     Exporter(onnx::GraphProto* graph, const Network& net);
@@ -26,6 +28,7 @@ public:
 private:
     using Attrs = std::function<void(onnx::NodeProto*)>;
     std::string name_of(const Tensor& t);
+    void add_floats(const std::string& name, const std::vector<float>& values, const Shape& dims);
     std::string floats(const std::vector<float>& values, const Shape& dims, const std::string& hint);
     std::string constant(const Tensor& t, const Shape& dims, const std::string& hint);
     std::string scalar(double v) { return floats({float(v)}, {}, "scalar"); }
@@ -77,22 +80,28 @@ void Exporter::add_output(const Tensor& y) {
     set_type(g_->add_output(), "output", {"batch", "", "out_height", "out_width"}, y.size(1));
 }
 
-std::string Exporter::floats(const std::vector<float>& values, const Shape& dims, const std::string& hint) {
-    const std::string name = hint + "_" + std::to_string(counter_++);
+std::vector<float> to_floats(const Tensor& t) {
+    std::vector<float> values;
+    for (double v : to_vector(t)) values.push_back(float(v));
+    return values;
+}
+
+void Exporter::add_floats(const std::string& name, const std::vector<float>& values, const Shape& dims) {
     auto* init = g_->add_initializer();
     init->set_name(name);
     init->set_data_type(onnx::TensorProto::FLOAT);
     for (int64_t d : dims) init->add_dims(d);
     init->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+}
+
+std::string Exporter::floats(const std::vector<float>& values, const Shape& dims, const std::string& hint) {
+    const std::string name = hint + "_" + std::to_string(counter_++);
+    add_floats(name, values, dims);
     return name;
 }
 
 // A float32 initializer holding a floating tensor's values, with `dims` as its shape.
-std::string Exporter::constant(const Tensor& t, const Shape& dims, const std::string& hint) {
-    std::vector<float> values;
-    for (double v : to_vector(t)) values.push_back(float(v));
-    return floats(values, dims, hint);
-}
+std::string Exporter::constant(const Tensor& t, const Shape& dims, const std::string& hint) { return floats(to_floats(t), dims, hint); }
 
 std::string int64_constant(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& values) {
     auto* init = g->add_initializer();
@@ -110,12 +119,8 @@ std::string Exporter::name_of(const Tensor& t) {
     if (!t.defined()) return "";
     if (auto it = names_.find(t.identity()); it != names_.end()) return it->second;
     if (auto it = weights_.find(t.identity()); it != weights_.end()) {
-        const Tensor f = weight_tensors_.at(t.identity()).detach().to(Device::cpu()).contiguous().to(DType::F32);
-        auto* init = g_->add_initializer();
-        init->set_name(it->second);
-        init->set_data_type(onnx::TensorProto::FLOAT);
-        for (int64_t d : f.shape()) init->add_dims(d);
-        init->set_raw_data(std::string(static_cast<const char*>(f.raw_data()), size_t(f.numel()) * sizeof(float)));
+        const Tensor& w = weight_tensors_.at(t.identity());
+        add_floats(it->second, to_floats(w), w.shape());
         bind(t, it->second);
         return it->second;
     }
