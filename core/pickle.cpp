@@ -37,7 +37,7 @@ const std::set<std::string>& storage_types() {
 // What weights_only=True allows and a state dict uses. Everything else is refused by name.
 bool allowed_global(const std::string& name) {
     static const std::set<std::string> callables = {
-        "collections.OrderedDict",        "torch._utils._rebuild_tensor",    "torch._utils._rebuild_tensor_v2",
+        "collections.OrderedDict",         "collections.Counter",  "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
         "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.Size", "_codecs.encode"};
     return callables.count(name) || (name.rfind("torch.", 0) == 0 && storage_types().count(name.substr(6)));
 }
@@ -420,6 +420,10 @@ Ref Machine::reduce(const Value& callable, const Value& args) {
         if (!args.items.empty()) error("OrderedDict called with arguments");
         return make(Kind::Dict);
     }
+    if (f == "collections.Counter") {  // Counter(dict): an LR scheduler's milestones, in a training state
+        if (args.items.size() > 1 || (args.items.size() == 1 && !args.items[0]->is(Kind::Dict))) error("Counter of something other than a dict");
+        return args.items.empty() ? make(Kind::Dict) : args.items[0];
+    }
     if (f == "torch._utils._rebuild_tensor" || f == "torch._utils._rebuild_tensor_v2") return rebuild_tensor(args.items, f.ends_with("_v2"));
     if (f == "torch._utils._rebuild_parameter" || f == "torch._utils._rebuild_parameter_with_state") {
         if (args.items.empty() || !args.items[0]->is(Kind::Tensor)) error("a parameter rebuilt from something other than a tensor");
@@ -464,6 +468,12 @@ Ref Machine::persistent(const Value& pid) {
 const Value* Value::find(const std::string& key) const {
     if (!is(Kind::Dict)) return nullptr;
     auto it = index.find(std::string(1, 's').append(key));
+    return it == index.end() ? nullptr : items[it->second];
+}
+
+const Value* Value::find(int64_t key) const {
+    if (!is(Kind::Dict)) return nullptr;
+    auto it = index.find(std::string(1, 'i').append(std::to_string(key)));
     return it == index.end() ? nullptr : items[it->second];
 }
 

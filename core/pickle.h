@@ -3,9 +3,10 @@
 // A pickle is a program for a small stack machine; Python's own unpickler runs it, and a GLOBAL
 // followed by REDUCE calls any function the file names (`os.system` included): loading an
 // untrusted .pth with plain torch.load runs its code. This reader builds plain values only and
-// accepts just the globals that PyTorch's `weights_only=True` loader accepts for state dicts:
-// OrderedDict, the tensor rebuild functions, the typed storages and torch.Size. Any other
-// global is refused with one error naming it, before anything is built from it; no opcode runs code.
+// accepts just the globals that PyTorch's `weights_only=True` loader accepts for state dicts and
+// training states: OrderedDict, Counter (a scheduler's milestones), the tensor rebuild functions,
+// the typed storages and torch.Size. Any other global is refused with one error naming it, before
+// anything is built from it; no opcode runs code.
 //
 // Tensors are not built here: a rebuild call becomes a Value of kind Tensor that refers to its
 // storage (a persistent id: dtype, key, element count); core/pth.cpp finds the bytes.
@@ -51,6 +52,7 @@ struct Value {
 
     bool is(Kind k) const { return kind == k; }
     const Value* find(const std::string& key) const;  // a Dict's entry with this string key, or null
+    const Value* find(int64_t key) const;             // ... with this integer key (an optimiser's state)
 };
 
 const char* kind_name(Value::Kind kind);

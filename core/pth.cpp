@@ -3,7 +3,6 @@
 #include <zip.h>
 
 #include <cstring>
-#include <functional>
 #include <map>
 
 #include "core/file.h"
@@ -129,10 +128,8 @@ std::pair<const Value*, std::string> state_dict_of(const Value& root, const std:
     return {&root, ""};
 }
 
-using StorageBytes = std::function<const std::string&(const Value& storage)>;
-
-SafetensorsFile tensors_of(const Value& root, const StorageBytes& bytes_of, const std::string& what, const std::string& key) {
-    const auto [dict, wrapper] = state_dict_of(root, key, what);
+SafetensorsFile tensors_of(const PthObject& object, const std::string& what, const std::string& key) {
+    const auto [dict, wrapper] = state_dict_of(object.root(), key, what);
     SafetensorsFile file;
     std::map<std::string, size_t> seen;
     for (size_t i = 0; i < dict->keys.size(); ++i) {
@@ -140,11 +137,12 @@ SafetensorsFile tensors_of(const Value& root, const StorageBytes& bytes_of, cons
         if (!v.is(Kind::Tensor) || !dict->keys[i]->is(Kind::String)) continue;
         const std::string name = strip_prefixes(dict->keys[i]->text);
         SR_CHECK(seen.emplace(name, i).second, "'", what, "': two tensors are named '", name, "' once prefixes are removed");
-        file.tensors.emplace_back(name, gather(v, bytes_of(*v.storage), name, what));
+        file.tensors.emplace_back(name, object.tensor(v, name));
     }
     SR_CHECK(!file.tensors.empty(), "'", what, "' holds no tensors", wrapper.empty() ? "" : " under '" + wrapper + "'", " (its keys: ",
              key_list(*dict), ")");
     if (!wrapper.empty()) file.metadata["state_dict_key"] = wrapper;
+    file.metadata["format"] = object.format();
     return file;
 }
 
@@ -221,26 +219,6 @@ uint64_t storage_bytes(const Value& storage) {
     return bytes;
 }
 
-SafetensorsFile parse_zip(const std::string& bytes, const std::string& what, const std::string& key) {
-    const ZipReader zip(bytes, what);
-    const std::string prefix = zip.prefix();
-    const std::string data_pkl = zip.read(prefix + "data.pkl", nullptr);
-    size_t pos = 0;
-    const pickle::Pickle p = pickle::load(data_pkl, &pos, what);
-    std::map<std::string, std::string> loaded;  // storage key -> bytes, each read once
-    const StorageBytes bytes_of = [&](const Value& s) -> const std::string& {
-        auto it = loaded.find(s.storage_key);
-        if (it == loaded.end()) {
-            const uint64_t expected = storage_bytes(s);
-            it = loaded.emplace(s.storage_key, zip.read(prefix + "data/" + s.storage_key, &expected)).first;
-        }
-        return it->second;
-    };
-    SafetensorsFile file = tensors_of(*p.root, bytes_of, what, key);
-    file.metadata["format"] = "pth-zip";
-    return file;
-}
-
 // ---- the legacy container -----------------------------------------------------------------------
 
 // torch/serialization.py's MAGIC_NUMBER, 0x1950a86a20f9469cfc6c, as pickle writes it (little-endian).
@@ -284,26 +262,61 @@ std::map<std::string, std::string> legacy_storages(const std::string& bytes, siz
     return out;
 }
 
-SafetensorsFile parse_legacy(const std::string& bytes, const std::string& what, const std::string& key) {
-    size_t pos = 0;
-    check_legacy_preamble(bytes, &pos, what);
-    const pickle::Pickle object = pickle::load(bytes, &pos, what);
-    const pickle::Pickle keys = pickle::load(bytes, &pos, what);
-    const std::map<std::string, std::string> storages = legacy_storages(bytes, pos, object, keys, what);
-    const StorageBytes bytes_of = [&](const Value& s) -> const std::string& { return storages.at(s.storage_key); };
-    SafetensorsFile file = tensors_of(*object.root, bytes_of, what, key);
-    file.metadata["format"] = "pth-legacy";
-    return file;
-}
-
 }  // namespace
 
 bool is_pth(const std::string& bytes) { return bytes.rfind("PK\x03\x04", 0) == 0 || (!bytes.empty() && uint8_t(bytes[0]) == 0x80); }
 
-SafetensorsFile parse_pth(const std::string& bytes, const std::string& what, const std::string& key) {
-    if (bytes.rfind("PK\x03\x04", 0) == 0) return parse_zip(bytes, what, key);
+// What a PthObject holds: the pickled object and the bytes of its storages (legacy: all, found
+// when opened; zip: each entry read when a tensor first needs it).
+struct PthObject::Contents {
+    pickle::Pickle object;
+    std::unique_ptr<ZipReader> zip;
+    std::string prefix;  // the zip's folder, "archive/"
+    mutable std::map<std::string, std::string> storages;  // storage key -> bytes
+    const char* format = "";
+
+    const std::string& bytes_of(const Value& storage) const {
+        auto it = storages.find(storage.storage_key);
+        if (it != storages.end()) return it->second;
+        SR_CHECK(zip, "pth: storage '", storage.storage_key, "' is missing");  // legacy_storages found them all
+        const uint64_t expected = storage_bytes(storage);
+        return storages.emplace(storage.storage_key, zip->read(prefix + "data/" + storage.storage_key, &expected)).first->second;
+    }
+};
+
+PthObject::PthObject(const std::string& bytes, const std::string& what) : what_(what), contents_(std::make_unique<Contents>()) {
+    Contents& c = *contents_;
+    size_t pos = 0;
+    if (bytes.rfind("PK\x03\x04", 0) == 0) {
+        c.zip = std::make_unique<ZipReader>(bytes, what_);
+        c.prefix = c.zip->prefix();
+        const std::string data_pkl = c.zip->read(c.prefix + "data.pkl", nullptr);
+        c.object = pickle::load(data_pkl, &pos, what_);
+        c.format = "pth-zip";
+        return;
+    }
     SR_CHECK(!bytes.empty() && uint8_t(bytes[0]) == 0x80, "'", what, "' is not a PyTorch checkpoint (neither a zip archive nor a pickle)");
-    return parse_legacy(bytes, what, key);
+    check_legacy_preamble(bytes, &pos, what_);
+    c.object = pickle::load(bytes, &pos, what_);
+    const pickle::Pickle keys = pickle::load(bytes, &pos, what_);
+    c.storages = legacy_storages(bytes, pos, c.object, keys, what_);
+    c.format = "pth-legacy";
+}
+
+PthObject::~PthObject() = default;
+
+const pickle::Value& PthObject::root() const { return *contents_->object.root; }
+
+Tensor PthObject::tensor(const pickle::Value& value, const std::string& name) const {
+    SR_CHECK(value.is(Kind::Tensor), "'", what_, "': '", name, "' is a ", pickle::kind_name(value.kind), ", not a tensor");
+    return gather(value, contents_->bytes_of(*value.storage), name, what_);
+}
+
+const char* PthObject::format() const { return contents_->format; }
+
+SafetensorsFile parse_pth(const std::string& bytes, const std::string& what, const std::string& key) {
+    const PthObject object(bytes, what);
+    return tensors_of(object, what, key);
 }
 
 SafetensorsFile read_pth(const std::string& path, const std::string& key) { return parse_pth(read_file(path), path, key); }

@@ -18,8 +18,10 @@
 // safetensors: float16/bfloat16 widen to F32, the integer and bool types are kept.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "core/pickle.h"
 #include "core/safetensors.h"
 
 namespace sr {
@@ -34,5 +36,27 @@ SafetensorsFile parse_pth(const std::string& bytes, const std::string& what, con
 // and ignore it.
 SafetensorsFile read_weights(const std::string& path, const std::string& key = "");
 bool is_pth(const std::string& bytes);
+
+// A checkpoint's whole pickled object, for files that hold more than a state dict (BasicSR's
+// training states: the iteration, the optimisers' state by parameter index, the schedulers). Its
+// tensors are read on request. `bytes` must outlive the object.
+class PthObject {
+public:
+    PthObject(const std::string& bytes, const std::string& what);
+    ~PthObject();
+    PthObject(const PthObject&) = delete;
+    PthObject& operator=(const PthObject&) = delete;
+
+    const pickle::Value& root() const;
+    // A value of kind Tensor as a contiguous tensor (float16/bfloat16 widened to F32); `name` is
+    // for errors.
+    Tensor tensor(const pickle::Value& value, const std::string& name) const;
+    const char* format() const;  // "pth-zip" or "pth-legacy"
+
+private:
+    struct Contents;
+    std::string what_;
+    std::unique_ptr<Contents> contents_;
+};
 
 }  // namespace sr

@@ -14,6 +14,7 @@
 #include "autograd/node.h"
 #include "core/file.h"
 #include "core/image_io.h"
+#include "core/pth.h"
 #include "core/safetensors.h"
 #include "models/layers.h"
 #include "models/spec.h"
@@ -21,6 +22,7 @@
 #include "ops/layout.h"
 #include "ops/reduce.h"
 #include "test_util.h"
+#include "train/basicsr_state.h"
 #include "train/config.h"
 #include "train/options.h"
 #include "train/data.h"
@@ -431,10 +433,88 @@ TEST_CASE("train: path.resume_state continues another folder's checkpoint") {
     other.resume_state = (out / "nowhere.safetensors").string();
     CHECK(error_of([&] { train(other); }).find("path.resume_state '" + other.resume_state + "' does not exist") != std::string::npos);
     CHECK(!fs::exists(out / "missing"));
-    // A PyTorch file (as BasicSR's training_states/N.state): one line saying what to do instead.
+    // A PyTorch file that is not a training state: one line saying what it lacks.
     other.resume_state = std::string(SR_SOURCE_DIR) + "/tests/fixtures/pth/edsr_legacy.pth";
-    CHECK(error_of([&] { train(other); }).find("srforge resumes its own checkpoints only; start from that run's weights instead") !=
+    CHECK(error_of([&] { train(other); }).find("has no 'iter' (not a BasicSR training state?)") != std::string::npos);
+}
+
+namespace {
+
+const std::string kBasicsrRuns = std::string(SR_SOURCE_DIR) + "/tests/fixtures/basicsr_runs/";
+
+// One more Adam step from the fixture's gradients must land where torch.optim.Adam's did: only
+// true if the moments, the step count (bias correction) and the weights all came back right.
+void check_next_step(Module& net, Adam& optimizer, const SafetensorsFile& next, const std::string& prefix, double lr) {
+    for (const auto& [n, p] : net.named_parameters()) p.set_grad(next.at(prefix + "grad." + n).clone());
+    optimizer.set_lr(lr);
+    optimizer.step();
+    for (const auto& [n, p] : net.named_parameters()) {
+        CAPTURE(n);
+        CHECK(largest_difference(p, next.at(prefix + "after." + n)).worst < 1e-6);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("resume: a BasicSR training state restores weights, EMA and Adam, so the next step is PyTorch's") {
+    const std::string spec = "edsr:num_feat=8,num_block=1,upscale=2";
+    auto net = make_model(spec);
+    Adam adam(net->parameters(), {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.99});
+    Ema ema(*net, 0.9);
+    const RunState state = load_basicsr_state(kBasicsrRuns + "edsr/training_states/3.state", {spec, net.get(), &adam}, &ema, nullptr, 7);
+    CHECK(state.iteration == 3);
+    CHECK(state.seed == 7);
+    CHECK(adam.steps() == 3);  // torch 1.12+ writes each step as a tensor
+    const SafetensorsFile weights = read_pth(kBasicsrRuns + "edsr/models/net_g_3.pth", "params_ema");
+    for (const auto& [n, t] : ema.state()) CHECK(largest_difference(t, weights.at(n)).worst == 0);
+    check_next_step(*net, adam, read_safetensors(kBasicsrRuns + "edsr/next_step.safetensors"), "", 1e-2);
+
+    // A GAN run: the generator's optimiser first, then the discriminator's; steps as Python ints.
+    auto g = make_model(spec);
+    auto d = make_model("unet_discriminator_sn:num_feat=4");
+    Adam adam_g(g->parameters(), {.lr = 1e-2}), adam_d(d->parameters(), {.lr = 5e-3});
+    const Trained tg{spec, g.get(), &adam_g}, td{"unet_discriminator_sn:num_feat=4", d.get(), &adam_d};
+    const std::string gan = kBasicsrRuns + "esrgan/training_states/2.state";
+    CHECK(load_basicsr_state(gan, tg, nullptr, &td, 7).iteration == 2);
+    CHECK(adam_g.steps() == 2);
+    CHECK(adam_d.steps() == 2);
+    const SafetensorsFile next = read_safetensors(kBasicsrRuns + "esrgan/next_step.safetensors");
+    check_next_step(*g, adam_g, next, "g.", 1e-2);
+    check_next_step(*d, adam_d, next, "d.", 5e-3);
+
+    // What does not fit: one clear error each.
+    CHECK(error_of([&] { load_basicsr_state(gan, tg, nullptr, nullptr, 7); }).find("holds 2 optimisers, but this run trains 1") !=
           std::string::npos);
+    Adam other_betas(g->parameters(), {.beta1 = 0.5});
+    CHECK(error_of([&] { load_basicsr_state(gan, {spec, g.get(), &other_betas}, nullptr, &td, 7); })
+              .find("was saved with betas [0.9, 0.99], eps 1e-08, weight_decay 0, but this run's option file says betas [0.5") !=
+          std::string::npos);
+    auto wider = make_model("edsr:num_feat=16,num_block=1,upscale=2");
+    Adam adam_wider(wider->parameters());
+    CHECK(error_of([&] { load_basicsr_state(gan, {"wider", wider.get(), &adam_wider}, nullptr, &td, 7); }).find("has shape") !=
+          std::string::npos);
+    const fs::path moved = fresh_dir("basicsr_moved") / "training_states";
+    fs::create_directories(moved);
+    fs::copy_file(gan, moved / "2.state");
+    CHECK(error_of([&] { load_basicsr_state((moved / "2.state").string(), tg, nullptr, &td, 7); })
+              .find("net_g_2.pth' does not exist; BasicSR writes a network's weights there") != std::string::npos);
+}
+
+TEST_CASE("train: path.resume_state takes a BasicSR training state and trains on from its iteration") {
+    const fs::path data = make_dataset("basicsr_resume_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("basicsr_resume_runs");
+    TrainOptions o = tiny_run(data, out);  // edsr:num_feat=8,num_block=1,upscale=2 with EMA, as the fixture
+    o.name = "continued";
+    o.resume_state = kBasicsrRuns + "edsr/training_states/3.state";
+    const TrainResult r = train(o);
+    CHECK(r.losses.size() == 3);  // iterations 4, 5 and 6
+    const SafetensorsFile latest = read_safetensors((out / "continued" / "checkpoints" / "latest.safetensors").string());
+    CHECK(latest.metadata.at("iteration") == "6");
+    CHECK(latest.metadata.at("optim.steps") == "6");
+    // From here on it is a srforge run: a second call resumes the folder's own checkpoint.
+    o.resume_state.clear();
+    o.total_iter = 7;
+    CHECK(train(o).losses.size() == 1);
 }
 
 TEST_CASE("train: a checkpoint written by an earlier srforge (b59f67d) still resumes, bit for bit") {

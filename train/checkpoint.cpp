@@ -5,8 +5,6 @@
 #include <map>
 
 #include "autograd/node.h"
-#include "core/file.h"
-#include "core/pth.h"
 #include "core/safetensors.h"
 #include "ops/layout.h"
 
@@ -50,12 +48,7 @@ void save_checkpoint(const std::string& path, const Trained& g, const Ema* ema, 
 }
 
 RunState load_checkpoint(const std::string& path, const Trained& g, Ema* ema, const Trained* d) {
-    const std::string bytes = read_file(path);
-    // A BasicSR training state (training_states/N.state) holds the optimiser by parameter index and
-    // the scheduler as Python objects; its weights live beside it in models/net_g_N.pth.
-    SR_CHECK(!is_pth(bytes), "checkpoint '", path, "' is a PyTorch file (a BasicSR .state?): srforge resumes its own checkpoints only; "
-             "start from that run's weights instead with path.pretrain_network_g: .../models/net_g_N.pth");
-    const SafetensorsFile f = parse_safetensors(bytes, path);
+    const SafetensorsFile f = read_safetensors(path);
     auto meta = [&](const std::string& key) {
         auto it = f.metadata.find(key);
         SR_CHECK(it != f.metadata.end(), "checkpoint '", path, "' has no '", key, "' entry: not a srforge checkpoint?");

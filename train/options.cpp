@@ -601,7 +601,7 @@ std::vector<Option> network_rows() {
         when(is_gan, field("path.pretrain_network_d", "", "discriminator weights to start from", MEMBER(pretrain_d))),
         when(is_gan, field("path.param_key_d", "", "as param_key_g, for the discriminator", MEMBER(param_key_d))),
         when(is_gan, field("path.strict_load_d", "", "as strict_load_g, for the discriminator", MEMBER(strict_load_d))),
-        field("path.resume_state", "--resume-state", "a checkpoint (checkpoints/*.safetensors) to continue from", MEMBER(resume_state)),
+        field("path.resume_state", "--resume-state", "a checkpoint (checkpoints/*.safetensors, or BasicSR's training_states/N.state) to continue from", MEMBER(resume_state)),
         field("path.out_dir", "--out", "(srforge) parent folder of run folders", MEMBER(out_dir)),
     };
 }

@@ -16,6 +16,7 @@
 #include "models/spec.h"
 #include "models/upscale.h"
 #include "ops/reduce.h"
+#include "train/basicsr_state.h"
 #include "train/data.h"
 #include "train/datasets.h"
 #include "train/degrade.h"
@@ -442,10 +443,14 @@ void Trainer::open_run_folder() {
     if (!from.empty()) {
         const Trained g{o_.model, net_g_.get(), optim_g_.get()};
         const Trained d{o_.model_d, net_d_.get(), optim_d_.get()};
-        state_ = load_checkpoint(from, g, ema_.get(), o_.gan() ? &d : nullptr);
+        const bool basicsr = is_pytorch_file(from);  // BasicSR's training_states/N.state
+        state_ = basicsr ? load_basicsr_state(from, g, ema_.get(), o_.gan() ? &d : nullptr, o_.seed)
+                         : load_checkpoint(from, g, ema_.get(), o_.gan() ? &d : nullptr);
         SR_CHECK(state_.seed == o_.seed, "train: ", from, " was made with seed ", state_.seed, ", this run has seed ", o_.seed,
                  ": its batches would differ. Use --seed ", state_.seed, ", or --restart, or another --name");
-        if (!o_.quiet) std::printf("resuming %s from iteration %lld (%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str());
+        if (!o_.quiet)
+            std::printf("resuming %s from iteration %lld (%s%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str(),
+                        basicsr ? ", a BasicSR training state: weights and optimiser continue, batches are srforge's own" : "");
     }
     if (pool_ && !state_.pool.empty()) pool_->load_state(state_.pool);
     if (state_.iteration >= o_.total_iter) return;  // finished already: run() leaves the folder as it is
