@@ -7,6 +7,8 @@
 
 #include "core/file.h"
 #include "core/half.h"
+#include "core/hdf5.h"
+#include "core/keras.h"
 #include "core/pickle.h"
 
 namespace sr {
@@ -323,7 +325,9 @@ SafetensorsFile read_pth(const std::string& path, const std::string& key) { retu
 
 SafetensorsFile read_weights(const std::string& path, const std::string& key) {
     const std::string bytes = read_file(path);
-    return is_pth(bytes) ? parse_pth(bytes, path, key) : parse_safetensors(bytes, path);
+    if (is_pth(bytes)) return parse_pth(bytes, path, key);
+    if (hdf5::is_hdf5(bytes)) return parse_keras_weights(bytes, path);
+    return parse_safetensors(bytes, path);
 }
 
 }  // namespace sr

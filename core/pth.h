@@ -31,9 +31,9 @@ namespace sr {
 SafetensorsFile read_pth(const std::string& path, const std::string& key = "");
 SafetensorsFile parse_pth(const std::string& bytes, const std::string& what, const std::string& key = "");
 
-// Any weights file: a PyTorch checkpoint or a safetensors file, by its first bytes (not its name).
-// `key` chooses a checkpoint's wrapper entry (BasicSR's param_key_g); safetensors files have none
-// and ignore it.
+// Any weights file: a PyTorch checkpoint, Keras weights (HDF5, core/keras.h) or a safetensors
+// file, by its first bytes (not its name). `key` chooses a checkpoint's wrapper entry (BasicSR's
+// param_key_g); the other kinds have none and ignore it.
 SafetensorsFile read_weights(const std::string& path, const std::string& key = "");
 bool is_pth(const std::string& bytes);
 

@@ -154,34 +154,59 @@ void prove(const DetectedNetwork& d) {
     SR_CHECK(matched == mine.size(), "detect: the weights look like '", d.spec, "', but they lack ", mine.size() - matched, " of its tensors");
 }
 
+std::string esrgan_name(const std::string& name) {
+    static const std::regex rrdb(R"(^RRDB_trunk\.(\d+)\.RDB([123])\.)");
+    static const std::map<std::string, std::string> renames = {
+        {"trunk_conv.", "conv_body."}, {"upconv1.", "conv_up1."}, {"upconv2.", "conv_up2."}, {"HRconv.", "conv_hr."}};
+    std::string n = std::regex_replace(name, rrdb, "body.$1.rdb$2.");
+    for (const auto& [old_prefix, new_prefix] : renames)
+        if (n.rfind(old_prefix, 0) == 0) n = new_prefix + n.substr(old_prefix.size());
+    return n;
+}
+
+// `blocks`: body.{blocks} is the convolution after the body. "" for the mean shifts, which are an
+// argument of BasicSR's EDSR.
+std::string edsr_pytorch_name(const std::string& n, int64_t blocks) {
+    static const std::regex block(R"(^body\.(\d+)\.body\.([02])\.)"), after(R"(^body\.(\d+)\.)"), tail_up(R"(^tail\.0\.(\d+)\.)");
+    if (n.rfind("sub_mean.", 0) == 0 || n.rfind("add_mean.", 0) == 0) return "";
+    std::smatch m;
+    if (n.rfind("head.0.", 0) == 0) return "conv_first." + n.substr(7);
+    if (std::regex_search(n, m, block)) return "body." + m[1].str() + (m[2] == "0" ? ".conv1." : ".conv2.") + m.suffix().str();
+    if (std::regex_search(n, m, after) && std::stoll(m[1].str()) == blocks) return "conv_after_body." + m.suffix().str();
+    if (std::regex_search(n, m, tail_up)) return "upsample." + m[1].str() + "." + m.suffix().str();
+    if (n.rfind("tail.1.", 0) == 0) return "conv_last." + n.substr(7);
+    return n;
+}
+
+// idealo ISR's RDN (Keras layer names, core/keras.h) to EDSR-PyTorch's, which rdn:variant=isr uses:
+// F_m1, F_0 -> SFENet1, SFENet2; F_{d}_{c} -> RDBs.{d-1}.convs.{c-1}.conv.0; LFF_{d} -> RDBs.{d-1}.LFF;
+// GFF_1, GFF_2 -> GFF.0, GFF.1; UPN1-3 and SR keep their names.
+std::string isr_rdn_name(const std::string& n) {
+    static const std::regex conv(R"(^F_(\d+)_(\d+)\.)"), lff(R"(^LFF_(\d+)\.)");
+    static const std::map<std::string, std::string> renames = {
+        {"F_m1.", "SFENet1."}, {"F_0.", "SFENet2."}, {"GFF_1.", "GFF.0."}, {"GFF_2.", "GFF.1."}};
+    for (const auto& [old_prefix, new_prefix] : renames)
+        if (n.rfind(old_prefix, 0) == 0) return new_prefix + n.substr(old_prefix.size());
+    std::smatch m;
+    if (std::regex_search(n, m, conv))
+        return "RDBs." + std::to_string(std::stoll(m[1].str()) - 1) + ".convs." + std::to_string(std::stoll(m[2].str()) - 1) + ".conv.0." +
+               m.suffix().str();
+    if (std::regex_search(n, m, lff)) return "RDBs." + std::to_string(std::stoll(m[1].str()) - 1) + ".LFF." + m.suffix().str();
+    return n;
+}
+
 }  // namespace
 
 NamedTensors with_basicsr_names(const NamedTensors& tensors) {
     const Shapes s(tensors);
-    const bool esrgan = s.has("RRDB_trunk.0.RDB1.conv1.weight"), edsr_pytorch = s.has("head.0.weight") && s.has("tail.0.0.weight");
-    if (!esrgan && !edsr_pytorch) return tensors;
-    const int64_t blocks = s.count("body.%.body.0.weight");  // EDSR-PyTorch: body.{blocks} is the conv after the body
-    static const std::regex rrdb(R"(^RRDB_trunk\.(\d+)\.RDB([123])\.)"), edsr_block(R"(^body\.(\d+)\.body\.([02])\.)"),
-        edsr_after(R"(^body\.(\d+)\.)"), tail_up(R"(^tail\.0\.(\d+)\.)");
-    static const std::map<std::string, std::string> esrgan_names = {
-        {"trunk_conv.", "conv_body."}, {"upconv1.", "conv_up1."}, {"upconv2.", "conv_up2."}, {"HRconv.", "conv_hr."}};
+    const bool esrgan = s.has("RRDB_trunk.0.RDB1.conv1.weight"), edsr_pytorch = s.has("head.0.weight") && s.has("tail.0.0.weight"),
+               isr_rdn = s.has("F_m1.weight") && s.has("LFF_1.weight");
+    if (!esrgan && !edsr_pytorch && !isr_rdn) return tensors;
+    const int64_t blocks = s.count("body.%.body.0.weight");
     NamedTensors out;
     for (const auto& [name, t] : tensors) {
-        std::string n = name;
-        if (esrgan) {
-            n = std::regex_replace(n, rrdb, "body.$1.rdb$2.");
-            for (const auto& [old_prefix, new_prefix] : esrgan_names)
-                if (n.rfind(old_prefix, 0) == 0) n = new_prefix + n.substr(old_prefix.size());
-        } else {
-            if (n.rfind("sub_mean.", 0) == 0 || n.rfind("add_mean.", 0) == 0) continue;  // the mean is an argument of BasicSR's EDSR
-            std::smatch m;
-            if (n.rfind("head.0.", 0) == 0) n = "conv_first." + n.substr(7);
-            else if (std::regex_search(n, m, edsr_block)) n = "body." + m[1].str() + (m[2] == "0" ? ".conv1." : ".conv2.") + m.suffix().str();
-            else if (std::regex_search(n, m, edsr_after) && std::stoll(m[1].str()) == blocks) n = "conv_after_body." + m.suffix().str();
-            else if (std::regex_search(n, m, tail_up)) n = "upsample." + m[1].str() + "." + m.suffix().str();
-            else if (n.rfind("tail.1.", 0) == 0) n = "conv_last." + n.substr(7);
-        }
-        out.emplace_back(n, t);
+        const std::string n = esrgan ? esrgan_name(name) : edsr_pytorch ? edsr_pytorch_name(name, blocks) : isr_rdn_name(name);
+        if (!n.empty()) out.emplace_back(n, t);
     }
     return out;
 }

@@ -7,7 +7,8 @@
 //
 // Families: rrdbnet (BasicSR names, and the original ESRGAN release's RRDB_trunk names, renamed),
 // edsr (BasicSR names, and EDSR-PyTorch's head/body/tail names, renamed), msrresnet, srresnet
-// (Lornatang), rdn (EDSR-PyTorch's UPNet and idealo ISR's UPN/SR variants), rrdn (ISR).
+// (Lornatang), rdn (EDSR-PyTorch's UPNet and idealo ISR's UPN/SR variants; ISR's Keras layer
+// names renamed), rrdn (ISR).
 #pragma once
 
 #include <string>
@@ -25,8 +26,9 @@ struct DetectedNetwork {
 // An error listing the families looked for when none fits.
 DetectedNetwork detect_network(const NamedTensors& tensors);
 
-// The original ESRGAN and EDSR-PyTorch layouts renamed to BasicSR's (the names srforge's models
-// use); any other state dict is returned unchanged.
+// The original ESRGAN and EDSR-PyTorch layouts, and idealo ISR's RDN (Keras layer names), renamed
+// to the names srforge's models use (BasicSR's, and EDSR-PyTorch's for rdn); any other state dict
+// is returned unchanged.
 NamedTensors with_basicsr_names(const NamedTensors& tensors);
 
 }  // namespace sr

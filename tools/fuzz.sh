@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 names=("$@")
-((${#names[@]})) || names=(safetensors image options checkpoint lmdb_meta pth)
+((${#names[@]})) || names=(safetensors image options checkpoint lmdb_meta pth hdf5)
 
 mkdir -p build-fuzz
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSR_FUZZ=ON -DSR_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-fuzz/build.log 2>&1 ||
@@ -22,6 +22,8 @@ extra_seeds() {
   case $1 in
     image) echo tests/fixtures/images ;;
     options) echo configs tests/fixtures/basicsr_options ;;
+    hdf5) echo tests/fixtures/hdf5 ;;
+    pth) echo tests/fixtures/pth tests/fixtures/basicsr_runs ;;
   esac
 }
 

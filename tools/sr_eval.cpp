@@ -47,7 +47,7 @@ EvalArgs parse(int argc, char** argv) {
             "               [--split train|valid|all] [--json] [--tile N] [--self-ensemble] [--device cpu|cuda]",
             "PSNR-Y, SSIM-Y and PSNR-RGB of an SR model, or of MATLAB-bicubic upscaling, on a dataset.");
     cli.string_flag("--model", "SPEC", "the network (a name with options), or bicubic; may be left out for weights that name it", o.model);
-    cli.string_flag("--weights", "FILE", "the network's weights, a safetensors file (not for bicubic)", o.weights);
+    cli.string_flag("--weights", "FILE", "the network's weights: safetensors, a PyTorch checkpoint or Keras .hdf5 (not for bicubic)", o.weights);
     cli.string_flag("--data", "DIR", "the dataset: DIV2K layout, or HR/ and LR_bicubic/X{scale}/", o.data);
     cli.integer_flag("--scale", "S", "the upscaling factor", o.scale, 1);
     cli.string_flag("--split", "train|valid|all", "which DIV2K images to score", o.split);

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
         std::string model, weights, output;
         bool non_strict = false;
         Cli cli("sr_export", "--weights FILE [--model SPEC] --output MODEL.onnx", "Writes a generator as an ONNX model.");
-        cli.string_flag("--weights", "FILE", "the weights: safetensors or a PyTorch checkpoint", weights);
+        cli.string_flag("--weights", "FILE", "the weights: safetensors, a PyTorch checkpoint or Keras .hdf5", weights);
         cli.string_flag("--model", "SPEC", "the network, when the file does not say it (see sr_info --weights)", model);
         cli.string_flag("--output", "FILE", "the .onnx file to write", output);
         cli.switch_flag("--non-strict", "skip tensors of the weights file that the model lacks", non_strict);

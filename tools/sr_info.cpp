@@ -33,7 +33,7 @@ InfoOptions parse(int argc, char** argv) {
     Cli cli("sr_info", "--model SPEC | --weights FILE [--depth N] | --list",
             "Prints a model's layer table, parameter count and FLOPs per input pixel.");
     cli.string_flag("--model", "SPEC", "the network, a name with options: edsr:num_feat=256,num_block=32", o.model);
-    cli.string_flag("--weights", "FILE", "a safetensors file or PyTorch checkpoint: says which network it holds", o.weights);
+    cli.string_flag("--weights", "FILE", "safetensors, a PyTorch checkpoint or Keras .hdf5: says which network it holds", o.weights);
     cli.integer_flag("--depth", "N", "rows for modules down to this depth; deeper ones are summed into them", o.depth, 1);
     cli.switch_flag("--list", "print the model names", o.list);
     cli.parse(argc, argv);

@@ -36,11 +36,11 @@ struct UpscaleArgs {
 UpscaleArgs parse(int argc, char** argv) {
     UpscaleArgs o;
     Cli cli("sr_upscale",
-            "[--model SPEC] --weights W.safetensors --input FILE|DIR --output FILE|DIR\n"
+            "[--model SPEC] --weights FILE --input FILE|DIR --output FILE|DIR\n"
             "                  [--tile N] [--tile-pad P] [--self-ensemble] [--device cpu|cuda] [--quiet]",
             "Upscales PNG, JPEG and BMP images with a trained network, writing PNG.");
     cli.string_flag("--model", "SPEC", "the network; may be left out for weights that name it (train_sr's do)", o.model);
-    cli.string_flag("--weights", "FILE", "the network's weights, a safetensors file", o.weights);
+    cli.string_flag("--weights", "FILE", "the network's weights: safetensors, a PyTorch checkpoint or Keras .hdf5", o.weights);
     cli.string_flag("--input", "FILE|DIR", "an image, or a folder of them", o.input);
     cli.string_flag("--output", "FILE|DIR", "the PNG file to write, or the folder for a folder's images", o.output);
     cli.integer_flag("--tile", "N", "LR pixels per tile side; 0: the whole image up to 512 x 512, else 256", o.options.tile);

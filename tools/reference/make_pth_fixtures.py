@@ -26,7 +26,6 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import models  # noqa: E402
-import safetensors_np  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "..", "tests", "fixtures", "pth")
 
@@ -40,12 +39,7 @@ def prefixed(state, prefix):
 
 
 def save_io(model, name, spec, shape, seed):
-    torch.manual_seed(seed)
-    x = torch.rand(shape)
-    model.eval()
-    with torch.no_grad():
-        y = model(x)
-    safetensors_np.save(os.path.join(OUT, name + ".io.safetensors"), {"input": x.numpy(), "output": y.numpy()}, {"spec": spec})
+    models.save_io(model, os.path.join(OUT, name + ".io.safetensors"), spec, shape, seed)
 
 
 def randomise(model, seed):

@@ -423,3 +423,15 @@ def build(spec):
     if name == "rrdn" and "scale" in kwargs:
         kwargs["x"] = kwargs.pop("scale")
     return classes[name](**kwargs)
+
+
+def save_io(model, path, spec, shape, seed):
+    """A parity fixture: a random input of `shape`, the model's output (eval mode) and the spec."""
+    import safetensors_np  # beside this file
+
+    torch.manual_seed(seed)
+    x = torch.rand(shape)
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+    safetensors_np.save(path, {"input": x.numpy(), "output": y.numpy()}, {"spec": spec})
