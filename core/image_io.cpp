@@ -127,33 +127,51 @@ std::string encode_png16(const std::vector<uint16_t>& samples, int W, int H, int
     return png;
 }
 
-}  // namespace
-
-std::string encode_png(const Tensor& image, int bits) {
-    SR_CHECK(image.dim() == 3 && image.size(0) >= 1 && image.size(0) <= 4, "write_png: image must be [C, H, W] with C = 1..4, got ",
+// [C, H, W] in [0, 1] -> interleaved samples rounded to `bits`, NaN as 0; `who` names the caller in errors.
+std::vector<uint16_t> interleaved_samples(const Tensor& image, int bits, const char* who) {
+    SR_CHECK(image.dim() == 3 && image.size(0) >= 1 && image.size(0) <= 4, who, ": image must be [C, H, W] with C = 1..4, got ",
              image.shape());
-    SR_CHECK(image.size(1) > 0 && image.size(2) > 0, "write_png: image has no pixels: ", image.shape());
-    SR_CHECK(bits == 8 || bits == 16, "write_png: bits must be 8 or 16, got ", bits);
+    SR_CHECK(image.size(1) > 0 && image.size(2) > 0, who, ": image has no pixels: ", image.shape());
     const Tensor t = image.detach().to(Device::cpu()).contiguous().to(DType::F64);
-    const int C = static_cast<int>(image.size(0)), H = static_cast<int>(image.size(1)), W = static_cast<int>(image.size(2));
-    const int64_t plane = int64_t(H) * W;
+    const int64_t C = image.size(0), plane = image.size(1) * image.size(2);
     const double top = bits == 16 ? 65535.0 : 255.0;
     std::vector<uint16_t> interleaved(static_cast<size_t>(plane * C));
     const double* src = t.data<double>();
-    for (int c = 0; c < C; ++c)
+    for (int64_t c = 0; c < C; ++c)
         for (int64_t i = 0; i < plane; ++i) {
             const double v = src[c * plane + i];
             const double clamped = std::isnan(v) ? 0.0 : std::min(std::max(v, 0.0), 1.0);
-            interleaved[i * C + c] = static_cast<uint16_t>(std::lround(clamped * top));
+            interleaved[size_t(i * C + c)] = static_cast<uint16_t>(std::lround(clamped * top));
         }
+    return interleaved;
+}
+
+void append_bytes(void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+}  // namespace
+
+std::string encode_png(const Tensor& image, int bits) {
+    SR_CHECK(bits == 8 || bits == 16, "write_png: bits must be 8 or 16, got ", bits);
+    const std::vector<uint16_t> interleaved = interleaved_samples(image, bits, "write_png");
+    const int C = static_cast<int>(image.size(0)), H = static_cast<int>(image.size(1)), W = static_cast<int>(image.size(2));
     if (bits == 16) return encode_png16(interleaved, W, H, C);
     const std::vector<uint8_t> bytes(interleaved.begin(), interleaved.end());
     std::string out;
-    auto append = [](void* context, void* data, int size) {
-        static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
-    };
-    SR_CHECK(stbi_write_png_to_func(append, &out, W, H, C, bytes.data(), W * C) != 0,
+    SR_CHECK(stbi_write_png_to_func(append_bytes, &out, W, H, C, bytes.data(), W * C) != 0,
              "write_png: encoding failed for image ", image.shape());
+    return out;
+}
+
+std::string encode_jpeg(const Tensor& image, int quality) {
+    SR_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality must be 1..100, got ", quality);
+    const Tensor opaque = image.dim() == 3 && (image.size(0) == 2 || image.size(0) == 4) ? image.slice(0, 0, image.size(0) - 1) : image;
+    const std::vector<uint16_t> interleaved = interleaved_samples(opaque, 8, "encode_jpeg");
+    const std::vector<uint8_t> bytes(interleaved.begin(), interleaved.end());
+    std::string out;
+    SR_CHECK(stbi_write_jpg_to_func(append_bytes, &out, int(opaque.size(2)), int(opaque.size(1)), int(opaque.size(0)), bytes.data(), quality) != 0,
+             "encode_jpeg: encoding failed for image ", image.shape());
     return out;
 }
 

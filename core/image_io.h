@@ -24,5 +24,7 @@ Tensor decode_image(const std::string& bytes, const std::string& what, int chann
 
 void write_png(const std::string& path, const Tensor& image, int bits = 8);
 std::string encode_png(const Tensor& image, int bits = 8);
+// 8-bit baseline JPEG (stb's writer) of the colour channels; an alpha channel is dropped.
+std::string encode_jpeg(const Tensor& image, int quality = 95);
 
 }  // namespace sr
