@@ -2,6 +2,7 @@
 // tree over a fixed number of threads, in double: the same sum whatever the GPU.
 #include <cmath>
 
+#include "core/pad_index.h"
 #include "cuda/allocator.h"
 #include "cuda/check.h"
 #include "cuda/launch.cuh"
@@ -155,6 +156,31 @@ __global__ void bilinear_backward_kernel(const float* gy, float* gx, int64_t pla
             }
         }
         gx[i] = acc;
+    }
+}
+
+// ---- reflection padding (core/pad_index.h) -----------------------------------------------------------
+
+__global__ void reflection_pad_forward_kernel(const float* x, float* y, int64_t planes, int64_t H, int64_t W, int64_t OH,
+                                              int64_t OW, int64_t top, int64_t left) {
+    const int64_t n = planes * OH * OW;
+    for (int64_t i = global_index(); i < n; i += grid_stride()) {
+        const int64_t ow = i % OW, oh = i / OW % OH, p = i / (OW * OH);
+        y[i] = x[(p * H + reflect_source(oh, H, top)) * W + reflect_source(ow, W, left)];
+    }
+}
+
+__global__ void reflection_pad_backward_kernel(const float* gy, float* gx, int64_t planes, int64_t H, int64_t W, int64_t OH,
+                                               int64_t OW, int64_t top, int64_t left) {
+    const int64_t n = planes * H * W;
+    for (int64_t i = global_index(); i < n; i += grid_stride()) {
+        const int64_t w = i % W, h = i / W % H, p = i / (W * H);
+        int64_t rows[3], cols[3];
+        const int nr = reflect_readers(h, H, top, OH, rows), nc = reflect_readers(w, W, left, OW, cols);
+        double sum = 0;
+        for (int a = 0; a < nr; ++a)
+            for (int b = 0; b < nc; ++b) sum += gy[(p * OH + rows[a]) * OW + cols[b]];
+        gx[i] = static_cast<float>(sum);
     }
 }
 
@@ -318,6 +344,24 @@ void bilinear_backward(const float* gy, float* gx, int64_t planes, int64_t H, in
     DeviceGuard guard(device);
     bilinear_backward_kernel<<<blocks_for(n), kThreads>>>(gy, gx, planes, H, W, OH, OW, scale_h, scale_w);
     check_launch("upsample_bilinear backward");
+}
+
+void reflection_pad_forward(const float* x, float* y, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t top,
+                            int64_t left, int device) {
+    const int64_t n = planes * OH * OW;
+    if (n == 0) return;
+    DeviceGuard guard(device);
+    reflection_pad_forward_kernel<<<blocks_for(n), kThreads>>>(x, y, planes, H, W, OH, OW, top, left);
+    check_launch("reflection_pad2d");
+}
+
+void reflection_pad_backward(const float* gy, float* gx, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                             int64_t top, int64_t left, int device) {
+    const int64_t n = planes * H * W;
+    if (n == 0) return;
+    DeviceGuard guard(device);
+    reflection_pad_backward_kernel<<<blocks_for(n), kThreads>>>(gy, gx, planes, H, W, OH, OW, top, left);
+    check_launch("reflection_pad2d backward");
 }
 
 void max_pool_forward(const float* x, float* y, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t k,

@@ -24,6 +24,14 @@ void bilinear_forward(const float* x, float* y, int64_t planes, int64_t H, int64
 void bilinear_backward(const float* gy, float* gx, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                        double scale_h, double scale_w, int device);
 
+// ops/pad.cpp: reflection padding of `planes` planes [H, W] -> [OH, OW], `top` rows and `left`
+// columns in front (core/pad_index.h). The backward pass gathers, for every input pixel, the (at
+// most 3 x 3) outputs that read it: no atomics, deterministic.
+void reflection_pad_forward(const float* x, float* y, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t top,
+                            int64_t left, int device);
+void reflection_pad_backward(const float* gy, float* gx, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                             int64_t top, int64_t left, int device);
+
 // ops/pool.cpp: max over k x k windows with stride s (the first maximum, scanning rows then
 // columns, on ties). The backward pass finds each window's maximum again from x and gathers, for
 // every input pixel, the gradients of the windows whose maximum it is.

@@ -21,13 +21,17 @@ std::vector<OpSpec> loss_specs();
 std::vector<OpSpec> gan_loss_specs();
 std::vector<OpSpec> ssim_specs();
 std::vector<OpSpec> pool_specs();
+std::vector<OpSpec> pad_specs();
+std::vector<OpSpec> instance_norm_specs();
+std::vector<OpSpec> conv_transpose2d_specs();
 
 const std::vector<OpSpec>& op_registry() {
     static const std::vector<OpSpec> registry = [] {
         std::vector<OpSpec> all;
         for (auto specs : {layout_specs, elementwise_specs, activation_specs, reduce_specs, linear_specs, conv2d_specs,
                            concat_specs, pixel_shuffle_specs, upsample_specs, batch_norm_specs, spectral_norm_specs,
-                           dense_block_specs, loss_specs, gan_loss_specs, ssim_specs, pool_specs}) {
+                           dense_block_specs, loss_specs, gan_loss_specs, ssim_specs, pool_specs, pad_specs,
+                           instance_norm_specs, conv_transpose2d_specs}) {
             for (OpSpec& s : specs()) {
                 const size_t slash = s.file.find_last_of('/');
                 if (slash != std::string::npos) s.file = s.file.substr(slash + 1);

@@ -15,6 +15,9 @@
 #include "core/safetensors.h"
 #include "ops/activation.h"
 #include "ops/batch_norm.h"
+#include "ops/conv_transpose2d.h"
+#include "ops/instance_norm.h"
+#include "ops/pad.h"
 #include "ops/concat.h"
 #include "ops/conv2d.h"
 #include "ops/dense_block.h"
@@ -109,6 +112,15 @@ const std::map<std::string, RefFn>& reference_cases() {
         {"charbonnier_loss", simple([](const Tensors& in) { return Tensors{charbonnier_loss(in[0], in[1])}; })},
         {"bce_with_logits", simple([](const Tensors& in) { return Tensors{bce_with_logits(in[0], in[1])}; })},
         {"ssim", simple([](const Tensors& in) { return Tensors{ssim(in[0], in[1])}; })},
+        {"reflection_pad2d_3", simple([](const Tensors& in) { return Tensors{reflection_pad2d(in[0], 3)}; })},
+        {"reflection_pad2d_uneven", simple([](const Tensors& in) { return Tensors{reflection_pad2d(in[0], {0, 2, 1, 3})}; })},
+        {"instance_norm2d", simple([](const Tensors& in) { return Tensors{instance_norm2d(in[0])}; })},
+        {"instance_norm2d_affine", simple([](const Tensors& in) { return Tensors{instance_norm2d(in[0], in[1], in[2])}; })},
+        {"conv_transpose2d_s2_p1_op1_bias",
+         simple([](const Tensors& in) { return Tensors{conv_transpose2d(in[0], in[1], in[2], {.stride = 2, .padding = 1, .output_padding = 1})}; })},
+        {"conv_transpose2d_k4_s2x3_groups2", simple([](const Tensors& in) {
+             return Tensors{conv_transpose2d(in[0], in[1], Tensor(), {.stride = {2, 3}, .padding = {1, 0}, .groups = 2})};
+         })},
     };
     return cases;
 }

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libpng-dev libturbojpeg0-dev libzip-dev pkg-config
           libprotobuf-dev protobuf-compiler libonnx-dev clang libclang-rt-dev libomp-dev libcpp-httplib-dev)
 # For the tests only (tools/test.sh sets SR_TEST_PACKAGES): the browser sr_serve's page is tested in.
-[ -z "${SR_TEST_PACKAGES:-}" ] || packages+=(chromium fonts-dejavu-core)
+[ -z "${SR_TEST_PACKAGES:-}" ] || packages+=(chromium fonts-liberation)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

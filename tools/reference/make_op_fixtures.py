@@ -165,6 +165,17 @@ def ssim_reference(a, b, data_range=1.0):
 img = rand(2, 3, 14, 16, lo=0.0, hi=1.0)
 case("ssim", [img, (img * 0.8 + rand(2, 3, 14, 16, lo=0.0, hi=0.2)).clamp(0, 1)], ssim_reference)
 
+# ---- CycleGAN's building blocks (appended last: the cases above keep their random inputs) ----
+case("reflection_pad2d_3", [rand(2, 3, 5, 6)], lambda x: F.pad(x, (3, 3, 3, 3), mode="reflect"))
+case("reflection_pad2d_uneven", [rand(1, 2, 4, 5)], lambda x: F.pad(x, (0, 2, 1, 3), mode="reflect"))
+case("instance_norm2d", [rand(2, 3, 5, 7) * 2 + 0.5], lambda x: F.instance_norm(x, eps=1e-5))
+case("instance_norm2d_affine", [rand(2, 3, 4, 5) * 2 + 0.5, rand(3), rand(3)],
+     lambda x, w, b: F.instance_norm(x, weight=w, bias=b, eps=1e-5))
+case("conv_transpose2d_s2_p1_op1_bias", [rand(2, 3, 4, 5), rand(3, 2, 3, 3), rand(2)],
+     lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1))
+case("conv_transpose2d_k4_s2x3_groups2", [rand(1, 4, 3, 4), rand(4, 1, 4, 4)],
+     lambda x, w: F.conv_transpose2d(x, w, None, stride=(2, 3), padding=(1, 0), groups=2))
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "ops.safetensors")
 safetensors_np.save(os.path.normpath(out), cases, {"generator": "tools/reference/make_op_fixtures.py",
                                                    "torch": torch.__version__})
