@@ -6,6 +6,8 @@
 #include "core/factory.h"
 #include "ops/activation.h"
 #include "ops/batch_norm.h"
+#include "ops/conv_transpose2d.h"
+#include "ops/instance_norm.h"
 #include "ops/linear.h"
 #include "ops/spectral_norm.h"
 
@@ -116,5 +118,28 @@ void init_kaiming_scaled(Conv2d& conv, double scale, double bias_fill) {
     conv.weight.set_data(normal(conv.weight.shape(), 0, stddev, {conv.weight.dtype(), conv.weight.device()}));
     if (conv.bias.defined()) conv.bias.set_data(full(conv.bias.shape(), bias_fill, {conv.bias.dtype(), conv.bias.device()}));
 }
+
+// PyTorch computes a transposed kernel's fan-in from its dimension 1 (out), as for any weight.
+ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, ConvTransposeArgs a) : args(a) {
+    SR_CHECK(in > 0 && out > 0 && k > 0, "ConvTranspose2d: invalid sizes in=", in, " out=", out, " kernel=", k);
+    const int64_t fan_in = out * k * k;
+    weight = add_parameter("weight", default_init({in, out, k, k}, fan_in));
+    if (a.bias) bias = add_parameter("bias", default_init({out}, fan_in));
+}
+
+Tensor ConvTranspose2d::operator()(const Tensor& x) const {
+    const Tensor y = conv_transpose2d(x, weight, bias, {.stride = args.stride, .padding = args.padding, .output_padding = args.output_padding});
+    // 2 x multiply-adds: every input value meets every weight of its input channel once.
+    FlopCounter::add(this, 2.0 * double(x.numel()) * double(weight.size(1) * weight.size(2) * weight.size(3)));
+    return y;
+}
+
+InstanceNorm2d::InstanceNorm2d(int64_t channels, bool affine, double eps_) : eps(eps_) {
+    if (!affine) return;
+    weight = add_parameter("weight", full({channels}, 1.0));
+    bias = add_parameter("bias", zeros({channels}));
+}
+
+Tensor InstanceNorm2d::operator()(const Tensor& x) const { return instance_norm2d(x, weight, bias, eps); }
 
 }  // namespace sr

@@ -5,6 +5,8 @@
 //   PReLU        weight [num_parameters]
 //   Conv2dSN     a Conv2d under spectral normalisation, as torch.nn.utils.spectral_norm leaves
 //                it: weight_orig, bias; buffers weight_u, weight_v
+//   ConvTranspose2d  weight [in, out, k, k] (PyTorch's order for transposed kernels), bias [out]
+//   InstanceNorm2d   nothing by default (affine=False, as CycleGAN uses it); affine: weight, bias [C]
 // Initialisation is PyTorch's default (uniform +-1/sqrt(fan_in) for weights and biases) unless a
 // model re-initialises (init_kaiming_scaled, as BasicSR's default_init_weights).
 #pragma once
@@ -64,6 +66,31 @@ public:
     std::string type_name() const override { return "Conv2dSN"; }
     Tensor weight_orig, bias, weight_u, weight_v;
     ConvArgs args;
+};
+
+struct ConvTransposeArgs {
+    int64_t stride = 1;
+    int64_t padding = 0;
+    int64_t output_padding = 0;
+    bool bias = true;
+};
+
+class ConvTranspose2d : public Module {
+public:
+    ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, ConvTransposeArgs args = {});
+    Tensor operator()(const Tensor& x) const;
+    std::string type_name() const override { return "ConvTranspose2d"; }
+    Tensor weight, bias;
+    ConvTransposeArgs args;
+};
+
+class InstanceNorm2d : public Module {
+public:
+    explicit InstanceNorm2d(int64_t channels, bool affine = false, double eps = 1e-5);
+    Tensor operator()(const Tensor& x) const;
+    std::string type_name() const override { return "InstanceNorm2d"; }
+    Tensor weight, bias;  // undefined unless affine
+    double eps;
 };
 
 // BasicSR's default_init_weights for a convolution: Kaiming normal (fan_in, ReLU gain) times

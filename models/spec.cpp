@@ -102,6 +102,7 @@ void ModelArgs::check_all_used() const {
 
 }  // namespace sr
 
+#include "models/cyclegan.h"
 #include "models/discriminators.h"
 #include "models/edsr.h"
 #include "models/rdn.h"
@@ -135,6 +136,8 @@ const Entry kModels[] = {
     {"vgg_discriminator", build<VggStyleDiscriminator>},
     {"unet_discriminator_sn", build<UNetDiscriminatorSN>},
     {"vgg19", build<Vgg19Features>},
+    {"resnet_generator", build<ResnetGenerator>},
+    {"patchgan_discriminator", build<PatchGanDiscriminator>},
 };
 
 }  // namespace

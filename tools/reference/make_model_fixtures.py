@@ -50,6 +50,10 @@ CASES = [
     ("unet_discriminator_sn_noskip", "unet_discriminator_sn:num_feat=4,skip_connection=false", (1, 3, 8, 16), "eval"),
     ("vgg19_conv2_1", "vgg19:layer_name_list=conv2_1", (1, 3, 12, 10), "eval"),
     ("vgg19_relu1_2_range_norm", "vgg19:layer_name_list=relu1_2,range_norm=true", (2, 3, 7, 9), "eval"),
+    ("resnet_generator_train", "resnet_generator:ngf=4,n_blocks=2", (2, 3, 8, 12), "train"),
+    ("resnet_generator_eval_1ch", "resnet_generator:input_nc=1,output_nc=3,ngf=3,n_blocks=1", (1, 1, 12, 8), "eval"),
+    ("patchgan_discriminator_train", "patchgan_discriminator:ndf=4,n_layers=3", (2, 3, 48, 40), "train"),
+    ("patchgan_discriminator_n2", "patchgan_discriminator:ndf=3,n_layers=2", (1, 3, 20, 24), "eval"),
 ]
 
 

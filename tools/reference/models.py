@@ -414,12 +414,67 @@ class SRVGGNetCompact(nn.Module):
         return self.upsampler(out) + F.interpolate(x, scale_factor=self.upscale, mode="nearest")
 
 
+class ResnetBlock(nn.Module):
+    """CycleGAN's residual block (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py), with
+    reflection padding, instance norm without affine parameters, no dropout (CycleGAN's default)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.conv_block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
+                                        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's generator: a 7x7 stem, two stride-2 convolutions, n_blocks ResnetBlocks, two
+    transposed convolutions (stride 2, output_padding 1), a 7x7 convolution and tanh."""
+
+    def __init__(self, input_nc=3, output_nc=3, ngf=64, n_blocks=9):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+        for i in range(2):
+            c = ngf * 2 ** i
+            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
+        layers += [ResnetBlock(4 * ngf) for _ in range(n_blocks)]
+        for i in range(2):
+            c = 4 * ngf // 2 ** i
+            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(c // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class NLayerDiscriminator(nn.Module):
+    """The PatchGAN discriminator (--netD basic is n_layers 3, the 70x70 PatchGAN); 4x4 convolutions
+    with padding 1, LeakyReLU 0.2, instance norm after all but the first and the last."""
+
+    def __init__(self, input_nc=3, ndf=64, n_layers=3):
+        super().__init__()
+        layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            nxt = min(2 ** n, 8)
+            layers += [nn.Conv2d(ndf * mult, ndf * nxt, 4, stride=2 if n < n_layers else 1, padding=1), nn.InstanceNorm2d(ndf * nxt),
+                       nn.LeakyReLU(0.2, True)]
+            mult = nxt
+        layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
 def build(spec):
     name, _, rest = spec.partition(":")
     kwargs = {k: _value(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item)}
     classes = {"edsr": EDSR, "rdn": RDN, "rrdn": RRDN, "rrdbnet": RRDBNet, "msrresnet": MSRResNet, "srresnet": SRResNet,
                "srvgg_compact": SRVGGNetCompact,
-               "vgg_discriminator": VGGStyleDiscriminator, "unet_discriminator_sn": UNetDiscriminatorSN, "vgg19": VGG19Features}
+               "vgg_discriminator": VGGStyleDiscriminator, "unet_discriminator_sn": UNetDiscriminatorSN, "vgg19": VGG19Features,
+               "resnet_generator": ResnetGenerator, "patchgan_discriminator": NLayerDiscriminator}
     if name == "rrdn" and "scale" in kwargs:
         kwargs["x"] = kwargs.pop("scale")
     return classes[name](**kwargs)
