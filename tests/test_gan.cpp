@@ -9,6 +9,7 @@
 #include "autograd/gradcheck.h"
 #include "core/safetensors.h"
 #include "ops/gan_loss.h"
+#include "train/image_pool.h"
 #include "ops/layout.h"
 #include "test_util.h"
 #include "train/perceptual.h"
@@ -156,4 +157,33 @@ TEST_CASE("perceptual loss options are checked") {
     o.criterion = "l1";
     o.layer_weights = {{"conv6_1", 1.0}};
     CHECK(error_of([&] { PerceptualLoss(o, Device::cpu()); }).find("unknown layer") != std::string::npos);
+}
+
+TEST_CASE("CycleGAN's image pool: fills first, then shows an older fake half of the time; resumes exactly") {
+    auto batch = [](int64_t iteration) {  // two images whose every value is the iteration and their index
+        Tensor t = Tensor::empty({2, 1, 2, 2}, DType::F32, Device::cpu());
+        for (int64_t i = 0; i < 8; ++i) t.data<float>()[i] = float(iteration * 10 + i / 4);
+        return t;
+    };
+    auto ids = [](const Tensor& shown) { return std::vector<double>{shown.data<float>()[0], shown.data<float>()[4]}; };
+    ImagePool pool(6);
+    for (int64_t it = 0; it < 3; ++it) CHECK(ids(pool.query(batch(it), 7, it)) == std::vector<double>{double(it * 10), double(it * 10 + 1)});
+    CHECK(pool.filled() == 6);
+    ImagePool copy(6);
+    copy.load_state(pool.state());
+    int older = 0, total = 0;
+    for (int64_t it = 3; it < 203; ++it) {
+        const std::vector<double> a = ids(pool.query(batch(it), 7, it)), b = ids(copy.query(batch(it), 7, it));
+        CHECK(a == b);  // the same decisions after a round trip through the state
+        for (int k = 0; k < 2; ++k) {
+            older += a[size_t(k)] != double(it * 10 + k);
+            ++total;
+            CHECK(a[size_t(k)] < double(it * 10 + k) + 0.5);  // never a future image
+        }
+    }
+    CHECK(older > total * 0.4);  // about half of the fakes shown are older ones
+    CHECK(older < total * 0.6);
+    CHECK(ImagePool(0).query(batch(1), 7, 1).data<float>()[4] == 11.0f);  // size 0: the batch as it is
+    CHECK(error_of([&] { pool.query(Tensor::empty({1, 1, 3, 3}, DType::F32, Device::cpu()), 7, 300); }).find("image pool: images of shape") !=
+          std::string::npos);
 }
