@@ -119,4 +119,10 @@ void Module::to(Device device) {
         if (t.device() != device) t.set_data(t.detach().to(device));
 }
 
+void Module::to(DType dtype) {
+    NoGradGuard no_grad;
+    for (auto& [n, t] : state_dict())
+        if (t.dtype() != dtype && is_floating(t.dtype())) t.set_data(t.detach().to(dtype));
+}
+
 }  // namespace sr

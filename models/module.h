@@ -73,6 +73,8 @@ public:
 
     // Moves every parameter and buffer to `device` (in place: handles stay valid).
     void to(Device device);
+    // Converts the floating-point ones to `dtype` (F64 for exact comparisons with PyTorch's double()).
+    void to(DType dtype);
 
     // The child modules, for walking the tree (sr_info prints it).
     const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }

@@ -4,14 +4,17 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "autograd/backward.h"
 #include "autograd/gradcheck.h"
 #include "core/safetensors.h"
+#include "models/spec.h"
 #include "ops/gan_loss.h"
-#include "train/image_pool.h"
 #include "ops/layout.h"
 #include "test_util.h"
+#include "train/cyclegan.h"
+#include "train/image_pool.h"
 #include "train/perceptual.h"
 
 using namespace sr;
@@ -186,4 +189,34 @@ TEST_CASE("CycleGAN's image pool: fills first, then shows an older fake half of 
     CHECK(ImagePool(0).query(batch(1), 7, 1).data<float>()[4] == 11.0f);  // size 0: the batch as it is
     CHECK(error_of([&] { pool.query(Tensor::empty({1, 1, 3, 3}, DType::F32, Device::cpu()), 7, 300); }).find("image pool: images of shape") !=
           std::string::npos);
+}
+
+TEST_CASE("CycleGAN's training step equals PyTorch's for three steps (float64: losses, then all four networks)") {
+    const SafetensorsFile f = read_safetensors(std::string(SR_SOURCE_DIR) + "/tests/fixtures/cyclegan_steps.safetensors");
+    const char* names[] = {"g_a", "g_b", "d_a", "d_b"};
+    std::shared_ptr<Network> nets[4];
+    for (int i = 0; i < 4; ++i) {
+        nets[i] = make_model(f.metadata.at(i < 2 ? "generator" : "discriminator"));
+        nets[i]->to(DType::F64);
+        NamedTensors init;
+        for (const auto& [n, t] : f.tensors)
+            if (n.rfind(std::string("init.") + names[i] + ".", 0) == 0) init.emplace_back(n.substr(6 + std::strlen(names[i])), t);
+        nets[i]->load_state_dict(init);
+    }
+    CycleGan gan(nets[0], nets[1], nets[2], nets[3]);
+    for (int k = 0; k < 3; ++k) {
+        CAPTURE(k);
+        const CycleGanLosses l = gan.step(f.at("real_a." + std::to_string(k)), f.at("real_b." + std::to_string(k)), 1, k);
+        const std::vector<double> got = {l.g_a, l.g_b, l.cycle_a, l.cycle_b, l.idt_a, l.idt_b, l.d_a, l.d_b};
+        const std::vector<double> want = to_vector(f.at("loss." + std::to_string(k)));
+        for (size_t j = 0; j < got.size(); ++j) {
+            CAPTURE(j);
+            CHECK(std::abs(got[j] - want[j]) <= 1e-9 * std::max(1.0, std::abs(want[j])));
+        }
+    }
+    for (int i = 0; i < 4; ++i)
+        for (const auto& [n, t] : nets[i]->state_dict()) {
+            CAPTURE(n);
+            CHECK(largest_difference(t, f.at(std::string("final.") + names[i] + "." + n)).worst <= 1e-9);
+        }
 }
