@@ -242,8 +242,15 @@ async function browserTest(models) {
     const want = srUpscale(models, "edsr_x2.pth", photo, [], path.join(outDir, "want_browser.png"));
     check(fs.readFileSync(saved).equals(want) && download.suggestedFilename() === "0801x2_x2.png",
           "in Chromium: upload, pick a model, wait, download; the file is sr_upscale's, byte for byte (" + download.suggestedFilename() + ")");
-    await page.evaluate(() => { document.querySelector(".compare input").value = 50; document.querySelector(".compare input").oninput(); });
     await page.screenshot({ path: path.join(outDir, "sr_serve.png") });
+
+    // Several files at once: a job, a progress bar and a result for each.
+    const second = path.join(sourceDir, "data", "demo", "DIV2K_valid_LR_bicubic", "X2", "0802x2.png");
+    await page.setInputFiles("#files", [photo, second]);
+    await page.click("#start");
+    await page.waitForFunction(() => document.querySelectorAll("a.download").length === 3, null, { timeout: 120000 });
+    const names = await page.$$eval("a.download", (links) => links.map((a) => a.download).sort());
+    check(names.join(",") === "0801x2_x2.png,0801x2_x2.png,0802x2_x2.png", "two files chosen at once: two results (" + names.join(", ") + ")");
 
     fs.writeFileSync(path.join(outDir, "corrupt.png"), Buffer.concat([fs.readFileSync(photo).subarray(0, 40), Buffer.alloc(200, 7)]));
     await page.setInputFiles("#files", path.join(outDir, "corrupt.png"));
