@@ -15,6 +15,7 @@ constexpr size_t kMaxMessages = size_t(1) << 16;  // per object header
 constexpr size_t kMaxBlocks = 1024;              // header continuation blocks per object
 constexpr int kMaxTreeDepth = 32;
 constexpr size_t kMaxGroupNodes = size_t(1) << 16;  // B-tree and symbol table nodes read for one group
+constexpr size_t kMaxGroupMembers = size_t(1) << 20;
 constexpr size_t kMaxRank = 32;
 
 // Object header message types (the specification's numbers).
@@ -267,6 +268,7 @@ void File::Reader::read_symbol_node(uint64_t node, const Span& heap, std::vector
         const uint64_t header = entries.address();
         entries.skip(24);  // cache type, reserved, scratch pad
         if (header == kUndefined) damaged("a group member without an object header");
+        if (out->size() >= kMaxGroupMembers) damaged("a group with more than a million members");
         out->emplace_back(heap_name(heap, name), header);
     }
 }
@@ -286,7 +288,10 @@ void File::Reader::walk_tree(uint64_t node, int depth, const Span& heap, std::se
         const uint64_t child = keys.address();
         if (child == kUndefined) damaged("a group B-tree with an empty child");
         if (level > 0) walk_tree(child, depth + 1, heap, seen, out);
-        else read_symbol_node(child, heap, out);
+        else {
+            if (!seen->insert(child).second) damaged("a symbol table node listed twice in its group");
+            read_symbol_node(child, heap, out);
+        }
     }
 }
 
@@ -303,7 +308,8 @@ std::vector<std::pair<std::string, uint64_t>> File::Reader::group_entries(uint64
     const uint64_t tree = t.address(), heap_header = t.address();
     Span h = at(heap_header, 8, "a group's local heap");
     signature(h, "HEAP", "a group's local heap");
-    h.skip(4);  // version, reserved
+    if (h.number(1) != 0) damaged("a local heap of an unknown version");
+    h.skip(3);  // reserved
     Span sizes = at(h.pos, uint64_t(2 * length_size + offset_size), "a group's local heap");
     const uint64_t data_size = sizes.length();
     sizes.skip(uint64_t(length_size));  // the free list
@@ -347,6 +353,7 @@ Datatype File::Reader::datatype(Span s) const {
     const uint64_t class_and_version = s.number(1), bits = s.number(3);
     t.type_class = int(class_and_version & 0x0f);
     t.size = s.number(4);
+    if (t.size == 0) damaged("a datatype of zero bytes");
     if (t.type_class == kVariableLength && (bits & 0x0f) != 1) refuse("it holds variable-length sequences, which srforge does not read");
     if (t.type_class == kString) t.string_padding = int(bits & 0x0f);
     if (t.type_class == kFloat || t.type_class == kFixedPoint) {
@@ -398,8 +405,10 @@ std::vector<std::string> File::Reader::strings(const Datatype& type, const Datas
 // it lies, an object of a global heap collection.
 std::vector<std::string> File::Reader::variable_strings(uint64_t count, Span data, const std::string& name) const {
     std::vector<std::string> out;
+    uint64_t total = 0;  // strings may share heap objects; together they may not outgrow the file
     for (uint64_t i = 0; i < count; ++i) {
         const uint64_t length = data.number(4), collection = data.address(), index = data.number(4);
+        if ((total += length) > bytes.size()) damaged("attribute '" + name + "' holds more string bytes than the file");
         std::string s = global_heap_object(collection, index);
         if (length > s.size()) damaged("attribute '" + name + "' has a string longer than its heap object");
         s.resize(size_t(length));
@@ -410,21 +419,24 @@ std::vector<std::string> File::Reader::variable_strings(uint64_t count, Span dat
 
 // A global heap collection ("GCOL"): objects of (index, references, size, bytes padded to 8).
 std::string File::Reader::global_heap_object(uint64_t collection, uint64_t index) const {
+    // The collection's header and each object's are padded to multiples of 8 bytes (H5HGpkg.h).
+    auto aligned = [](uint64_t n) { return (n + 7) / 8 * 8; };
     Span head = at(collection, 8, "a global heap");
     signature(head, "GCOL", "a global heap");
     if (head.number(1) != 1) damaged("a global heap of an unknown version");
     head.skip(3);
     Span sizes = at(head.pos, uint64_t(length_size), "a global heap");
     Span objects = at(collection, sizes.length(), "a global heap");
-    objects.skip(8 + uint64_t(length_size));
-    while (objects.end - objects.pos >= 8 + uint64_t(length_size)) {
-        const uint64_t i = objects.number(2);
+    objects.skip(aligned(8 + uint64_t(length_size)));
+    const uint64_t object_header = aligned(8 + uint64_t(length_size));
+    while (objects.end - objects.pos >= object_header) {
+        const uint64_t at_object = objects.pos, i = objects.number(2);
         objects.skip(6);  // reference count, reserved
         const uint64_t size = objects.length();
         if (i == 0) break;  // the free space: no objects after it
-        std::string bytes_of_object = objects.text(size);
-        if (i == index) return bytes_of_object;
-        objects.skip(std::min<uint64_t>((8 - size % 8) % 8, objects.end - objects.pos));
+        objects.skip(at_object + object_header - objects.pos);
+        if (i == index) return objects.text(size);
+        objects.skip(std::min<uint64_t>(aligned(size), objects.end - objects.pos));
     }
     damaged("a string's global heap object " + std::to_string(index) + " is not in its collection");
 }
@@ -509,8 +521,9 @@ Tensor File::dataset(const std::string& path) const {
         data = l.take(l.number(2));
     } else if (layout_class == 1) {  // contiguous
         const uint64_t address = l.address(), size = l.length();
-        if (address == kUndefined) r.refuse("dataset '" + path + "' has no data (never written)");
-        data = r.at(address, size, "a dataset's data");
+        if (address != kUndefined) data = r.at(address, size, "a dataset's data");
+        else if (r.dataspace(r.at(space->at, space->size, "a dataspace")).count(r.what) != 0)
+            r.refuse("dataset '" + path + "' has no data (never written)");
     } else {
         r.refuse("dataset '" + path + "' is stored in chunks, which srforge does not read (Keras' save_weights stores them whole)");
     }

@@ -93,6 +93,14 @@ TEST_CASE("HDF5 files srforge does not read, and damaged ones, give one clear er
     CHECK(error_of([] { (void)read_weights(kHdf5 + "latest.hdf5"); }).find("superblock version 3") != std::string::npos);
     CHECK(error_of([] { (void)read_weights(kHdf5 + "not_keras.hdf5"); }).find("without Keras' 'layer_names': not Keras weights") !=
           std::string::npos);
+    // A group B-tree whose two children are one symbol table node: refused, not listed twice (a
+    // small file could otherwise list a table 65535 times over).
+    std::string twice = read_file(kHdf5 + "isr_rdn.hdf5");
+    const size_t tree = twice.find("TREE");
+    REQUIRE(tree != std::string::npos);
+    twice[tree + 6] = 2;                          // entries used (a leaf: its children are symbol table nodes)
+    twice.replace(tree + 48, 8, twice, tree + 32, 8);  // child 1 = child 0 (after key 0, child 0, key 1; 8-byte fields)
+    CHECK(error_of([&] { (void)parse_keras_weights(twice, "twice.hdf5"); }).find("a symbol table node listed twice") != std::string::npos);
     // Cuts of a file, and bytes overwritten in its structures (the first 4 KiB: superblock, headers, B-trees, heaps).
     const std::string bytes = read_file(kHdf5 + "isr_rrdn.hdf5");
     size_t refused = 0, read = 0;

@@ -37,7 +37,7 @@ struct ServeArgs {
     std::string models, host = "127.0.0.1";
     int port = 8080;
     Device device = Device::cpu();
-    int64_t max_upload_mb = 32, max_pixels = 2048 * 2048, queue = 8, keep_seconds = 600;
+    int64_t max_upload_mb = 32, max_pixels = 2048 * 2048, queue = 8, keep_seconds = 600, keep_mb = 1024;
 };
 
 ServeArgs parse(int argc, char** argv) {
@@ -52,6 +52,8 @@ ServeArgs parse(int argc, char** argv) {
     cli.integer_flag("--max-pixels", "N", "most pixels an uploaded image may have", o.max_pixels, 1, int64_t(1) << 32);
     cli.integer_flag("--queue", "N", "jobs that may wait for the device; more get 'busy'", o.queue, 1, 10000);
     cli.integer_flag("--keep", "SECONDS", "how long a result waits for its download", o.keep_seconds, 1, 86400);
+    cli.integer_flag("--keep-mb", "N", "most memory results waiting for their download may take (the oldest go first)", o.keep_mb, 1,
+                     1 << 20);
     cli.parse(argc, argv);
     SR_CHECK(!o.models.empty(), "--models is required (see --help)");
     return o;
@@ -96,7 +98,7 @@ JobOptions job_options(const httplib::Request& req, Catalog& catalog) {
     if (!tile.empty() && tile != "auto") {
         SR_CHECK(tile.size() <= 5 && tile.find_first_not_of("0123456789") == std::string::npos, "tile must be 'auto' or a number of pixels");
         o.tile = std::stoll(tile);
-        SR_CHECK(o.tile == 0 || (o.tile >= 16 && o.tile <= 4096), "tile must be 'auto' or 16..4096 pixels, got ", o.tile);
+        SR_CHECK(o.tile == 0 || (o.tile >= 16 && o.tile <= 1024), "tile must be 'auto' or 16..1024 pixels, got ", o.tile);
     }
     const std::string ensemble = field(req, "self_ensemble");
     o.self_ensemble = ensemble == "1" || ensemble == "true" || ensemble == "on";
@@ -130,6 +132,20 @@ void upscale(const httplib::Request& req, httplib::Response& res, Catalog& catal
     reply(res, 202, "{\"id\": " + json_quote(*id) + ", \"position\": " + std::to_string(jobs.status(*id).value_or(JobStatus{}).position) + "}");
 }
 
+// --max-upload-mb is checked against Content-Length, so a body must have one: chunked or
+// compressed uploads (which could expand past any limit) are refused before they are read.
+httplib::Server::HandlerResponse refuse_unbounded_bodies(const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST" && req.method != "PUT") return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Connection", "close");
+    if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length"))
+        error(res, 411, "an upload needs a Content-Length (chunked uploads are not accepted)");
+    else if (req.has_header("Content-Encoding"))
+        error(res, 415, "compressed uploads are not accepted");
+    else
+        return httplib::Server::HandlerResponse::Unhandled;
+    return httplib::Server::HandlerResponse::Handled;
+}
+
 void routes(httplib::Server& svr, Catalog& catalog, JobQueue& jobs, const ServeArgs& args) {
     svr.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kPage, "text/html; charset=utf-8"); });
     svr.Get("/api/models", [&](const httplib::Request&, httplib::Response& res) { reply(res, 200, models_json(catalog.list())); });
@@ -139,12 +155,19 @@ void routes(httplib::Server& svr, Catalog& catalog, JobQueue& jobs, const ServeA
         s ? reply(res, 200, status_json(req.matches[1], *s)) : error(res, 404, "no such job (finished results are kept until downloaded, or for a while)");
     });
     svr.Get(R"(/api/jobs/([0-9a-f]{32})/result)", [&](const httplib::Request& req, httplib::Response& res) {
+        // The result is handed over once: a HEAD or a partial GET must not use that up.
+        if (req.method == "HEAD") return error(res, 405, "GET the result (it is sent once, whole)");
+        if (req.has_header("Range")) return error(res, 416, "the result is sent whole (ranges are not supported)");
         const std::optional<JobResult> r = jobs.take(req.matches[1], req.get_param_value("image") == "bicubic");
         if (!r) return error(res, 404, "no finished result for this job (not done yet, or already downloaded)");
         res.set_content(r->bytes, r->content_type.c_str());
     });
     svr.Delete(R"(/api/jobs/([0-9a-f]{32}))", [&](const httplib::Request& req, httplib::Response& res) {
-        jobs.cancel(req.matches[1]) ? reply(res, 200, "{\"cancelled\": true}") : error(res, 404, "no such job");
+        switch (jobs.cancel(req.matches[1])) {
+            case CancelResult::Cancelled: return reply(res, 200, "{\"cancelled\": true}");
+            case CancelResult::AlreadyFinished: return error(res, 409, "the job has already finished");
+            case CancelResult::NoSuchJob: return error(res, 404, "no such job");
+        }
     });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty()) error(res, res.status, res.status == 413 ? "the upload is larger than this server takes (--max-upload-mb)"
@@ -155,35 +178,48 @@ void routes(httplib::Server& svr, Catalog& catalog, JobQueue& jobs, const ServeA
             std::rethrow_exception(e);
         } catch (const std::exception& x) {
             error(res, 500, x.what());
+        } catch (...) {
+            error(res, 500, "internal error");
         }
     });
+    svr.set_pre_routing_handler(refuse_unbounded_bodies);
 }
 
-// SIGINT and SIGTERM stop the server cleanly: a thread waits for them (they are blocked everywhere else).
-std::thread stop_on_signals(httplib::Server& svr) {
+sigset_t stop_signals() {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    return std::thread([&svr, signals] {
+    return signals;
+}
+
+// SIGINT and SIGTERM stop the server cleanly (the running job stops at its next tile); a second
+// one ends the process at once. main blocks them before any thread starts (OpenMP's included), so
+// only this thread receives them.
+void stop_on_signals(httplib::Server& svr) {
+    std::thread([&svr] {
+        const sigset_t signals = stop_signals();
         int got = 0;
         sigwait(&signals, &got);
+        while (!svr.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a signal before listen began
         svr.stop();
-    });
+        sigwait(&signals, &got);
+        std::_Exit(128 + got);
+    }).detach();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    const sigset_t signals = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     return run_tool("sr_serve", [&] {
         const ServeArgs args = parse(argc, argv);
         Catalog catalog(args.models);
         const std::vector<ModelInfo> models = catalog.list();
         httplib::Server svr;
-        std::thread signals = stop_on_signals(svr);  // before any other thread starts, so all inherit the mask
-        signals.detach();
-        JobQueue jobs(catalog, args.device, size_t(args.queue), std::chrono::seconds(args.keep_seconds));
+        stop_on_signals(svr);
+        JobQueue jobs(catalog, args.device, size_t(args.queue), std::chrono::seconds(args.keep_seconds), size_t(args.keep_mb) << 20);
         svr.set_payload_max_length(size_t(args.max_upload_mb) << 20);
         routes(svr, catalog, jobs, args);
         const int port = args.port == 0 ? svr.bind_to_any_port(args.host) : (svr.bind_to_port(args.host, args.port) ? args.port : -1);

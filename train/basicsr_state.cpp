@@ -56,12 +56,17 @@ std::vector<std::string> parameter_order(const NamedTensors& file, const Module&
 
 // The hyper-parameters the run was saved with must be the ones this run steps with.
 void check_hyperparameters(const Value& group, const AdamOptions& o, const std::string& what) {
-    const Value& betas = entry(group, "betas", Kind::Tuple, what);
+    // A tuple as PyTorch's default, a list as BasicSR passes its YAML's [0.9, 0.99] through.
+    const Value* betas_value = group.find("betas");
+    SR_CHECK(betas_value && (betas_value->is(Kind::Tuple) || betas_value->is(Kind::List)), what, " has no 'betas' pair");
+    const Value& betas = *betas_value;
     SR_CHECK(betas.items.size() == 2, what, ": 'betas' holds ", betas.items.size(), " numbers, not 2");
     const double b1 = number(*betas.items[0], what + " beta1"), b2 = number(*betas.items[1], what + " beta2");
     const double eps = number_entry(group, "eps", what), decay = number_entry(group, "weight_decay", what);
-    const Value* amsgrad = group.find("amsgrad");
-    SR_CHECK(!amsgrad || (amsgrad->is(Kind::Bool) && amsgrad->integer == 0), what, " uses amsgrad, which srforge's Adam does not");
+    for (const char* variant : {"amsgrad", "maximize"}) {
+        const Value* v = group.find(variant);
+        SR_CHECK(!v || (v->is(Kind::Bool) && v->integer == 0), what, " uses Adam's '", variant, "', which srforge's Adam does not have");
+    }
     SR_CHECK(b1 == o.beta1 && b2 == o.beta2 && eps == o.eps && decay == o.weight_decay, what, " was saved with betas [", b1, ", ", b2,
              "], eps ", eps, ", weight_decay ", decay, ", but this run's option file says betas [", o.beta1, ", ", o.beta2, "], eps ",
              o.eps, ", weight_decay ", o.weight_decay, ": use the option file the run was started with");

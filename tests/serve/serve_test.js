@@ -46,9 +46,16 @@ function start(models, extra = []) {
   });
 }
 
+// SIGTERM, then the exit: a clean stop says so and exits 0.
 function stop(server) {
   server.proc.removeAllListeners("exit");
-  server.proc.kill("SIGTERM");
+  let out = "";
+  server.proc.stdout.on("data", (d) => { out += d; });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { server.proc.kill("SIGKILL"); resolve({ code: "killed after 30 s", out }); }, 30000);
+    server.proc.on("exit", (code) => { clearTimeout(timer); resolve({ code, out }); });
+    server.proc.kill("SIGTERM");
+  });
 }
 
 async function upload(url, file, fields) {
@@ -113,7 +120,15 @@ async function apiTests(models) {
       check(s.tiles_total === (name === "edsr_x2.pth" ? 9 : 1) && s.tiles_done === s.tiles_total, "progress counts the real tiles (" + s.tiles_done + " of " + s.tiles_total + ")");
       check(bicubic.length > 0 && !bicubic.equals(got), "the bicubic image of the same size is there to compare");
       check((await fetch(url + "/api/jobs/" + r.body.id + "/result")).status === 404, "a result is gone once downloaded");
+      check((await fetch(url + "/api/jobs/" + r.body.id, { method: "DELETE" })).status === 404, "a downloaded job cannot be cancelled: 404");
     }
+    const kept = await upload(url, photo, { model: "edsr_x2.pth" });
+    await finish(url, kept.body.id);
+    check((await fetch(url + "/api/jobs/" + kept.body.id + "/result", { method: "HEAD" })).status === 405 &&
+          (await fetch(url + "/api/jobs/" + kept.body.id + "/result", { headers: { Range: "bytes=0-9" } })).status === 416 &&
+          (await fetch(url + "/api/jobs/" + kept.body.id, { method: "DELETE" })).status === 409 &&
+          (await fetch(url + "/api/jobs/" + kept.body.id + "/result")).status === 200,
+          "HEAD and ranges do not use up a result, a finished job cannot be cancelled (409), then GET has it");
     const jpeg = await upload(url, photo, { model: "edsr_x2.pth", format: "jpeg" });
     await finish(url, jpeg.body.id);
     const jres = await fetch(url + "/api/jobs/" + jpeg.body.id + "/result");
@@ -147,7 +162,8 @@ async function apiTests(models) {
     const cs = await finish(url, c.body.id);
     check(cs.state === "failed" && cs.error.includes("cannot decode"), "a truncated PNG: the job fails with '" + cs.error + "'");
   } finally {
-    stop(server);
+    const end = await stop(server);
+    check(end.code === 0 && end.out.includes("sr_serve: stopped"), "SIGTERM stops the server cleanly (exit " + end.code + ")");
   }
 }
 
@@ -162,6 +178,10 @@ async function queueTests(models) {
     check((await rawHttp(url, "GARBAGE / NOTHTTP\r\n\r\n")).startsWith("HTTP/1.1 400"), "a request that is not HTTP: 400");
     check((await rawHttp(url, "POST /api/upscale HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n")).match(/^HTTP\/1.1 4\d\d/),
           "a hostile Content-Length: 4xx");
+    check((await rawHttp(url, "POST /api/upscale HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n")).startsWith("HTTP/1.1 411"),
+          "a chunked upload (which --max-upload-mb could not bound): 411");
+    check((await rawHttp(url, "POST /api/upscale HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\n0123456789")).startsWith("HTTP/1.1 415"),
+          "a compressed upload (which could expand past it): 415");
     const slow = { model: "isr_rdn_x2.hdf5", self_ensemble: "1", tile: "16" };
     const answers = [await upload(url, photo, slow)];
     while ((await (await fetch(url + "/api/jobs/" + answers[0].body.id)).json()).state === "queued") await new Promise((r) => setTimeout(r, 20));
@@ -174,7 +194,7 @@ async function queueTests(models) {
     const states = await Promise.all(accepted.map((a) => finish(url, a.body.id)));
     check(states.every((s) => s.state === "cancelled"), "DELETE cancels running and waiting jobs: " + states.map((s) => s.state).join(", "));
   } finally {
-    stop(server);
+    await stop(server);
   }
 }
 
@@ -188,7 +208,7 @@ function rawHttp(url, text) {
     socket.on("data", (d) => { answer += d; if (answer.includes("\r\n")) { socket.destroy(); resolve(answer.split("\r\n")[0]); } });
     socket.on("error", (e) => resolve("socket error: " + e.message));
     socket.on("close", () => resolve(answer.split("\r\n")[0] || "closed without an answer"));
-    socket.setTimeout(10000, () => { socket.destroy(); resolve("no answer in 10 s"); });
+    socket.setTimeout(30000, () => { socket.destroy(); resolve("no answer in 30 s"); });
   });
 }
 
@@ -219,7 +239,7 @@ async function loadTest(models) {
     console.log("     sr_serve peak RSS: " + rss.toFixed(0) + " MiB");
     check(rss < 1024, "its memory stays bounded (peak RSS " + rss.toFixed(0) + " MiB < 1 GiB)");
   } finally {
-    stop(server);
+    await stop(server);
   }
 }
 
@@ -260,7 +280,7 @@ async function browserTest(models) {
     check(/cannot decode|not a PNG/.test(text), "a corrupt file: the page says why in words ('" + text + "')");
   } finally {
     await browser.close();
-    stop(server);
+    await stop(server);
   }
 }
 

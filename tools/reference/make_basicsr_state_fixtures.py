@@ -10,7 +10,8 @@ PyTorch.
              next_step.safetensors       for each parameter: "grad.NAME", a gradient, and "after.NAME",
                                          the parameter after one more torch.optim.Adam step with it
   esrgan/  a GAN run (generator and discriminator), stopped after iteration 2, whose Adam steps are
-           Python ints, as PyTorch before 1.12 wrote them:
+           Python ints, as PyTorch before 1.12 wrote them, and whose betas are a list, as BasicSR's
+           option files give them:
              models/net_g_2.pth, models/net_d_2.pth, training_states/2.state,
              next_step.safetensors       "g.grad.NAME", "g.after.NAME", "d.grad.NAME", "d.after.NAME"
 
@@ -96,8 +97,9 @@ def esrgan_run():
     torch.manual_seed(2)
     net_g = models.EDSR(num_feat=8, num_block=1, upscale=2)
     net_d = models.UNetDiscriminatorSN(num_feat=4)
-    optimizer_g = torch.optim.Adam(net_g.parameters(), lr=1e-2, betas=BETAS)
-    optimizer_d = torch.optim.Adam(net_d.parameters(), lr=5e-3, betas=BETAS)
+    # BasicSR passes its YAML options through: betas arrive as the list [0.9, 0.99], and stay one.
+    optimizer_g = torch.optim.Adam(net_g.parameters(), lr=1e-2, betas=list(BETAS))
+    optimizer_d = torch.optim.Adam(net_d.parameters(), lr=5e-3, betas=list(BETAS))
     schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestones=[10, 20], gamma=0.5) for o in (optimizer_g, optimizer_d)]
     for _ in range(2):
         x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)

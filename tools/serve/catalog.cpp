@@ -21,6 +21,17 @@ Catalog::Catalog(std::string folder) : folder_(std::move(folder)) {
     SR_CHECK(fs::is_directory(folder_), "sr_serve: --models '", folder_, "' is not a folder");
 }
 
+namespace {
+
+// A message in the file's name only: clients need not learn the server's folders.
+std::string without_folder(std::string message, const fs::path& file) {
+    const std::string full = file.string(), name = file.filename().string();
+    for (size_t at; (at = message.find(full)) != std::string::npos;) message.replace(at, full.size(), name);
+    return message;
+}
+
+}  // namespace
+
 // Builds the network once to learn what it is; a file that does not load is listed with its error.
 ModelInfo Catalog::describe(const fs::path& file) const {
     ModelInfo info;
@@ -30,9 +41,8 @@ ModelInfo Catalog::describe(const fs::path& file) const {
         info.architecture = info.spec.substr(0, info.spec.find(':'));
         for (const Tensor& p : net->parameters()) info.parameters += p.numel();
         info.scale = network_scale(*net, Device::cpu());
-    } catch (const Error& e) {
-        info.error = e.what();  // in the file's name only: clients need not learn the server's folders
-        for (size_t at; (at = info.error.find(file.string())) != std::string::npos;) info.error.replace(at, file.string().size(), info.name);
+    } catch (const std::exception& e) {  // sr::Error; a bad_alloc or another library's error is the file's fault too
+        info.error = without_folder(e.what(), file);
     }
     return info;
 }
@@ -66,10 +76,18 @@ std::shared_ptr<Network> Catalog::load(const std::string& name, ModelInfo* info)
     SR_CHECK(it->error.empty(), "model '", name, "' cannot be used: ", it->error);
     *info = *it;
     const std::lock_guard<std::mutex> lock(mutex_);
-    if (loaded_name_ != name || !loaded_) {
-        loaded_ = load_network(it->spec, (fs::path(folder_) / name).string());
+    const Seen& seen = seen_.at(name);
+    if (loaded_name_ != name || !loaded_ || loaded_size_ != seen.size || loaded_time_ != seen.time) {  // a file replaced since
+        const fs::path file = fs::path(folder_) / name;
+        try {
+            loaded_ = load_network(it->spec, file.string());
+        } catch (const std::exception& e) {
+            fail(without_folder(e.what(), file));
+        }
         loaded_->eval();
         loaded_name_ = name;
+        loaded_size_ = seen.size;
+        loaded_time_ = seen.time;
     }
     return loaded_;
 }

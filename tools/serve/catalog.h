@@ -45,7 +45,9 @@ private:
     std::string folder_;
     std::mutex mutex_;
     std::map<std::string, Seen> seen_;
-    std::string loaded_name_;
+    std::string loaded_name_;  // the network kept, and the file's size and time when it was read
+    std::uintmax_t loaded_size_ = 0;
+    std::filesystem::file_time_type loaded_time_;
     std::shared_ptr<Network> loaded_;
 };
 

@@ -44,8 +44,8 @@ const char* state_name(JobState s) {
     return "?";
 }
 
-JobQueue::JobQueue(Catalog& catalog, Device device, size_t max_waiting, std::chrono::seconds keep)
-    : catalog_(catalog), device_(device), max_waiting_(max_waiting), keep_(keep), worker_([this] { work(); }) {}
+JobQueue::JobQueue(Catalog& catalog, Device device, size_t max_waiting, std::chrono::seconds keep, size_t max_kept_bytes)
+    : catalog_(catalog), device_(device), max_waiting_(max_waiting), max_kept_bytes_(max_kept_bytes), keep_(keep), worker_([this] { work(); }) {}
 
 JobQueue::~JobQueue() {
     {
@@ -93,11 +93,12 @@ std::optional<JobResult> JobQueue::take(const std::string& id, bool bicubic) {
     return out;
 }
 
-bool JobQueue::cancel(const std::string& id) {
+CancelResult JobQueue::cancel(const std::string& id) {
     const std::lock_guard<std::mutex> lock(mutex_);
     auto it = jobs_.find(id);
-    if (it == jobs_.end()) return false;
+    if (it == jobs_.end()) return CancelResult::NoSuchJob;
     Job& job = it->second;
+    if (finished(job.status.state)) return CancelResult::AlreadyFinished;
     job.cancel = true;
     if (job.status.state == JobState::Queued) {
         std::erase(queue_, id);
@@ -105,7 +106,7 @@ bool JobQueue::cancel(const std::string& id) {
         job.image.clear();
         job.finished = std::chrono::steady_clock::now();
     }
-    return true;
+    return CancelResult::Cancelled;
 }
 
 size_t JobQueue::waiting() {
@@ -118,6 +119,24 @@ void JobQueue::forget_expired() {
     std::erase_if(jobs_, [&](const auto& entry) { return finished(entry.second.status.state) && now - entry.second.finished > keep_; });
 }
 
+// Results nobody downloads must not fill the memory: past the budget, the oldest go first.
+void JobQueue::keep_within_budget() {
+    forget_expired();
+    while (true) {
+        size_t kept = 0;
+        auto oldest = jobs_.end();
+        for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+            if (it->second.status.state != JobState::Done) continue;
+            kept += it->second.result.bytes.size() + it->second.bicubic.bytes.size();
+            if (oldest == jobs_.end() || it->second.finished < oldest->second.finished) oldest = it;
+        }
+        if (kept <= max_kept_bytes_ || oldest == jobs_.end()) return;
+        jobs_.erase(oldest);
+    }
+}
+
+// The next job leaves the queue and starts running in one step under the lock, so a cancel sees
+// it either waiting (and removes it) or running (and stops it between tiles).
 void JobQueue::work() {
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
@@ -125,23 +144,19 @@ void JobQueue::work() {
         if (stopping_) return;
         const std::string id = queue_.front();
         queue_.pop_front();
+        Job& job = jobs_.at(id);
+        job.status.state = JobState::Running;
+        std::string image = std::move(job.image);
+        const JobOptions options = job.options;
         lock.unlock();
-        run(id);
+        run(id, image, options);
         lock.lock();
+        keep_within_budget();
     }
 }
 
 // One job, its errors (bad image, unusable model, cancellation) kept as its state.
-void JobQueue::run(const std::string& id) {
-    std::string image;
-    JobOptions options;
-    {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        Job& job = jobs_.at(id);
-        job.status.state = JobState::Running;
-        image = std::move(job.image);
-        options = job.options;
-    }
+void JobQueue::run(const std::string& id, const std::string& image, const JobOptions& options) {
     JobState end = JobState::Done;
     std::string error;
     try {

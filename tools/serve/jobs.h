@@ -1,7 +1,8 @@
 // sr_serve's work: upscaling jobs, run one at a time on the device by one worker thread, in the
 // order they came. The others wait in a bounded queue and can see their place in it; a full
 // queue answers "busy" rather than growing. A job can be cancelled while it waits or between two
-// tiles. Results wait for their one download, or until `keep` has passed, then they are gone.
+// tiles. Results wait for their one download, or until `keep` has passed, then they are gone; and
+// when the results nobody fetched outgrow `max_kept_bytes`, the oldest of them go first.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,8 @@ struct JobStatus {
     int64_t width = 0, height = 0;  // the result's, once done
 };
 
+enum class CancelResult { Cancelled, AlreadyFinished, NoSuchJob };
+
 struct JobResult {
     std::string bytes;
     std::string content_type;
@@ -44,7 +47,7 @@ struct JobResult {
 
 class JobQueue {
 public:
-    JobQueue(Catalog& catalog, Device device, size_t max_waiting, std::chrono::seconds keep);
+    JobQueue(Catalog& catalog, Device device, size_t max_waiting, std::chrono::seconds keep, size_t max_kept_bytes);
     ~JobQueue();  // cancels what is left and stops the worker
     JobQueue(const JobQueue&) = delete;
     JobQueue& operator=(const JobQueue&) = delete;
@@ -55,7 +58,7 @@ public:
     // The upscaled image (after which the job is forgotten), or the bicubic one of the same size
     // (for comparing; the job stays). nullopt when there is no such finished job.
     std::optional<JobResult> take(const std::string& id, bool bicubic);
-    bool cancel(const std::string& id);  // false when there is no such job
+    CancelResult cancel(const std::string& id);
     size_t waiting();
 
 private:
@@ -70,13 +73,14 @@ private:
     struct Cancelled {};
 
     void work();
-    void run(const std::string& id);
+    void run(const std::string& id, const std::string& image, const JobOptions& options);
     void upscale(const std::string& id, const std::string& image, const JobOptions& options);
-    void forget_expired();  // with mutex_ held
+    void forget_expired();       // with mutex_ held
+    void keep_within_budget();   // with mutex_ held
 
     Catalog& catalog_;
     Device device_;
-    size_t max_waiting_;
+    size_t max_waiting_, max_kept_bytes_;
     std::chrono::seconds keep_;
     std::mutex mutex_;
     std::condition_variable wake_;
