@@ -272,6 +272,23 @@ async function browserTest(models) {
     const names = await page.$$eval("a.download", (links) => links.map((a) => a.download).sort());
     check(names.join(",") === "0801x2_x2.png,0801x2_x2.png,0802x2_x2.png", "two files chosen at once: two results (" + names.join(", ") + ")");
 
+    // A full queue: the page waits as Retry-After says and tries again, so every file gets its result.
+    const narrow = await start(models, ["--queue", "1"]);
+    const busyPage = await browser.newPage();
+    await busyPage.goto(narrow.url + "/");
+    await busyPage.waitForSelector("#model option[value='isr_rdn_x2.hdf5']", { state: "attached" });
+    await busyPage.selectOption("#model", "isr_rdn_x2.hdf5");
+    await busyPage.check("#ensemble");
+    const four = ["0801x2.png", "0802x2.png", "0803x2.png", "0804x2.png"].map((f) => path.join(path.dirname(photo), f));
+    await busyPage.setInputFiles("#files", four);
+    await busyPage.click("#start");
+    const sawBusy = await busyPage.waitForFunction(() => document.body.textContent.includes("the server is busy"), null, { timeout: 60000 })
+      .then(() => true, () => false);
+    await busyPage.waitForFunction(() => document.querySelectorAll("a.download").length === 4, null, { timeout: 240000 });
+    check(sawBusy, "four files on a server with a queue of 1: the page said it was busy, retried, and got all four results");
+    await busyPage.close();
+    await stop(narrow);
+
     fs.writeFileSync(path.join(outDir, "corrupt.png"), Buffer.concat([fs.readFileSync(photo).subarray(0, 40), Buffer.alloc(200, 7)]));
     await page.setInputFiles("#files", path.join(outDir, "corrupt.png"));
     await page.click("#start");
