@@ -32,6 +32,7 @@
 #include "train/plot.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
+#include "train/unpaired.h"
 
 using namespace sr;
 namespace fs = std::filesystem;
@@ -864,4 +865,37 @@ TEST_CASE("train: stale temporary files of killed runs are removed; a full disk 
         }
     }
     CHECK(failures > 0);  // the sizes do reach a full disk
+}
+
+TEST_CASE("unpaired data (CycleGAN): crops of each folder in [-1, 1], independent, a function of (seed, iteration)") {
+    const fs::path root = fresh_dir("unpaired_data");
+    for (const char* domain : {"trainA", "trainB"}) {
+        fs::create_directories(root / domain);
+        for (int i = 0; i < 3; ++i) write_png((root / domain / ("img" + std::to_string(i) + ".png")).string(), uniform({3, 20, 24}, 0.0, 1.0));
+    }
+    DataOptions o;
+    o.patch = 8;
+    o.batch = 2;
+    o.workers = 1;
+    o.seed = 5;
+    UnpairedData data((root / "trainA").string(), (root / "trainB").string(), o);
+    const auto [a, b] = data.make_batch(3);
+    CHECK(a.shape() == Shape{2, 3, 8, 8});
+    CHECK(b.shape() == Shape{2, 3, 8, 8});
+    const std::vector<double> values = to_vector(a);
+    CHECK(*std::min_element(values.begin(), values.end()) >= -1.0);
+    CHECK(*std::max_element(values.begin(), values.end()) <= 1.0);
+    CHECK(*std::min_element(values.begin(), values.end()) < -0.5);  // not squeezed into [0, 1]
+    const auto [a2, b2] = data.make_batch(3);
+    CHECK(largest_difference(a, a2).worst == 0);  // a function of (seed, iteration)
+    CHECK(largest_difference(b, b2).worst == 0);
+    CHECK(largest_difference(a, data.make_batch(4).first).worst > 0);
+    const auto [from_workers_a, from_workers_b] = data.batch(3);
+    CHECK(largest_difference(a, from_workers_a).worst == 0);
+    CHECK(largest_difference(b, from_workers_b).worst == 0);
+    // Two folders of the same images still give different crops: the domains draw independently.
+    UnpairedData same((root / "trainA").string(), (root / "trainA").string(), o);
+    const auto [sa, sb] = same.make_batch(3);
+    CHECK(largest_difference(sa, sb).worst > 0);
+    CHECK(error_of([&] { UnpairedData((root / "nowhere").string(), (root / "trainB").string(), o); }).find("domain A") != std::string::npos);
 }
