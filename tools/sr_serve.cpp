@@ -136,13 +136,13 @@ void upscale(const httplib::Request& req, httplib::Response& res, Catalog& catal
 // compressed uploads (which could expand past any limit) are refused before they are read.
 httplib::Server::HandlerResponse refuse_unbounded_bodies(const httplib::Request& req, httplib::Response& res) {
     if (req.method != "POST" && req.method != "PUT") return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("Connection", "close");
     if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length"))
         error(res, 411, "an upload needs a Content-Length (chunked uploads are not accepted)");
     else if (req.has_header("Content-Encoding"))
         error(res, 415, "compressed uploads are not accepted");
     else
         return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Connection", "close");  // its body was not read: the connection cannot carry another request
     return httplib::Server::HandlerResponse::Handled;
 }
 

@@ -5,7 +5,7 @@
 //
 //   node tests/serve/serve_test.js TOOLS_DIR SOURCE_DIR OUT_DIR
 "use strict";
-const { spawn, execFileSync } = require("child_process");
+const { spawn, execFile } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
@@ -75,9 +75,13 @@ async function finish(url, id, seconds = 120) {
   return { state: "timed out" };
 }
 
+// Asynchronous, so that the event loop keeps serving the client's pooled connections meanwhile (a
+// blocked loop misses the server closing an idle one, and the next request fails on it).
 function srUpscale(models, name, input, extra, output) {
-  execFileSync(path.join(toolsDir, "sr_upscale"), ["--quiet", "--weights", path.join(models, name), "--input", input, "--output", output, ...extra]);
-  return fs.readFileSync(output);
+  return new Promise((resolve, reject) => {
+    execFile(path.join(toolsDir, "sr_upscale"), ["--quiet", "--weights", path.join(models, name), "--input", input, "--output", output, ...extra],
+             (error) => (error ? reject(error) : resolve(fs.readFileSync(output))));
+  });
 }
 
 // A PNG whose header claims width x height pixels; its one (empty) IDAT chunk holds none of them.
@@ -115,7 +119,7 @@ async function apiTests(models) {
       const s = await finish(url, r.body.id);
       const bicubic = Buffer.from(await (await fetch(url + "/api/jobs/" + r.body.id + "/result?image=bicubic")).arrayBuffer());
       const got = Buffer.from(await (await fetch(url + "/api/jobs/" + r.body.id + "/result")).arrayBuffer());
-      const want = srUpscale(models, name, photo, extra, path.join(outDir, "want.png"));
+      const want = await srUpscale(models, name, photo, extra, path.join(outDir, "want.png"));
       check(r.status === 202 && s.state === "done" && got.equals(want), "POST /api/upscale with " + name + " " + JSON.stringify(fields) + ": the result is sr_upscale's, byte for byte");
       check(s.tiles_total === (name === "edsr_x2.pth" ? 9 : 1) && s.tiles_done === s.tiles_total, "progress counts the real tiles (" + s.tiles_done + " of " + s.tiles_total + ")");
       check(bicubic.length > 0 && !bicubic.equals(got), "the bicubic image of the same size is there to compare");
@@ -259,7 +263,7 @@ async function browserTest(models) {
     const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
     const saved = path.join(outDir, "downloaded.png");
     await download.saveAs(saved);
-    const want = srUpscale(models, "edsr_x2.pth", photo, [], path.join(outDir, "want_browser.png"));
+    const want = await srUpscale(models, "edsr_x2.pth", photo, [], path.join(outDir, "want_browser.png"));
     check(fs.readFileSync(saved).equals(want) && download.suggestedFilename() === "0801x2_x2.png",
           "in Chromium: upload, pick a model, wait, download; the file is sr_upscale's, byte for byte (" + download.suggestedFilename() + ")");
     await page.screenshot({ path: path.join(outDir, "sr_serve.png") });
