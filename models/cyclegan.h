@@ -44,6 +44,9 @@ public:
     explicit ResnetGenerator(ModelArgs& args);
     Tensor forward(const Tensor& x) override;
     std::string type_name() const override { return "ResnetGenerator"; }
+    ValueRange value_range() const override { return {-1, 1}; }
+    int64_t size_multiple() const override { return 4; }
+    bool whole_image_only() const override { return true; }
 
 private:
     Conv2d *first_, *last_;

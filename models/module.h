@@ -117,6 +117,18 @@ public:
     // A typical input shape (sr_info measures FLOPs with it).
     virtual Shape example_input() const { return {1, in_channels_, 32, 32}; }
 
+    // How whole images go through the network (models/upscale.h uses these). SR networks take
+    // and give values in [0, 1], at any size, and see only a neighbourhood of each pixel, so
+    // tiles can cut an image up. CycleGAN's generator works in [-1, 1] (tanh), needs sides that
+    // are multiples of 4, and its instance norms take statistics over the whole image, so a tile
+    // would change its output.
+    struct ValueRange {
+        double low = 0, high = 1;
+    };
+    virtual ValueRange value_range() const { return {}; }
+    virtual int64_t size_multiple() const { return 1; }
+    virtual bool whole_image_only() const { return false; }
+
 protected:
     int64_t in_channels_ = 3;
 };

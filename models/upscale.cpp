@@ -8,6 +8,7 @@
 #include "ops/concat.h"
 #include "ops/elementwise.h"
 #include "ops/layout.h"
+#include "ops/pad.h"
 #include "ops/reduce.h"
 #include "ops/upsample.h"
 
@@ -50,12 +51,30 @@ Tensor undo_symmetry(const Tensor& x, int k) {
     return y;
 }
 
+// The network on a [1, 3, h, w] image in [0, 1], in the network's own terms: its value range,
+// and sides padded (mirrored, at the bottom and right) to its size multiple, the padding cut
+// off the output again.
+Tensor forward_in_range(Network& model, const Tensor& x) {
+    const Network::ValueRange r = model.value_range();
+    const int64_t m = model.size_multiple(), h = x.size(2), w = x.size(3);
+    const int64_t ph = (m - h % m) % m, pw = (m - w % m) % m;
+    SR_CHECK(ph < h && pw < w, "upscale: ", model.type_name(), " needs images of at least ", m, " x ", m, " pixels, got ", h, " x ", w);
+    Tensor in = r.low == 0 && r.high == 1 ? x : x * (r.high - r.low) + r.low;
+    if (ph || pw) in = reflection_pad2d(in, Pad2d(0, pw, 0, ph));
+    Tensor y = model.forward(in);
+    if (ph || pw) {
+        const int64_t s = y.size(2) / in.size(2);
+        y = y.slice(2, 0, h * s).slice(3, 0, w * s).contiguous();
+    }
+    return r.low == 0 && r.high == 1 ? y : (y + -r.low) * (1.0 / (r.high - r.low));
+}
+
 // The network on one [1, 3, h, w] tile, optionally averaged over the 8 symmetries.
 Tensor run(Network& model, const Tensor& x, bool ensemble) {
-    if (!ensemble) return model.forward(x);
+    if (!ensemble) return forward_in_range(model, x);
     Tensor sum;
     for (int k = 0; k < 8; ++k) {
-        const Tensor y = undo_symmetry(model.forward(apply_symmetry(x, k)), k);
+        const Tensor y = undo_symmetry(forward_in_range(model, apply_symmetry(x, k)), k);
         sum = sum.defined() ? sum + y : y;
     }
     return sum * 0.125;
@@ -76,7 +95,7 @@ double ramp(double p, double lo, double hi, double n, double band) {
 int64_t network_scale(Network& model, Device device) {
     NoGradGuard no_grad;
     const int64_t probe = 16;
-    const Tensor y = model.forward(zeros({1, 3, probe, probe}, {.device = device}));
+    const Tensor y = forward_in_range(model, zeros({1, 3, probe, probe}, {.device = device}));
     SR_CHECK(y.dim() == 4 && y.size(1) == 3 && y.size(2) % probe == 0 && y.size(2) == y.size(3),
              "upscale: the model does not map a [1, 3, 16, 16] image to an upscaled RGB image (got ", y.shape(), ")");
     return y.size(2) / probe;
@@ -95,6 +114,7 @@ Tensor upscale_image(Network& model, const Tensor& image, const UpscaleOptions& 
 
     int64_t tile = o.tile;
     if (tile == 0) tile = H * W <= 512 * 512 ? std::max(H, W) : 256;
+    if (model.whole_image_only()) tile = std::max(H, W);  // tiles would change its output
     const int64_t band = std::min(o.blend, tile / 2);
     SR_CHECK(band <= o.pad, "upscale: the blend band (", band, ") must fit in the padding (", o.pad, ")");
     const int64_t rows = (H + tile - 1) / tile, cols = (W + tile - 1) / tile;

@@ -9,6 +9,9 @@
 //
 // The image may be gray, gray+alpha, RGB or RGBA ([C, H, W] in [0, 1]): gray is fed as three equal
 // channels and averaged back; alpha does not go through the network but is upscaled bilinearly.
+// Networks that work in another value range, or on sides of a multiple of some size, get the
+// image in their own terms (Network::value_range, size_multiple); those whose output depends on
+// the whole image (CycleGAN's generator, with instance norm) are never tiled.
 // With self_ensemble the network runs on the 8 flips/rotations of each tile and the results,
 // turned back, are averaged (x8 self-ensemble, Lim et al. 2017).
 #pragma once

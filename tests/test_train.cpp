@@ -18,8 +18,11 @@
 #include "core/safetensors.h"
 #include "models/layers.h"
 #include "models/spec.h"
+#include "models/upscale.h"
+#include "ops/activation.h"
 #include "ops/elementwise.h"
 #include "ops/layout.h"
+#include "ops/pad.h"
 #include "ops/reduce.h"
 #include "test_util.h"
 #include "train/basicsr_state.h"
@@ -241,6 +244,18 @@ TEST_CASE("learning-rate schedules follow BasicSR's formulas, iteration by itera
     CHECK(warm.at(4) == 2e-4);
     warm.type = "Exponential";
     CHECK(error_of([&] { warm.at(1); }).find("unknown type 'Exponential'") != std::string::npos);
+    // CycleGAN's linear policy, 1 - max(0, epoch - n_epochs) / (n_epochs_decay + 1), in iterations.
+    LrSchedule linear;
+    linear.type = "LinearDecayLR";
+    linear.base = 2e-4;
+    linear.constant_iter = 100;
+    linear.decay_iter = 100;
+    CHECK(linear.at(1) == 2e-4);
+    CHECK(linear.at(100) == 2e-4);
+    CHECK(linear.at(101) == doctest::Approx(2e-4 * (1 - 1.0 / 101)).epsilon(1e-12));
+    CHECK(linear.at(150) == doctest::Approx(2e-4 * (1 - 50.0 / 101)).epsilon(1e-12));
+    CHECK(linear.at(200) == doctest::Approx(2e-4 / 101).epsilon(1e-12));  // the last iteration: still above 0
+    CHECK(linear.at(300) == linear.at(200));
 }
 
 TEST_CASE("EMA: parameters averaged with the decay, buffers copied, in state-dict order") {
@@ -898,4 +913,142 @@ TEST_CASE("unpaired data (CycleGAN): crops of each folder in [-1, 1], independen
     const auto [sa, sb] = same.make_batch(3);
     CHECK(largest_difference(sa, sb).worst > 0);
     CHECK(error_of([&] { UnpairedData((root / "nowhere").string(), (root / "trainB").string(), o); }).find("domain A") != std::string::npos);
+}
+
+namespace {
+
+// Two folders of unpaired images (the reference's trainA/trainB) and a paired validation set of
+// A-side inputs with B-side ground truth, all at one size.
+fs::path make_unpaired_dataset(const std::string& name) {
+    const fs::path root = fresh_dir(name);
+    for (const char* folder : {"trainA", "trainB", "valA", "valB"}) fs::create_directories(root / folder);
+    for (int i = 0; i < 3; ++i) {
+        const Tensor clean = test_image(24, 28, uint64_t(40 + i));
+        write_png((root / "trainB" / ("b" + std::to_string(i) + ".png")).string(), clean);
+        write_png((root / "trainA" / ("a" + std::to_string(i) + ".png")).string(), test_image(24, 28, uint64_t(50 + i)) * 0.5);
+    }
+    const Tensor val = test_image(22, 26, 60);  // not multiples of 4: validation pads for the generator
+    write_png((root / "valB" / "v.png").string(), val);
+    write_png((root / "valA" / "v.png").string(), val * 0.5);
+    return root;
+}
+
+TrainOptions tiny_cyclegan(const fs::path& data, const fs::path& out) {
+    const std::string yaml = "name: cyclegan\nmodel_type: CycleGANModel\nscale: 1\nmanual_seed: 4\n"
+                             "datasets:\n  train:\n    type: UnpairedImageDataset\n    dataroot: " + data.string() + "\n"
+                             "    gt_size: 16\n    use_rot: false\n    batch_size_per_gpu: 2\n    num_worker_per_gpu: 1\n"
+                             "  val:\n    type: PairedImageDataset\n    dataroot_gt: " + (data / "valB").string() + "\n"
+                             "    dataroot_lq: " + (data / "valA").string() + "\n"
+                             "network_g: {type: ResnetGenerator, ngf: 4, n_blocks: 1}\n"
+                             "network_d: {type: NLayerDiscriminator, ndf: 4, n_layers: 2}\n"
+                             "train:\n  optim_g: {type: Adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n"
+                             "  optim_d: {type: Adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n"
+                             "  scheduler: {type: LinearDecayLR, constant_iter: 3, decay_iter: 3}\n  total_iter: 6\n"
+                             "  gan_opt: {type: GANLoss, gan_type: lsgan}\n  lambda_A: 10\n  lambda_B: 10\n  lambda_identity: 0.5\n"
+                             "  pool_size: 3\n"
+                             "val:\n  val_freq: 3\nlogger:\n  print_freq: 1\n  save_checkpoint_freq: 3\n"
+                             "path:\n  out_dir: " + out.string() + "\n";
+    TrainOptions o = options_from_yaml(yaml, "cyclegan.yml");
+    o.quiet = true;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("train: CycleGANModel reads the reference's hyper-parameters and refuses what it does not do") {
+    const fs::path data = make_unpaired_dataset("cyclegan_options_data");
+    TrainOptions o = tiny_cyclegan(data, fresh_dir("cyclegan_options_runs"));
+    CHECK(o.unpaired());
+    CHECK(o.model == "resnet_generator:ngf=4,n_blocks=1");
+    CHECK(o.model_d == "patchgan_discriminator:ndf=4,n_layers=2");
+    CHECK(o.beta1 == 0.5);
+    CHECK(o.pool_size == 3);
+    CHECK(o.schedule.at(5) == doctest::Approx(2e-4 * (1 - 2.0 / 4)));
+    check_options(o);
+    // config.yaml reads back to the same options, without the SR-only losses.
+    const std::string written = options_yaml(o);
+    CHECK(written.find("pixel_opt") == std::string::npos);
+    CHECK(options_yaml(options_from_yaml(written, "config.yaml")) == written);
+    auto refused = [&](auto change) {
+        TrainOptions bad = o;
+        change(bad);
+        return error_of([&] { check_options(bad); });
+    };
+    CHECK(refused([](TrainOptions& b) { b.scale = 2; }).find("scale must be 1") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.train_set.type = "PairedImageDataset"; }).find("UnpairedImageDataset") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.model_d = ""; }).find("needs a network_d") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.ema_decay = 0.999; }).find("no ema_decay") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.gan_type = "hinge"; }).find("lsgan or vanilla") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.patch = 18; }).find("multiples of 4") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.train_set.dataroot = ""; }).find("dataroot_a and dataroot_b") != std::string::npos);
+    CHECK(refused([](TrainOptions& b) { b.model_type = "SRModel"; b.model_d = ""; }).find("not SRModel's") != std::string::npos);
+}
+
+TEST_CASE("train: a CycleGAN run resumed from its checkpoint (four networks, two Adams each side, two pools) repeats the uninterrupted run") {
+    const fs::path data = make_unpaired_dataset("cyclegan_resume_data");
+    const fs::path out = fresh_dir("cyclegan_resume_runs");
+    TrainOptions straight = tiny_cyclegan(data, out);
+    straight.name = "straight";
+    const TrainResult full = train(straight);
+    REQUIRE(full.losses.size() == 6);
+    CHECK(full.validated);
+    CHECK(full.baseline == "the input");
+    CHECK(full.bicubic_psnr_y > 0);  // the input against its ground truth: the score of "no translation"
+
+    TrainOptions split = tiny_cyclegan(data, out);
+    split.name = "split";
+    split.total_iter = 3;
+    const TrainResult first = train(split);  // the pools are full after 2 iterations (pool_size 3, batch 2)
+    split.total_iter = 6;
+    const TrainResult second = train(split);
+    REQUIRE(first.losses.size() == 3);
+    REQUIRE(second.losses.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(first.losses[size_t(i)] == full.losses[size_t(i)]);
+        CHECK(second.losses[size_t(i)] == full.losses[size_t(i + 3)]);
+    }
+    CHECK(second.psnr_y == full.psnr_y);
+    for (const std::string file : {"net_g_A.safetensors", "net_g_B.safetensors", "net_d_A.safetensors", "net_d_B.safetensors",
+                                   "checkpoints/latest.safetensors"}) {
+        CAPTURE(file);
+        const SafetensorsFile a = read_safetensors((out / "straight" / file).string());
+        const SafetensorsFile b = read_safetensors((out / "split" / file).string());
+        REQUIRE(a.tensors.size() == b.tensors.size());
+        for (size_t i = 0; i < a.tensors.size(); ++i) CHECK(largest_difference(a.tensors[i].second, b.tensors[i].second).worst == 0);
+    }
+    const SafetensorsFile ckpt = read_safetensors((out / "split" / "checkpoints" / "latest.safetensors").string());
+    CHECK(ckpt.metadata.at("parts") == "g_A,g_B,d_A,d_B");
+    CHECK(ckpt.metadata.at("optim_d_B.steps") == "6");
+    CHECK(ckpt.at("pool.A.images").shape() == Shape{3, 3, 16, 16});
+    CHECK(ckpt.at("pool.B.images").shape() == Shape{3, 3, 16, 16});
+    for (const std::string file : {"config.yaml", "metrics.csv", "curves.png", "samples/iter_6.png", "net_g_A_init.safetensors",
+                                   "net_g_A_best.safetensors", "checkpoints/iter_3.safetensors"})
+        CHECK_MESSAGE(fs::exists(out / "split" / file), file);
+    std::ifstream csv(out / "split" / "metrics.csv");
+    std::string header;
+    std::getline(csv, header);
+    CHECK(header.find("l_g_A,l_g_B,l_cycle_A,l_cycle_B,l_idt_A,l_idt_B,l_d_A,l_d_B") != std::string::npos);
+    // G_A's weights name their spec, and whole images of any size go through it in [0, 1].
+    auto g_a = make_model("resnet_generator:ngf=4,n_blocks=1");
+    g_a->load((out / "split" / "net_g_A.safetensors").string());
+    const Tensor in = read_image((data / "valA" / "v.png").string(), 3);
+    const Tensor y = upscale_image(*g_a, in, {});
+    CHECK(y.shape() == in.shape());
+    {  // what upscale_image does for it: [-1, 1], mirrored to 24 x 28, the padding cut off again
+        NoGradGuard no_grad;
+        const Tensor padded = reflection_pad2d((in * 2.0 + -1.0).reshape({1, 3, 22, 26}), Pad2d(0, 2, 0, 2));
+        const Tensor out = g_a->forward(padded).slice(2, 0, 22).slice(3, 0, 26);
+        const Tensor manual = clamp((out + 1.0) * 0.5, 0.0, 1.0).reshape({3, 22, 26});
+        CHECK(largest_difference(y, manual).worst < 1e-6);
+    }
+    // An SR run cannot continue a CycleGAN checkpoint, nor the other way round.
+    TrainOptions sr_run = tiny_run(make_dataset("cyclegan_sr_data", 2, 1, 32, 32, 2), out);
+    sr_run.name = "split";
+    sr_run.total_iter = 8;
+    CHECK(error_of([&] { train(sr_run); }).find("CycleGANModel run") != std::string::npos);
+    TrainOptions other = tiny_cyclegan(data, out);
+    other.name = "straight";
+    other.total_iter = 8;
+    other.model_d = "patchgan_discriminator:ndf=8,n_layers=2";
+    CHECK(error_of([&] { train(other); }).find("network d_A") != std::string::npos);
 }

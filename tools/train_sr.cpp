@@ -1,5 +1,6 @@
 // train_sr: trains a super-resolution network: PSNR-oriented (L1/MSE/Charbonnier/SSIM losses) or
-// perceptual/adversarial (SRGAN, ESRGAN: VGG19 perceptual loss and a discriminator).
+// perceptual/adversarial (SRGAN, ESRGAN: VGG19 perceptual loss and a discriminator), or a
+// CycleGAN between two unpaired folders (model_type CycleGANModel).
 //
 //   train_sr --config configs/edsr_baseline_x2_cpu.yaml
 //   train_sr --config configs/edsr_baseline_x2.yaml --data /datasets/DIV2K --iters 300000
@@ -26,11 +27,22 @@ using namespace sr;
 
 namespace {
 
+void print_cyclegan_plan(const TrainOptions& o) {
+    std::printf("train_sr: %s (CycleGANModel)\n  generators G_A, G_B %s; discriminators D_A, D_B %s\n"
+                "  %lld iterations of batch %lld, crops %lld, lr %g / %g (%s)\n  %s GAN, cycle x %g / %g, identity x %g, pools of %lld\n",
+                o.name.c_str(), o.model.c_str(), o.model_d.c_str(), (long long)o.total_iter, (long long)o.batch, (long long)o.patch,
+                o.schedule.base, o.lr_d, o.schedule.type.c_str(), o.gan_type.c_str(), o.lambda_a, o.lambda_b, o.lambda_identity,
+                (long long)o.pool_size);
+}
+
 void print_plan(const TrainOptions& o) {
-    std::printf("train_sr: %s (%s)\n  model %s, x%lld\n  %lld iterations of batch %lld, LR patch %lld, lr %g (%s), loss %s\n", o.name.c_str(),
+    if (o.unpaired())
+        print_cyclegan_plan(o);
+    else
+        std::printf("train_sr: %s (%s)\n  model %s, x%lld\n  %lld iterations of batch %lld, LR patch %lld, lr %g (%s), loss %s\n", o.name.c_str(),
                 o.model_type.c_str(), o.model.c_str(), (long long)o.scale, (long long)o.total_iter, (long long)o.batch,
                 (long long)o.patch, o.schedule.base, o.schedule.type.c_str(), o.loss.c_str());
-    if (o.gan())
+    if (o.gan() && !o.unpaired())
         std::printf("  discriminator %s (lr %g), %s%s GAN x %g%s%s\n", o.model_d.c_str(), o.lr_d, o.relativistic() ? "relativistic " : "",
                     o.gan_type.c_str(), o.gan_weight, o.perceptual ? ", perceptual " : "",
                     o.perceptual ? layer_weights_text(o.perceptual_opt.layer_weights).c_str() : "");
@@ -66,11 +78,11 @@ int main(int argc, char** argv) {
                         options.name.c_str(), (long long)r.iterations, (long long)options.total_iter, options.out_dir.c_str(),
                         options.name.c_str());
         if (r.validated)
-            std::printf("validation after %lld iterations: PSNR-Y %.2f dB, SSIM-Y %.4f (bicubic %.2f dB, %.4f): %+.2f dB; %.0f s\n",
-                        (long long)r.validated_iter, r.psnr_y, r.ssim_y, r.bicubic_psnr_y, r.bicubic_ssim_y, r.psnr_y - r.bicubic_psnr_y,
+            std::printf("validation after %lld iterations: PSNR-Y %.2f dB, SSIM-Y %.4f (%s %.2f dB, %.4f): %+.2f dB; %.0f s\n",
+                        (long long)r.validated_iter, r.psnr_y, r.ssim_y, r.baseline.c_str(), r.bicubic_psnr_y, r.bicubic_ssim_y, r.psnr_y - r.bicubic_psnr_y,
                         r.seconds);
         for (const auto& [name, value] : r.metrics) std::printf("  %s %.4f\n", name.c_str(), value);
-        std::printf("run folder: %s/%s (curves.png, samples/, metrics.csv, net_g_*.safetensors)\n", options.out_dir.c_str(),
+        std::printf("run folder: %s/%s (curves.png, samples/, metrics.csv, net_*.safetensors)\n", options.out_dir.c_str(),
                     options.name.c_str());
         return r.interrupted ? 130 : 0;
     } catch (const std::exception& e) {

@@ -41,7 +41,9 @@ Tensor ImagePool::query(const Tensor& images, uint64_t seed, int64_t iteration) 
 NamedTensors ImagePool::state() const {
     if (images_.empty()) return {};
     NoGradGuard no_grad;
-    return {{"images", concat(images_, 0).to(Device::cpu())}};
+    std::vector<Tensor> on_cpu;  // after a resume, the pool holds CPU images beside the device's
+    for (const Tensor& t : images_) on_cpu.push_back(t.to(Device::cpu()));
+    return {{"images", concat(on_cpu, 0)}};
 }
 
 void ImagePool::load_state(const NamedTensors& state) {

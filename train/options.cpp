@@ -137,6 +137,10 @@ bool has_perceptual(const TrainOptions& o) { return o.perceptual; }
 bool has_vgg_weights(const TrainOptions& o) { return o.perceptual && !o.perceptual_opt.pretrained.empty(); }  // srforge's key
 bool is_multistep(const TrainOptions& o) { return o.schedule.type == "MultiStepLR"; }
 bool is_cosine(const TrainOptions& o) { return o.schedule.type == "CosineAnnealingRestartLR"; }
+bool is_linear_decay(const TrainOptions& o) { return o.schedule.type == "LinearDecayLR"; }
+bool is_unpaired(const TrainOptions& o) { return o.unpaired(); }
+bool is_paired(const TrainOptions& o) { return !o.unpaired(); }
+bool is_paired_gan(const TrainOptions& o) { return o.gan() && !o.unpaired(); }
 
 // A key whose only allowed value is the one srforge implements (e.g. optim_d.type: Adam).
 Option fixed(std::string path, std::string value, std::string why, bool (*applies)(const TrainOptions&) = nullptr) {
@@ -243,7 +247,8 @@ Option io_backend_row() {
 // BasicSR's class names of the networks srforge has, and srforge's spec names for them.
 const std::vector<std::pair<std::string, std::string>> network_names = {
     {"EDSR", "edsr"}, {"RDN", "rdn"}, {"RRDN", "rrdn"}, {"RRDBNet", "rrdbnet"}, {"MSRResNet", "msrresnet"},
-    {"SRResNet", "srresnet"}, {"SRVGGNetCompact", "srvgg_compact"}, {"VGGStyleDiscriminator", "vgg_discriminator"}, {"UNetDiscriminatorSN", "unet_discriminator_sn"}};
+    {"SRResNet", "srresnet"}, {"SRVGGNetCompact", "srvgg_compact"}, {"VGGStyleDiscriminator", "vgg_discriminator"}, {"UNetDiscriminatorSN", "unet_discriminator_sn"},
+    {"ResnetGenerator", "resnet_generator"}, {"NLayerDiscriminator", "patchgan_discriminator"}};
 
 std::string spec_name(std::string type) {
     for (const auto& [basicsr, spec] : network_names)
@@ -519,6 +524,11 @@ void use_val_folder(TrainOptions& o, const std::string& dir) {
 }
 
 void use_data_folder(TrainOptions& o, const std::string& dir) {
+    if (o.unpaired()) {  // the reference's layout, DIR/trainA and DIR/trainB; the validation sets stay
+        o.train_set.dataroot = dir;
+        o.train_set.dataroot_a = o.train_set.dataroot_b = "";
+        return;
+    }
     o.train_set = DatasetOptions{};
     o.train_set.dataroot = dir;
     use_val_folder(o, dir);
@@ -537,7 +547,7 @@ int64_t flag_integer(const std::string& flag, const std::string& v) { return yam
 std::vector<Option> run_rows() {
     return {
         field("name", "--name", "run name: the run folder is OUT/NAME", MEMBER(name)),
-        field("model_type", "--model-type", "SRModel | SRGANModel | ESRGANModel | RealESRNetModel | RealESRGANModel", MEMBER(model_type)),
+        field("model_type", "--model-type", "SRModel | SRGANModel | ESRGANModel | RealESRNetModel | RealESRGANModel | CycleGANModel", MEMBER(model_type)),
         field("scale", "--scale", "upscaling factor of the data (the network must match)", MEMBER(scale)),
         field("manual_seed", "--seed", "random seed (weights and batches)", MEMBER(seed)),
         field("threads", "--threads", "(srforge) CPU threads; 0: all cores", MEMBER(threads)),
@@ -550,11 +560,13 @@ std::vector<Option> run_rows() {
 std::vector<Option> dataset_rows() {
     return {
         dataset_field("name", "the dataset's name (validation results are reported under it)", MEMBER(name)),
-        dataset_field("type", "PairedImageDataset | RealESRGANDataset | SingleImageDataset; omitted: srforge's dataroot", MEMBER(type)),
+        dataset_field("type", "PairedImageDataset | RealESRGANDataset | SingleImageDataset | UnpairedImageDataset; omitted: srforge's dataroot", MEMBER(type)),
         dataset_field("dataroot", "(srforge) a DIV2K-layout root, a folder with HR/ and LR_bicubic/X{s}/, or of photos", MEMBER(dataroot)),
         dataset_field("split", "(srforge) train | valid | all, for a DIV2K-layout dataroot", MEMBER(split)),
         dataset_field("dataroot_gt", "ground-truth (HR) folder, relative to the working directory", MEMBER(dataroot_gt)),
         dataset_field("dataroot_lq", "low-quality (LR) folder", MEMBER(dataroot_lq)),
+        dataset_field("dataroot_a", "(UnpairedImageDataset) domain A's images (default: dataroot/trainA)", MEMBER(dataroot_a)),
+        dataset_field("dataroot_b", "(UnpairedImageDataset) domain B's images (default: dataroot/trainB)", MEMBER(dataroot_b)),
         dataset_field("filename_tmpl", "LR file name from the HR name, e.g. '{}x2' (default '{}')", MEMBER(filename_tmpl)),
         only_for_type("RealESRGANDataset", false,
                       dataset_field("meta_info_file", "a file listing the HR images to use (first word of each line)", MEMBER(meta_info))),
@@ -609,8 +621,8 @@ std::vector<Option> network_rows() {
 // Optimisation and losses.
 std::vector<Option> training_rows() {
     return {
-        field("train.ema_decay", "--ema", "EMA of the weights (e.g. 0.999), used for validation; 0: none", MEMBER(ema_decay)),
-        field("train.grad_clip", "--grad-clip", "(srforge) clip the gradient norm to N; 0: no clipping", MEMBER(grad_clip)),
+        when(is_paired, field("train.ema_decay", "--ema", "EMA of the weights (e.g. 0.999), used for validation; 0: none", MEMBER(ema_decay))),
+        when(is_paired, field("train.grad_clip", "--grad-clip", "(srforge) clip the gradient norm to N; 0: no clipping", MEMBER(grad_clip))),
         field("train.optim_g.type", "", "Adam | AdamW", MEMBER(optimizer)),
         field("train.optim_g.lr", "--lr", "initial learning rate", MEMBER(schedule.base)),
         field("train.optim_g.weight_decay", "", "weight decay (AdamW: decoupled)", MEMBER(weight_decay)),
@@ -619,15 +631,17 @@ std::vector<Option> training_rows() {
         when(is_gan, field("train.optim_d.lr", "--lr-d", "the discriminator's learning rate", MEMBER(lr_d))),
         fixed("train.optim_d.weight_decay", "0", "the discriminator's Adam has no weight decay", is_gan),
         betas_d_row(),
-        field("train.scheduler.type", "", "MultiStepLR | CosineAnnealingRestartLR", MEMBER(schedule.type)),
+        field("train.scheduler.type", "", "MultiStepLR | CosineAnnealingRestartLR | LinearDecayLR | constant", MEMBER(schedule.type)),
         when(is_multistep, field("train.scheduler.milestones", "", "MultiStepLR: iterations where the rate is multiplied by gamma", MEMBER(schedule.milestones))),
         when(is_multistep, field("train.scheduler.gamma", "", "MultiStepLR's factor", MEMBER(schedule.gamma))),
         when(is_cosine, field("train.scheduler.periods", "", "CosineAnnealingRestartLR: period lengths", MEMBER(schedule.periods))),
         when(is_cosine, field("train.scheduler.restart_weights", "", "CosineAnnealingRestartLR: weight of each period", MEMBER(schedule.restart_weights))),
         when(is_cosine, field("train.scheduler.eta_min", "", "CosineAnnealingRestartLR: the lowest rate", MEMBER(schedule.eta_min))),
+        when(is_linear_decay, field("train.scheduler.constant_iter", "", "(LinearDecayLR) iterations at the initial rate (CycleGAN's n_epochs)", MEMBER(schedule.constant_iter))),
+        when(is_linear_decay, field("train.scheduler.decay_iter", "", "(LinearDecayLR) iterations of linear decay towards 0 after them (n_epochs_decay)", MEMBER(schedule.decay_iter))),
         field("train.total_iter", "--iters", "total iterations", MEMBER(total_iter)),
         field("train.warmup_iter", "", "linear warm-up iterations (-1 or 0: none)", MEMBER(schedule.warmup_iter)),
-        pixel_loss_row(),
+        when(is_paired, pixel_loss_row()),
         fixed("train.perceptual_opt.type", "PerceptualLoss", "the VGG19 perceptual loss", has_perceptual),
         layer_weights_row(),
         fixed("train.perceptual_opt.vgg_type", "vgg19", "VGG19 is the network srforge has", has_perceptual),
@@ -641,9 +655,13 @@ std::vector<Option> training_rows() {
         when(is_gan, field("train.gan_opt.gan_type", "--gan-type", "vanilla | lsgan | hinge", MEMBER(gan_type))),
         fixed("train.gan_opt.real_label_val", "1.0", "labels are 1 (real) and 0 (fake)", is_gan),
         fixed("train.gan_opt.fake_label_val", "0.0", "labels are 1 (real) and 0 (fake)", is_gan),
-        when(is_gan, field("train.gan_opt.loss_weight", "--gan-weight", "weight of the generator's adversarial loss", MEMBER(gan_weight))),
-        when(is_gan, field("train.net_d_iters", "", "update the generator every N iterations", MEMBER(net_d_iters))),
-        when(is_gan, field("train.net_d_init_iters", "", "discriminator-only warm-up iterations", MEMBER(net_d_init_iters))),
+        when(is_paired_gan, field("train.gan_opt.loss_weight", "--gan-weight", "weight of the generator's adversarial loss", MEMBER(gan_weight))),
+        when(is_unpaired, field("train.lambda_A", "", "(CycleGAN) weight of the cycle loss A -> B -> A", MEMBER(lambda_a))),
+        when(is_unpaired, field("train.lambda_B", "", "(CycleGAN) weight of the cycle loss B -> A -> B", MEMBER(lambda_b))),
+        when(is_unpaired, field("train.lambda_identity", "", "(CycleGAN) identity loss, as a fraction of lambda_A/B; 0: none", MEMBER(lambda_identity))),
+        when(is_unpaired, field("train.pool_size", "", "(CycleGAN) past fakes each discriminator also sees; 0: none", MEMBER(pool_size))),
+        when(is_paired_gan, field("train.net_d_iters", "", "update the generator every N iterations", MEMBER(net_d_iters))),
+        when(is_paired_gan, field("train.net_d_init_iters", "", "discriminator-only warm-up iterations", MEMBER(net_d_init_iters))),
     };
 }
 
@@ -690,7 +708,7 @@ std::vector<Option> degradation_rows() {
 // Flags of the command line only.
 std::vector<Option> command_line_rows() {
     return {
-        action("--data", "(srforge) train on this folder (DIV2K layout, HR/ + LR_bicubic/, or photos), validate on its valid split",
+        action("--data", "(srforge) train on this folder (DIV2K layout, HR/ + LR_bicubic/, or photos), validate on its valid split; CycleGANModel: DIR/trainA and DIR/trainB",
                false, use_data_folder),
         action("--val-data", "(srforge) validate on this folder instead", false, use_val_folder),
         action("--train-split", "(srforge) train | valid | all, for a DIV2K-layout --data", false,
@@ -993,10 +1011,29 @@ std::string options_markdown() {
     return md + "\n";
 }
 
+namespace {
+
+// CycleGANModel: image to image on two unpaired folders, with the reference's losses only.
+void check_unpaired_options(const TrainOptions& o) {
+    SR_CHECK(o.train_set.type == "UnpairedImageDataset", "train: CycleGANModel trains on datasets.train of type UnpairedImageDataset, got '",
+             o.train_set.type, "'");
+    SR_CHECK((!o.train_set.dataroot_a.empty() && !o.train_set.dataroot_b.empty()) || !o.train_set.dataroot.empty(),
+             "train: UnpairedImageDataset needs dataroot_a and dataroot_b, or a dataroot with trainA/ and trainB/");
+    SR_CHECK(o.scale == 1, "train: CycleGANModel maps images to images of the same size: scale must be 1, got ", o.scale);
+    SR_CHECK(o.gan_type == "lsgan" || o.gan_type == "vanilla", "train: CycleGANModel's gan_type must be lsgan or vanilla, got '", o.gan_type, "'");
+    SR_CHECK(o.ema_decay == 0 && !o.perceptual && o.grad_clip == 0 && o.weight_decay == 0 && o.optimizer == "Adam",
+             "train: CycleGANModel has the reference's losses and plain Adam only: no ema_decay, perceptual_opt, grad_clip or weight_decay");
+    SR_CHECK(o.lambda_a >= 0 && o.lambda_b >= 0 && o.lambda_identity >= 0 && o.pool_size >= 0,
+             "train: lambda_A, lambda_B, lambda_identity and pool_size must be >= 0");
+    SR_CHECK(o.patch % 4 == 0, "train: CycleGANModel's crops (gt_size ", o.patch, ") must be multiples of 4 (the generator's two strides of 2)");
+}
+
+}  // namespace
+
 void check_options(const TrainOptions& o) {
-    const std::set<std::string> types = {"SRModel", "SRGANModel", "ESRGANModel", "RealESRNetModel", "RealESRGANModel"};
-    SR_CHECK(types.count(o.model_type), "train: model_type must be SRModel, SRGANModel, ESRGANModel, RealESRNetModel or RealESRGANModel, got '",
-             o.model_type, "'");
+    const std::set<std::string> types = {"SRModel", "SRGANModel", "ESRGANModel", "RealESRNetModel", "RealESRGANModel", "CycleGANModel"};
+    SR_CHECK(types.count(o.model_type),
+             "train: model_type must be SRModel, SRGANModel, ESRGANModel, RealESRNetModel, RealESRGANModel or CycleGANModel, got '", o.model_type, "'");
     const bool needs_d = o.model_type != "SRModel" && o.model_type != "RealESRNetModel";
     SR_CHECK(needs_d == o.gan(), "train: model_type ", o.model_type,
              needs_d ? " needs a network_d (--model-d)" : " trains no discriminator, but network_d is given");
@@ -1011,6 +1048,8 @@ void check_options(const TrainOptions& o) {
     SR_CHECK(o.net_d_iters >= 1 && o.net_d_init_iters >= 0, "train: net_d_iters must be >= 1 and net_d_init_iters >= 0");
     SR_CHECK(!o.gan() || o.lr_d > 0, "train: the discriminator's learning rate must be > 0, got ", o.lr_d);
     SR_CHECK(o.device.is_cuda() || o.precision == "fp32", "train: precision ", o.precision, " needs --device cuda");
+    if (o.unpaired()) return check_unpaired_options(o);
+    SR_CHECK(o.train_set.type != "UnpairedImageDataset", "train: UnpairedImageDataset is CycleGANModel's data, not ", o.model_type, "'s");
     SR_CHECK(!o.train_set.dataroot.empty() || !o.train_set.dataroot_gt.empty(),
              "train: no data: give --data DIR or an option file with datasets.train.dataroot_gt (see --help)");
     if (o.synthetic()) check_options(o.degradation);

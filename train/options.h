@@ -30,12 +30,15 @@ namespace sr {
 //   PairedImageDataset  dataroot_gt + dataroot_lq (+ filename_tmpl, meta_info_file, io_backend lmdb)
 //   RealESRGANDataset   dataroot_gt (+ meta_info): HR only, LR made by the degradations
 //   SingleImageDataset  dataroot_lq only: no ground truth (validation saves images, scores nothing)
+//   UnpairedImageDataset (CycleGANModel) two folders of unpaired images: dataroot_a and dataroot_b,
+//                       or the reference's layout, dataroot/trainA and dataroot/trainB
 struct DatasetOptions {
     std::string phase = "train";      // the key under datasets: train, val, val_1, ...
     std::string name;
     std::string type;                 // empty: srforge's dataroot
     std::string dataroot, split = "train";
     std::string dataroot_gt, dataroot_lq;
+    std::string dataroot_a, dataroot_b;  // UnpairedImageDataset
     std::string filename_tmpl = "{}";
     std::string meta_info;            // meta_info_file (Paired) or meta_info (RealESRGAN)
     std::string io_backend = "disk";  // disk | lmdb
@@ -51,7 +54,7 @@ struct MetricOptions {
 
 struct TrainOptions {
     std::string name = "edsr_baseline_x2";
-    std::string model_type = "SRModel";  // SRModel | SRGANModel | ESRGANModel | RealESRNetModel | RealESRGANModel
+    std::string model_type = "SRModel";  // SRModel | SRGANModel | ESRGANModel | RealESRNetModel | RealESRGANModel | CycleGANModel
     std::string model = "edsr:num_feat=64,num_block=16,upscale=2";  // network_g as a spec (models/spec.h)
     std::string model_d;                 // network_d; empty: no discriminator
     int64_t scale = 2;
@@ -89,6 +92,10 @@ struct TrainOptions {
     int64_t crop_pad_size = 400;
     int64_t queue_size = 180;
     bool l1_gt_usm = true, percep_gt_usm = true, gan_gt_usm = false;
+    // CycleGAN (CycleGANModel, train/cyclegan.h): network_g and network_d are the architectures of
+    // both generators and both discriminators.
+    double lambda_a = 10, lambda_b = 10, lambda_identity = 0.5;
+    int64_t pool_size = 50;
     // Validation and logs.
     int64_t val_freq = 500, print_freq = 20, save_freq = 1000;
     std::vector<MetricOptions> metrics;  // empty: psnr and ssim on Y, crop_border = scale
@@ -107,6 +114,7 @@ struct TrainOptions {
     bool gan() const { return !model_d.empty(); }
     bool relativistic() const { return model_type == "ESRGANModel"; }
     bool synthetic() const { return model_type == "RealESRNetModel" || model_type == "RealESRGANModel"; }
+    bool unpaired() const { return model_type == "CycleGANModel"; }
 };
 
 // Options from an option file (parsed YAML, train/config.h) on top of `defaults`. `what` names the

@@ -172,7 +172,7 @@ void RunLog::draw_curves(double bicubic_first_value) const {
         for (size_t i = 0; i < parts.size(); ++i) add_point(part_series[i], v[0], v[2 + i]);
         if (!opt_.val_columns.empty()) add_point(val, v[0], v[3 + parts.size()]);
     }
-    Series base{"bicubic", {}, {}, 0x555555, true};
+    Series base{opt_.baseline, {}, {}, 0x555555, true};
     if (!val.x.empty()) {
         base.x = {0, std::max(val.x.back(), loss.x.empty() ? 1.0 : loss.x.back())};
         base.y = {bicubic_first_value, bicubic_first_value};
@@ -191,7 +191,7 @@ void RunLog::draw_curves(double bicubic_first_value) const {
 }
 
 void draw_samples(const std::string& path, const std::vector<Tensor>& hrs, const std::vector<Tensor>& srs,
-                  const std::vector<Tensor>& bicubics, int64_t scale) {
+                  const std::vector<Tensor>& bicubics, int64_t scale, const SampleCaptions& captions) {
     std::vector<std::vector<Tensor>> rows;
     const int64_t hr_crop = 192;
     for (size_t i = 0; i < hrs.size() && i < 3; ++i) {
@@ -201,7 +201,7 @@ void draw_samples(const std::string& path, const std::vector<Tensor>& hrs, const
         auto cut = [&](const Tensor& t) { return t.slice(1, y, y + c).slice(2, x, x + c).contiguous(); };
         rows.push_back({cut(quantize_u8(bicubics[i])), cut(quantize_u8(srs[i])), cut(hrs[i])});
     }
-    write_png(path, image_grid(rows, {"bicubic", "SR", "HR"}));
+    write_png(path, image_grid(rows, {captions.baseline, captions.output, captions.target}));
 }
 
 }  // namespace sr

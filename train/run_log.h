@@ -31,6 +31,7 @@ struct RunLogOptions {
     int64_t print_freq = 20, total_iter = 1;
     int64_t resume_iter = 0;               // rows after it (from before a crash) are dropped
     bool quiet = false, tensorboard = false;
+    std::string baseline = "bicubic";      // the dashed line of curves.png: what the model must beat
 };
 
 class RunLog {
@@ -68,7 +69,11 @@ private:
 };
 
 // samples/iter_N.png: for the first validation images, a crop as bicubic | SR | HR.
+// samples/iter_N.png: centre crops of up to three validation images, baseline | output | target.
+struct SampleCaptions {
+    std::string baseline = "bicubic", output = "SR", target = "HR";
+};
 void draw_samples(const std::string& path, const std::vector<Tensor>& hrs, const std::vector<Tensor>& srs,
-                  const std::vector<Tensor>& bicubics, int64_t scale);
+                  const std::vector<Tensor>& bicubics, int64_t scale, const SampleCaptions& captions = {});
 
 }  // namespace sr

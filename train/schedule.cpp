@@ -22,8 +22,12 @@ double LrSchedule::at(int64_t iter) const {
         const double weight = k < restart_weights.size() ? restart_weights[k] : 1.0;
         const double t = std::clamp<double>(double(iter - start), 0.0, double(periods[k]));
         lr = eta_min + weight * (base - eta_min) * 0.5 * (1 + std::cos(M_PI * t / double(periods[k])));
+    } else if (type == "LinearDecayLR") {
+        // The reference's 1 - max(0, epoch - n_epochs) / (n_epochs_decay + 1), counted in iterations.
+        const int64_t k = std::clamp<int64_t>(iter - constant_iter, 0, decay_iter);
+        lr = base * (1.0 - double(k) / double(decay_iter + 1));
     } else {
-        SR_CHECK(type == "constant", "scheduler: unknown type '", type, "' (MultiStepLR, CosineAnnealingRestartLR, constant)");
+        SR_CHECK(type == "constant", "scheduler: unknown type '", type, "' (MultiStepLR, CosineAnnealingRestartLR, LinearDecayLR, constant)");
     }
     // BasicSR's warm-up replaces the schedule by a ramp of the initial rate.
     if (warmup_iter > 0 && iter < warmup_iter) lr = base * double(iter) / double(warmup_iter);

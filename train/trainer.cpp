@@ -17,6 +17,7 @@
 #include "models/upscale.h"
 #include "ops/reduce.h"
 #include "train/basicsr_state.h"
+#include "train/cyclegan_trainer.h"
 #include "train/data.h"
 #include "train/datasets.h"
 #include "train/degrade.h"
@@ -409,15 +410,13 @@ void Trainer::build_losses() {
     }
 }
 
-// The checkpoint a run continues from: path.resume_state, else the run folder's latest, else (a
-// folder whose latest was lost) its newest checkpoints/iter_N; empty for a fresh start.
-std::string Trainer::checkpoint_to_resume() const {
-    if (!o_.resume_state.empty()) return o_.resume_state;
-    if (!o_.resume) return "";
-    if (fs::exists(latest_)) return latest_;
+std::string checkpoint_to_resume(const TrainOptions& o, const std::string& latest) {
+    if (!o.resume_state.empty()) return o.resume_state;
+    if (!o.resume) return "";
+    if (fs::exists(latest)) return latest;
     int64_t newest = 0;
     std::string path;
-    for (const auto& entry : fs::directory_iterator(fs::path(latest_).parent_path())) {
+    for (const auto& entry : fs::directory_iterator(fs::path(latest).parent_path())) {
         const std::string name = entry.path().filename().string();
         if (name.rfind("iter_", 0) != 0 || entry.path().extension() != ".safetensors") continue;
         const std::string digits = entry.path().stem().string().substr(5);
@@ -438,7 +437,7 @@ void Trainer::open_run_folder() {
     fs::create_directories(run / "checkpoints");
     lock_ = std::make_unique<FolderLock>(run_dir_, "train: the run folder");
     for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
-    const std::string from = checkpoint_to_resume();
+    const std::string from = checkpoint_to_resume(o_, latest_);
     state_.seed = o_.seed;
     if (!from.empty()) {
         const Trained g{o_.model, net_g_.get(), optim_g_.get()};
@@ -469,7 +468,12 @@ void Trainer::open_run_folder() {
     log_ = std::make_unique<RunLog>(log);
 }
 
-TrainResult train(const TrainOptions& options) { return Trainer(options).run(); }
+TrainResult train(const TrainOptions& options) {
+    if (options.unpaired()) return CycleGanTrainer(options).run();
+    return Trainer(options).run();
+}
+
+bool stop_requested() { return interrupt_requested; }
 
 void install_interrupt_handler() { std::signal(SIGINT, on_interrupt); }
 

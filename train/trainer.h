@@ -53,6 +53,7 @@ struct TrainResult {
     std::vector<double> losses;         // the loss of every iteration this call ran
     double psnr_y = 0, ssim_y = 0, psnr_rgb = 0;        // last validation, first set (crop_border = scale)
     double bicubic_psnr_y = 0, bicubic_ssim_y = 0;      // the baseline on the same images
+    std::string baseline = "bicubic";                   // what that baseline is (CycleGAN: its input)
     std::vector<std::pair<std::string, double>> metrics;  // every val.metrics value of the last validation
     double seconds = 0;
 };
@@ -83,7 +84,6 @@ private:
     void build_validation();
     void build_losses();
     void open_run_folder();
-    std::string checkpoint_to_resume() const;
     Batch next_batch(int64_t iter);
     Tensor generator_step(int64_t iter, const Batch& batch, StepLosses& losses);
     void discriminator_step(int64_t iter, const Batch& batch, const Tensor& sr, StepLosses& losses);
@@ -118,8 +118,16 @@ private:
     TrainResult result_;
 };
 
-// Runs (or continues) a training run: Trainer(options).run().
+// Runs (or continues) a training run: Trainer(options).run(), or CycleGanTrainer's
+// (train/cyclegan_trainer.h) for CycleGANModel.
 TrainResult train(const TrainOptions& options);
+
+// Has Ctrl-C asked the running loop to checkpoint and stop?
+bool stop_requested();
+
+// The checkpoint a run continues from: path.resume_state, else (unless --restart) the run folder's
+// latest, else (a folder whose latest was lost) its newest checkpoints/iter_N; empty for a fresh start.
+std::string checkpoint_to_resume(const TrainOptions& options, const std::string& latest);
 
 // Ctrl-C handling: the first SIGINT asks the running loop to checkpoint and stop (train() then
 // returns with interrupted set); a second one ends the process.
