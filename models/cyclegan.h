@@ -5,7 +5,12 @@
 // without parameters too (padding, norms, activations).
 //
 // ResnetGenerator. Spec "resnet_generator", arguments (defaults): input_nc 3, output_nc 3, ngf 64,
-// n_blocks 9 (6 for 128x128 images). Image to image, same size (H and W multiples of 4):
+// n_blocks 9 (6 for 128x128 images), n_downsampling 2 (the reference's fixed value; 0 keeps the
+// image's resolution throughout, as CinCGAN's clean-up generator does, for pixel-exact tasks),
+// norm instance (or none: the reference's --norm none, which also drops the convolutions' biases
+// but the last one's; without instance norm the absolute colour of an image survives the network,
+// and tiles no longer change the output).
+// Image to image, same size (H and W multiples of 2^n_downsampling). With the reference's 2:
 //   reflect-pad 3, conv 7x7 to ngf (model.1), IN, ReLU
 //   conv 3x3 stride 2 to 2 ngf (model.4), IN, ReLU; conv 3x3 stride 2 to 4 ngf (model.7), IN, ReLU
 //   n_blocks ResnetBlocks (model.10 ...): x + [reflect-pad 1, conv 3x3 (conv_block.1), IN, ReLU,
@@ -30,13 +35,13 @@ namespace sr {
 
 class ResnetBlock : public Module {
 public:
-    explicit ResnetBlock(int64_t dim);
+    ResnetBlock(int64_t dim, bool norm);
     Tensor operator()(const Tensor& x) const;
     std::string type_name() const override { return "ResnetBlock"; }
 
 private:
     Conv2d *conv1_, *conv2_;  // conv_block.1, conv_block.5
-    InstanceNorm2d *norm1_, *norm2_;
+    InstanceNorm2d *norm1_, *norm2_;  // null for norm 'none'
 };
 
 class ResnetGenerator : public Network {
@@ -45,8 +50,8 @@ public:
     Tensor forward(const Tensor& x) override;
     std::string type_name() const override { return "ResnetGenerator"; }
     ValueRange value_range() const override { return {-1, 1}; }
-    int64_t size_multiple() const override { return 4; }
-    bool whole_image_only() const override { return true; }
+    int64_t size_multiple() const override { return int64_t(1) << n_downsampling_; }
+    bool whole_image_only() const override { return first_norm_ != nullptr; }
 
 private:
     Conv2d *first_, *last_;
@@ -54,6 +59,7 @@ private:
     std::vector<ResnetBlock*> blocks_;
     std::vector<std::pair<ConvTranspose2d*, InstanceNorm2d*>> up_;
     InstanceNorm2d* first_norm_;
+    int64_t n_downsampling_ = 2;
 };
 
 class PatchGanDiscriminator : public Network {

@@ -15,6 +15,7 @@
 #include "models/spec.h"
 #include "models/upscale.h"
 #include "ops/concat.h"
+#include "train/imresize.h"
 #include "test_util.h"
 
 using namespace sr;
@@ -156,4 +157,51 @@ TEST_CASE("sr_upscale never writes over an input, refuses colliding outputs, and
                               " --weights " + (dir / "bare.safetensors").string());
     CHECK(code == 1);
     CHECK(err.find("needs more than") != std::string::npos);
+}
+
+TEST_CASE("CycleGAN's generator through sr_upscale: [-1, 1] inside, any size (padded to multiples of 4), never tiled") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "srforge_sr_upscale_cyclegan";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string spec = "resnet_generator:ngf=4,n_blocks=1";
+    auto g = make_model(spec);
+    g->eval();
+    g->save((dir / "g.safetensors").string(), {{"model", spec}});
+    const Tensor image = uniform({3, 30, 37}, 0, 1);
+    write_png((dir / "in.png").string(), image);
+    const Tensor whole = upscale_image(*g, read_image((dir / "in.png").string(), 3), {});
+    CHECK(whole.shape() == Shape{3, 30, 37});
+    // Asking for tiles changes nothing: its instance norms need the whole image's statistics.
+    CHECK(largest_difference(upscale_image(*g, read_image((dir / "in.png").string(), 3), {.tile = 16}), whole).worst == 0);
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/sr_upscale --quiet --weights " + (dir / "g.safetensors").string();
+    REQUIRE(std::system((tool + " --input " + (dir / "in.png").string() + " --output " + (dir / "out.png").string()).c_str()) == 0);
+    CHECK(largest_difference(read_image((dir / "out.png").string(), 3), quantize_u8(whole)).worst < 1e-6);
+    CHECK(error_of([&] { (void)upscale_image(*g, uniform({3, 2, 9}, 0, 1), {}); }).find("at least 4 x 4") != std::string::npos);
+}
+
+TEST_CASE("sr_grid: the same square of each image, LR shown in pixel blocks; bad rows refused") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "srforge_sr_grid";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const Tensor hr = uniform({3, 40, 48}, 0, 1);
+    write_png((dir / "hr.png").string(), hr);
+    write_png((dir / "lr.png").string(), uniform({3, 20, 24}, 0, 1));
+    write_png((dir / "odd.png").string(), uniform({3, 15, 24}, 0, 1));
+    const std::string tool = std::string(SR_TOOLS_DIR) + "/sr_grid --size 16 --output " + (dir / "grid.png").string();
+    auto run = [&](const std::string& args) { return std::system((tool + " " + args + " > /dev/null 2>&1").c_str()); };
+    const std::string row = "8,4:" + (dir / "lr.png").string() + "," + (dir / "hr.png").string();
+    REQUIRE(run("--captions LR,HR --rows \"" + row + ";" + row + "\"") == 0);
+    const Tensor grid = read_image((dir / "grid.png").string(), 3);
+    CHECK(grid.size(2) == 4 + 16 + 4 + 16 + 4);  // two squares, with gaps between and around them
+    CHECK(grid.size(1) > 2 * 16);        // two rows and the captions
+    REQUIRE(run("--rows \"40,30:" + (dir / "hr.png").string() + "\"") == 0);  // reaches out: moved inside, to 32,24
+    CHECK(largest_difference(read_image((dir / "grid.png").string(), 3).slice(1, 4, 20).slice(2, 4, 20),
+                             quantize_u8(hr.slice(1, 24, 40).slice(2, 32, 48))).worst < 1e-6);
+    CHECK(run("--size 41 --rows \"0,0:" + (dir / "hr.png").string() + "\"") != 0);  // larger than the image
+    CHECK(run("--rows \"0,0:" + (dir / "odd.png").string() + "," + (dir / "hr.png").string() + "\"") != 0);  // 15 rows into 40
+    CHECK(run("--captions A --rows \"" + row + "\"") != 0);                                                   // 1 caption, 2 columns
+    CHECK(run("--rows \"x,0:" + (dir / "hr.png").string() + "\"") != 0);
+    CHECK(run("--rows \"0,0:" + (dir / "missing.png").string() + "\"") != 0);
 }

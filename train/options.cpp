@@ -1001,7 +1001,9 @@ std::string options_markdown() {
     std::string md = "| key | flag | meaning |\n|---|---|---|\n";
     for (const Option& row : option_table()) {
         if (row.path.empty() || row.help.empty()) continue;
-        md += "| `" + row.path + "` | " + (row.flag.empty() ? "" : "`" + row.flag + "`") + " | " + row.help + " |\n";
+        std::string help;  // a '|' inside a cell would end it
+        for (char c : row.help) help += c == '|' ? std::string("\\|") : std::string(1, c);
+        md += "| `" + row.path + "` | " + (row.flag.empty() ? "" : "`" + row.flag + "`") + " | " + help + " |\n";
     }
     md += "\nFlags without a key: ";
     for (const Option& row : option_table())

@@ -52,6 +52,9 @@ CASES = [
     ("vgg19_relu1_2_range_norm", "vgg19:layer_name_list=relu1_2,range_norm=true", (2, 3, 7, 9), "eval"),
     ("resnet_generator_train", "resnet_generator:ngf=4,n_blocks=2", (2, 3, 8, 12), "train"),
     ("resnet_generator_eval_1ch", "resnet_generator:input_nc=1,output_nc=3,ngf=3,n_blocks=1", (1, 1, 12, 8), "eval"),
+    ("resnet_generator_full_res", "resnet_generator:ngf=4,n_blocks=2,n_downsampling=0", (2, 3, 6, 9), "train"),
+    ("resnet_generator_down1", "resnet_generator:ngf=3,n_blocks=1,n_downsampling=1", (1, 3, 6, 8), "train"),
+    ("resnet_generator_no_norm", "resnet_generator:ngf=4,n_blocks=2,n_downsampling=0,norm=none", (2, 3, 7, 6), "train"),
     ("patchgan_discriminator_train", "patchgan_discriminator:ndf=4,n_layers=3", (2, 3, 48, 40), "train"),
     ("patchgan_discriminator_n2", "patchgan_discriminator:ndf=3,n_layers=2", (1, 3, 20, 24), "eval"),
 ]

@@ -414,33 +414,46 @@ class SRVGGNetCompact(nn.Module):
         return self.upsampler(out) + F.interpolate(x, scale_factor=self.upscale, mode="nearest")
 
 
+def norm_choice(norm):
+    """The reference's get_norm_layer and use_bias: instance norm without affine parameters after
+    convolutions with a bias, or ('none') an Identity after convolutions without one."""
+    if norm == "instance":
+        return True, nn.InstanceNorm2d
+    assert norm == "none", norm
+    return False, lambda channels: nn.Identity()
+
+
 class ResnetBlock(nn.Module):
     """CycleGAN's residual block (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py), with
     reflection padding, instance norm without affine parameters, no dropout (CycleGAN's default)."""
 
-    def __init__(self, dim):
+    def __init__(self, dim, norm="instance"):
         super().__init__()
-        self.conv_block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
-                                        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
+        bias, norm_layer = norm_choice(norm)
+        self.conv_block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(dim), nn.ReLU(True),
+                                        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(dim))
 
     def forward(self, x):
         return x + self.conv_block(x)
 
 
 class ResnetGenerator(nn.Module):
-    """CycleGAN's generator: a 7x7 stem, two stride-2 convolutions, n_blocks ResnetBlocks, two
-    transposed convolutions (stride 2, output_padding 1), a 7x7 convolution and tanh."""
+    """CycleGAN's generator: a 7x7 stem, n_downsampling stride-2 convolutions (the reference's fixed
+    2), n_blocks ResnetBlocks, as many transposed convolutions (stride 2, output_padding 1), a 7x7
+    convolution and tanh."""
 
-    def __init__(self, input_nc=3, output_nc=3, ngf=64, n_blocks=9):
+    def __init__(self, input_nc=3, output_nc=3, ngf=64, n_blocks=9, n_downsampling=2, norm="instance"):
         super().__init__()
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
-        for i in range(2):
+        bias, norm_layer = norm_choice(norm)
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, bias=bias), norm_layer(ngf), nn.ReLU(True)]
+        for i in range(n_downsampling):
             c = ngf * 2 ** i
-            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
-        layers += [ResnetBlock(4 * ngf) for _ in range(n_blocks)]
-        for i in range(2):
-            c = 4 * ngf // 2 ** i
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(c // 2), nn.ReLU(True)]
+            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), norm_layer(2 * c), nn.ReLU(True)]
+        layers += [ResnetBlock(ngf * 2 ** n_downsampling, norm) for _ in range(n_blocks)]
+        for i in range(n_downsampling):
+            c = ngf * 2 ** (n_downsampling - i)
+            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias), norm_layer(c // 2),
+                       nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
