@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 # (library and protoc) decodes TensorBoard event files in the tests; libonnx-dev (ONNX's protobuf
 # classes) writes ONNX models for sr_export, and Node.js with npm runs them in onnxruntime in the
 # tests; clang with its runtimes (libFuzzer, sanitizers, OpenMP) builds the fuzz harnesses;
-# cpp-httplib serves sr_serve's page and API.
+# cpp-httplib serves sr_serve's page and API; Open MPI starts and connects the ranks of data-parallel training.
 packages=(cmake g++ make libstb-dev doctest-dev ccache libyaml-cpp-dev liblmdb-dev libpng-dev libturbojpeg0-dev libzip-dev pkg-config
-          libprotobuf-dev protobuf-compiler libonnx-dev clang libclang-rt-dev libomp-dev libcpp-httplib-dev)
+          libprotobuf-dev protobuf-compiler libonnx-dev clang libclang-rt-dev libomp-dev libcpp-httplib-dev
+          libopenmpi-dev openmpi-bin)
 # For the tests only (tools/test.sh sets SR_TEST_PACKAGES): the browser sr_serve's page is tested in.
 [ -z "${SR_TEST_PACKAGES:-}" ] || packages+=(chromium fonts-liberation)
 missing=()

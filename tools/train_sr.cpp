@@ -11,6 +11,9 @@
 // flags, which override it; train/options.cpp holds the one table of them (train_sr --help). The run lives in OUT/NAME (runs/NAME by default); running the same
 // command again continues it from its last checkpoint. Ctrl-C saves a checkpoint and stops.
 //
+// With `mpirun -np N train_sr ...` N processes train one model (train/distributed.h): each takes
+// batch_size_per_gpu samples of every iteration, rank 0 alone prints and writes the run folder.
+//
 // Exit status: 0 when the run finished, 130 when it was interrupted (checkpoint saved, run again to
 // continue), 1 for any error (bad options or data, a NaN loss), with one message saying what.
 #include <cstdio>
@@ -20,6 +23,7 @@
 #include "core/error.h"
 #include "core/gpu.h"
 #include "models/spec.h"
+#include "train/distributed.h"
 #include "train/options.h"
 #include "train/trainer.h"
 
@@ -71,8 +75,14 @@ int main(int argc, char** argv) {
         std::string why;
         SR_CHECK(options.device.is_cpu() || gpu::available(&why), "train_sr: device cuda is not usable: ", why);
         install_interrupt_handler();
+        const ProcessGroup& world = ProcessGroup::world();  // under mpirun: this rank of the job
+        if (!world.is_root()) options.quiet = true;          // rank 0 alone reports
         if (!options.quiet) print_plan(options);
+        if (!options.quiet && world.size() > 1)
+            std::printf("  %d ranks, %d on this machine: global batch %lld\n", world.size(), world.local_size(),
+                        (long long)options.batch * world.size());
         const TrainResult r = train(options);
+        if (!world.is_root()) return r.interrupted ? 130 : 0;
         if (r.already_finished)
             std::printf("%s had finished already (iteration %lld of %lld): nothing to do. Its results: %s/%s/metrics.csv\n",
                         options.name.c_str(), (long long)r.iterations, (long long)options.total_iter, options.out_dir.c_str(),
@@ -86,6 +96,12 @@ int main(int argc, char** argv) {
                     options.name.c_str());
         return r.interrupted ? 130 : 0;
     } catch (const std::exception& e) {
+        const ProcessGroup& world = ProcessGroup::world();
+        if (world.size() > 1) {  // the other ranks would wait for this one for ever
+            std::fprintf(stderr, "rank %d of %d: %s\n", world.rank(), world.size(), e.what());
+            std::fflush(stderr);
+            world.abort(1);
+        }
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }

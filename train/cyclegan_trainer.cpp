@@ -12,6 +12,7 @@
 #include "models/spec.h"
 #include "models/upscale.h"
 #include "train/datasets.h"
+#include "train/distributed.h"
 #include "train/imresize.h"
 #include "train/metrics.h"
 #include "train/run_log.h"
@@ -153,6 +154,7 @@ void CycleGanTrainer::save_weights() {
 
 CycleGanTrainer::CycleGanTrainer(const TrainOptions& options) : o_(options) {
     check_options(o_);
+    SR_CHECK(ProcessGroup::world().size() == 1, "train: CycleGANModel runs in one process for now; start it without mpirun");
     if (o_.threads > 0) omp_set_num_threads(o_.threads);
     if (o_.device.is_cuda()) gpu::set_precision(o_.precision);
     build_networks();

@@ -174,7 +174,7 @@ std::pair<Tensor, Tensor> TrainData::make_batch(int64_t iter) {
     float* lp = lr.data<float>();
     float* hp = hr.data<float>();
     for (int64_t b = 0; b < B; ++b) {
-        const uint64_t k = static_cast<uint64_t>(b) * 8;  // eight draws per sample
+        const uint64_t k = static_cast<uint64_t>(opt_.first_sample + b) * 8;  // eight draws per sample of the global batch
         const auto img = image(draw(opt_.seed, iter, k) % files_.size());
         SR_CHECK(img->h >= p && img->w >= p, "data: image ", files_[0].hr, " is smaller than the patch");
         const int64_t y = draw(opt_.seed, iter, k + 1) % (img->h - p + 1), x = draw(opt_.seed, iter, k + 2) % (img->w - p + 1);
@@ -198,7 +198,7 @@ Tensor TrainData::make_hr_batch(int64_t iter) {
     Tensor hr = Tensor::empty({B, 3, P, P}, DType::F32, Device::cpu());
     float* hp = hr.data<float>();
     for (int64_t b = 0; b < B; ++b) {
-        const uint64_t k = static_cast<uint64_t>(b) * 8;
+        const uint64_t k = static_cast<uint64_t>(opt_.first_sample + b) * 8;
         const auto img = image(draw(opt_.seed, iter, k) % files_.size());
         const int64_t H = std::max(img->h, P), W = std::max(img->w, P);
         const int64_t y = draw(opt_.seed, iter, k + 1) % (H - P + 1), x = draw(opt_.seed, iter, k + 2) % (W - P + 1);

@@ -49,6 +49,10 @@ struct DataOptions {
     int prefetch = 4;     // batches made ahead
     int64_t cache_mb = 2048;
     uint64_t seed = 0;
+    // Data-parallel training (train/distributed.h): this process makes samples first_sample ..
+    // first_sample + batch - 1 of each iteration's global batch, so N ranks of batch B draw exactly
+    // the crops one process of batch N B would.
+    int64_t first_sample = 0;
     std::function<std::pair<Tensor, Tensor>(const Tensor& hr, int64_t iter)> synthesize = nullptr;  // see above
 };
 

@@ -22,6 +22,7 @@
 #include "train/datasets.h"
 #include "train/degrade.h"
 #include "train/device_batches.h"
+#include "train/distributed.h"
 #include "train/ema.h"
 #include "train/imresize.h"
 #include "train/losses.h"
@@ -43,6 +44,16 @@ void on_interrupt(int) {
     std::signal(SIGINT, SIG_DFL);
 }
 
+// Data-parallel training: every parameter's gradient averaged over the ranks (nothing alone).
+void average_gradients(const Module& net) {
+    const ProcessGroup& world = ProcessGroup::world();
+    if (world.size() == 1) return;
+    std::vector<Tensor> grads;
+    for (const Tensor& p : net.parameters())
+        if (p.grad().defined()) grads.push_back(p.grad());  // the same set on every rank: one graph
+    world.average(grads);
+}
+
 }  // namespace
 
 // ---- the loop ----------------------------------------------------------------------------------
@@ -54,13 +65,13 @@ TrainResult Trainer::run() {
         const Batch batch = next_batch(iter);
         const Tensor sr = generator_step(iter, batch, losses);
         if (o_.gan()) discriminator_step(iter, batch, sr, losses);
-        log_->add(std::move(losses));
+        const bool stop = average_over_ranks(losses);  // a Ctrl-C on any rank (read once: it still gets its checkpoint)
+        if (log_) log_->add(std::move(losses));
         result_.iterations = iter;
 
-        const bool stop = interrupt_requested;  // read once: a Ctrl-C right now still gets its checkpoint
         const bool validating = iter % o_.val_freq == 0 || iter == o_.total_iter;
         const bool saving = iter % o_.save_freq == 0 || iter == o_.total_iter || stop;
-        if (o_.device.is_cpu() || iter % o_.print_freq == 0 || validating || saving)
+        if (log_ && (o_.device.is_cpu() || iter % o_.print_freq == 0 || validating || saving))
             log_->flush("The last good checkpoint (iteration " + std::to_string(state_.iteration) + ") is left as it was in " + latest_ + ".");
         if (validating) validate(iter);
         if (saving) checkpoint(iter);
@@ -76,9 +87,23 @@ TrainResult Trainer::run() {
         return result_;
     }
     save_weights();
-    result_.losses = log_->losses();
-    result_.seconds = log_->seconds();
+    if (log_) result_.losses = log_->losses(), result_.seconds = log_->seconds();
     return result_;
+}
+
+// With several ranks: every logged loss becomes the mean over the ranks (each rank's is the mean
+// over its share of the batch), and whether any rank was asked to stop. One all-reduce.
+bool Trainer::average_over_ranks(StepLosses& losses) const {
+    const ProcessGroup& world = ProcessGroup::world();
+    if (world.size() == 1) return interrupt_requested;
+    std::vector<double> values{interrupt_requested ? 1.0 : 0.0, losses.total.item()};
+    for (const Tensor& p : losses.parts) values.push_back(p.item());
+    values = world.sum(values);
+    NoGradGuard no_grad;
+    const double n = double(world.size());
+    losses.total = full({}, values[1] / n);
+    for (size_t i = 0; i < losses.parts.size(); ++i) losses.parts[i] = full({}, values[2 + i] / n);
+    return values[0] > 0;
 }
 
 // ---- one iteration -----------------------------------------------------------------------------
@@ -134,6 +159,7 @@ Tensor Trainer::generator_step(int64_t iter, const Batch& b, StepLosses& losses)
     }
     if (update) {
         backward(total);
+        average_gradients(*net_g_);
         if (o_.grad_clip > 0) clip_gradients(net_g_->parameters(), o_.grad_clip);
         optim_g_->step();
     }
@@ -159,6 +185,7 @@ void Trainer::discriminator_step(int64_t iter, const Batch& b, const Tensor& sr,
         l_fake = gan_loss(fake, gan_type_, false, true);
     }
     backward(l_real + l_fake);
+    average_gradients(*net_d_);
     optim_d_->step();
     NoGradGuard no_grad;
     losses.parts.insert(losses.parts.end(), {l_real.detach(), l_fake.detach(), mean(real.detach()), mean(fake.detach())});
@@ -210,7 +237,7 @@ Trainer::SetScores Trainer::validate_set(const ValSet& set, int64_t iter, bool f
 // metrics.csv (and TensorBoard), the best weights by the first metric of the first set, samples
 // of the first set.
 void Trainer::validate(int64_t iter) {
-    if (val_sets_.empty()) return;
+    if (val_sets_.empty() || !ProcessGroup::world().is_root()) return;
     if (ema_) net_g_val_->load_state_dict(ema_->state());
     net_g_val_->eval();
     std::vector<double> row;
@@ -242,6 +269,7 @@ void Trainer::validate(int64_t iter) {
 
 void Trainer::checkpoint(int64_t iter) {
     state_.iteration = iter;
+    if (!ProcessGroup::world().is_root()) return;
     if (pool_) state_.pool = pool_->state();
     const Trained g{o_.model, net_g_.get(), optim_g_.get()};
     const Trained d{o_.model_d, net_d_.get(), optim_d_.get()};
@@ -251,6 +279,7 @@ void Trainer::checkpoint(int64_t iter) {
 }
 
 void Trainer::save_weights() {
+    if (!ProcessGroup::world().is_root()) return;
     const fs::path run(run_dir_);
     net_g_->save((run / "net_g_latest.safetensors").string(), {{"model", o_.model}});
     if (net_d_) net_d_->save((run / "net_d_latest.safetensors").string(), {{"model", o_.model_d}});
@@ -265,7 +294,10 @@ void Trainer::save_weights() {
 Trainer::Trainer(const TrainOptions& options) : o_(options) {
     check_options(o_);
     gan_type_ = parse_gan_type(o_.gan_type);
+    const ProcessGroup& world = ProcessGroup::world();
     if (o_.threads > 0) omp_set_num_threads(o_.threads);
+    else if (world.local_size() > 1) omp_set_num_threads(std::max(1, omp_get_num_procs() / world.local_size()));  // ranks share the cores
+    if (world.local_size() > 1 && o_.device.is_cuda()) o_.device = Device::cuda(world.local_rank());  // one GPU per rank
     if (o_.device.is_cuda()) gpu::set_precision(o_.precision);
     build_networks();
     build_data();
@@ -312,8 +344,11 @@ void Trainer::build_data() {
         SR_CHECK(!s.paths.hr.empty(), "train: datasets.train has no ground truth (SingleImageDataset only validates)");
         files.push_back(s.paths);
     }
+    const ProcessGroup& world = ProcessGroup::world();
     DataOptions d{.scale = o_.scale, .patch = o_.patch, .batch = o_.batch, .hflip = o_.hflip, .rotation = o_.rotation,
-                  .workers = o_.workers, .cache_mb = o_.cache_mb, .seed = o_.seed};
+                  .workers = o_.workers, .cache_mb = o_.cache_mb, .seed = o_.seed, .first_sample = world.rank() * o_.batch};
+    SR_CHECK(world.size() == 1 || !o_.synthetic(), "train: ", o_.model_type, " runs in one process for now (its degradations and "
+             "training-pair pool are drawn per process); start it without mpirun");
     if (o_.synthetic()) {
         SR_CHECK(o_.crop_pad_size % o_.scale == 0 && o_.crop_pad_size >= o_.patch * o_.scale, "train: crop_pad_size ", o_.crop_pad_size,
                  " must be a multiple of the scale and at least the HR patch ", o_.patch * o_.scale);
@@ -433,11 +468,14 @@ void Trainer::open_run_folder() {
     run_dir_ = run.string();
     latest_ = (run / "checkpoints" / "latest.safetensors").string();
     SR_CHECK(o_.resume_state.empty() || fs::exists(o_.resume_state), "train: path.resume_state '", o_.resume_state, "' does not exist");
-    fs::create_directories(run / "samples");
-    fs::create_directories(run / "checkpoints");
-    lock_ = std::make_unique<FolderLock>(run_dir_, "train: the run folder");
-    for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
-    const std::string from = checkpoint_to_resume(o_, latest_);
+    const bool root = ProcessGroup::world().is_root();  // the other ranks only read the run folder
+    if (root) {
+        fs::create_directories(run / "samples");
+        fs::create_directories(run / "checkpoints");
+        lock_ = std::make_unique<FolderLock>(run_dir_, "train: the run folder");
+        for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
+    }
+    const std::string from = fs::exists(run / "checkpoints") ? checkpoint_to_resume(o_, latest_) : o_.resume_state;
     state_.seed = o_.seed;
     if (!from.empty()) {
         const Trained g{o_.model, net_g_.get(), optim_g_.get()};
@@ -447,12 +485,12 @@ void Trainer::open_run_folder() {
                          : load_checkpoint(from, g, ema_.get(), o_.gan() ? &d : nullptr);
         SR_CHECK(state_.seed == o_.seed, "train: ", from, " was made with seed ", state_.seed, ", this run has seed ", o_.seed,
                  ": its batches would differ. Use --seed ", state_.seed, ", or --restart, or another --name");
-        if (!o_.quiet)
+        if (!o_.quiet && root)
             std::printf("resuming %s from iteration %lld (%s%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str(),
                         basicsr ? ", a BasicSR training state: weights and optimiser continue, batches are srforge's own" : "");
     }
     if (pool_ && !state_.pool.empty()) pool_->load_state(state_.pool);
-    if (state_.iteration >= o_.total_iter) return;  // finished already: run() leaves the folder as it is
+    if (state_.iteration >= o_.total_iter || !root) return;  // finished already: run() leaves the folder as it is
     if (state_.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)
         net_g_->save((run / "net_g_init.safetensors").string(), {{"model", o_.model}, {"seed", std::to_string(o_.seed)}});
     write_file_atomic((run / "config.yaml").string(), options_yaml(o_));

@@ -18,7 +18,9 @@
 // use_tb_logger tb_logger/ (TensorBoard). Starting a run whose folder holds a checkpoint
 // continues it (auto-resume) so exactly that every loss after the restart equals the
 // uninterrupted run's. Ctrl-C saves a checkpoint and stops cleanly; a NaN or infinite loss stops
-// the run with the last good checkpoint left as it was.
+// the run with the last good checkpoint left as it was. Under mpirun the ranks train one model
+// together (train/distributed.h): each its share of the batch, gradients averaged, rank 0 alone
+// writing the run folder.
 #pragma once
 
 #include <memory>
@@ -87,6 +89,7 @@ private:
     Batch next_batch(int64_t iter);
     Tensor generator_step(int64_t iter, const Batch& batch, StepLosses& losses);
     void discriminator_step(int64_t iter, const Batch& batch, const Tensor& sr, StepLosses& losses);
+    bool average_over_ranks(StepLosses& losses) const;
     struct SetScores {
         std::vector<double> metrics;  // metrics_' means, in order
         ImageScores standard;         // PSNR-Y, SSIM-Y, PSNR-RGB (crop_border = scale)

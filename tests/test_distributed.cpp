@@ -1,0 +1,136 @@
+// train/distributed.h: data-parallel training on CPU ranks started by Open MPI's mpirun, against
+// one process of the same global batch; resuming across rank counts; a rank killed mid-run.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "core/file.h"
+#include "core/image_io.h"
+#include "core/safetensors.h"
+#include "test_util.h"
+#include "train/data.h"
+
+using namespace sr;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kOut = fs::temp_directory_path() / "srforge_test_distributed";
+const std::string kTrain = std::string(SR_TOOLS_DIR) + "/train_sr";
+
+// Open MPI refuses root without these (containers and CI run as root); --oversubscribe lets two
+// ranks share fewer cores.
+const std::string kMpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+                            "mpirun --oversubscribe --bind-to none -np 2 ";
+
+std::string run_flags(const std::string& name, int64_t batch, int64_t iters) {
+    return " --data " + std::string(SR_SOURCE_DIR) + "/data/demo --model edsr:num_feat=8,num_block=1,upscale=2 --scale 2 --patch 12" +
+           " --batch " + std::to_string(batch) + " --iters " + std::to_string(iters) +
+           " --val-freq 3 --save-freq 3 --print-freq 1 --val-images 1 --workers 1 --quiet --out " + kOut.string() + " --name " + name;
+}
+
+int shell(const std::string& command) {
+    const int status = std::system((command + " > " + (kOut / "log.txt").string() + " 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// metrics.csv's loss column, one value per logged iteration.
+std::vector<double> losses(const std::string& name) {
+    std::ifstream csv(kOut / name / "metrics.csv");
+    std::string line;
+    std::getline(csv, line);
+    std::vector<double> out;
+    while (std::getline(csv, line)) {
+        std::stringstream row(line);
+        std::string iter, loss;
+        std::getline(row, iter, ',');
+        std::getline(row, loss, ',');
+        if (!loss.empty()) out.push_back(std::stod(loss));
+    }
+    return out;
+}
+
+void check_same_run(const std::string& a, const std::string& b, double tolerance) {
+    CAPTURE(a);
+    CAPTURE(b);
+    const std::vector<double> la = losses(a), lb = losses(b);
+    REQUIRE(la.size() == 6);
+    REQUIRE(lb.size() == la.size());
+    for (size_t i = 0; i < la.size(); ++i) CHECK(std::abs(la[i] - lb[i]) <= tolerance * std::abs(la[i]));
+    const SafetensorsFile wa = read_safetensors((kOut / a / "net_g_latest.safetensors").string());
+    const SafetensorsFile wb = read_safetensors((kOut / b / "net_g_latest.safetensors").string());
+    REQUIRE(wa.tensors.size() == wb.tensors.size());
+    for (size_t i = 0; i < wa.tensors.size(); ++i) CHECK(largest_difference(wa.tensors[i].second, wb.tensors[i].second).worst < tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("data parallel: rank r of N draws samples r B .. r B + B - 1 of one process's batch of N B") {
+    const fs::path root = kOut / "crops";
+    fs::remove_all(root);
+    fs::create_directories(root);
+    std::vector<SamplePaths> files;
+    for (int i = 0; i < 3; ++i) {
+        const std::string path = (root / ("img" + std::to_string(i) + ".png")).string();
+        write_png(path, test_image(20, 24, uint64_t(i + 1)));
+        files.push_back({path, ""});
+    }
+    DataOptions o{.scale = 2, .patch = 4, .batch = 6, .workers = 1, .seed = 9};
+    const auto [lr_all, hr_all] = TrainData(files, o).make_batch(5);
+    o.batch = 3;
+    for (int rank = 0; rank < 2; ++rank) {
+        o.first_sample = rank * 3;
+        const auto [lr, hr] = TrainData(files, o).make_batch(5);
+        CHECK(largest_difference(lr, lr_all.slice(0, rank * 3, rank * 3 + 3)).worst == 0);
+        CHECK(largest_difference(hr, hr_all.slice(0, rank * 3, rank * 3 + 3)).worst == 0);
+    }
+}
+
+TEST_CASE("data parallel: 2 CPU ranks of batch 4 train as 1 process of batch 8, and resume across rank counts") {
+    fs::remove_all(kOut);
+    fs::create_directories(kOut);
+    REQUIRE(shell(kTrain + run_flags("one", 8, 6)) == 0);
+    REQUIRE_MESSAGE(shell(kMpirun + kTrain + run_flags("two", 4, 6)) == 0, read_file((kOut / "log.txt").string()));
+    // Not bit for bit: a rank's gradient sums its 4 samples, then the ranks' sums are added, where
+    // one process sums all 8 in another order. Float rounding is all that differs.
+    check_same_run("one", "two", 1e-5);
+    // Two ranks stop at 3, one process of batch 8 continues; and the other way round.
+    REQUIRE(shell(kMpirun + kTrain + run_flags("two_then_one", 4, 3)) == 0);
+    REQUIRE(shell(kTrain + run_flags("two_then_one", 8, 6)) == 0);
+    check_same_run("one", "two_then_one", 1e-5);
+    REQUIRE(shell(kTrain + run_flags("one_then_two", 8, 3)) == 0);
+    REQUIRE(shell(kMpirun + kTrain + run_flags("one_then_two", 4, 6)) == 0);
+    check_same_run("one", "one_then_two", 1e-5);
+    // Rank 0 alone wrote the run folder: one metrics.csv row per iteration, not two.
+    CHECK(losses("two").size() == 6);
+}
+
+TEST_CASE("data parallel: a rank killed mid-run ends the job promptly; the last checkpoint is whole and the run resumes") {
+    fs::remove_all(kOut);
+    fs::create_directories(kOut);
+    const std::string flags = run_flags("killed", 4, 100000) + " --save-freq 2";
+    const fs::path latest = kOut / "killed" / "checkpoints" / "latest.safetensors";
+    // Start the job, wait for its first checkpoint, kill one rank (the newest train_sr process).
+    const fs::path script = kOut / "kill_a_rank.sh";
+    std::ofstream(script) << "(" << kMpirun << kTrain << flags << ") &\njob=$!\n"
+                          << "for i in $(seq 600); do [ -f " << latest.string() << " ] && break; sleep 0.1; done\n"
+                          << "sleep 0.5\npkill -9 -n -f 'train_sr.*--name killed'\nwait $job\n";
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(shell("timeout 120 bash " + script.string()) != 0);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(100));
+    const std::string log = read_file((kOut / "log.txt").string());
+    CAPTURE(log);
+    CHECK(log.find("signal 9") != std::string::npos);  // mpirun names the rank that was killed
+    // Every checkpoint is whole (written to a temporary file, then renamed), and the run continues.
+    const SafetensorsFile ckpt = read_safetensors(latest.string());
+    const int64_t stopped = std::stoll(ckpt.metadata.at("iteration"));
+    CHECK(stopped >= 2);
+    REQUIRE(shell(kMpirun + kTrain + run_flags("killed", 4, stopped + 2)) == 0);
+    CHECK(std::stoll(read_safetensors(latest.string()).metadata.at("iteration")) == stopped + 2);
+}
