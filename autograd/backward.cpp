@@ -10,6 +10,23 @@ namespace sr {
 
 namespace {
 
+thread_local std::function<void(const Tensor&)>* grad_ready_hook = nullptr;
+
+// For the hook: each leaf, and how many edges of the nodes about to run still lead to it.
+using LeafEdges = std::unordered_map<TensorImpl*, std::pair<std::shared_ptr<TensorImpl>, int>>;
+
+LeafEdges pending_edges_per_leaf(const std::vector<Node*>& order) {
+    LeafEdges count;
+    for (const Node* n : order)
+        for (const Edge& e : n->edges())
+            if (e.leaf) {
+                auto& [leaf, edges] = count[e.leaf.get()];
+                leaf = e.leaf;
+                ++edges;
+            }
+    return count;
+}
+
 void check_grad_shape(const Tensor& g, const Shape& expected, const char* node) {
     SR_CHECK(g.shape() == expected, "backward: ", node, " returned a gradient of shape ", g.shape(),
              " for an input of shape ", expected);
@@ -40,6 +57,16 @@ std::vector<Node*> collect_graph(Node* root) {
 }
 
 }  // namespace
+
+GradReadyHook::GradReadyHook(std::function<void(const Tensor& leaf)> ready) {
+    SR_CHECK(!grad_ready_hook, "GradReadyHook: another hook is active on this thread");
+    grad_ready_hook = new std::function<void(const Tensor&)>(std::move(ready));
+}
+
+GradReadyHook::~GradReadyHook() {
+    delete grad_ready_hook;
+    grad_ready_hook = nullptr;
+}
 
 void backward(const Tensor& root, const Tensor& grad) { backward(std::vector<Tensor>{root}, std::vector<Tensor>{grad}); }
 
@@ -75,6 +102,11 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
         acc = acc.defined() ? acc + seed : seed;
     }
     std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq() > b->seq(); });
+    LeafEdges leaf_edges;
+    if (grad_ready_hook) leaf_edges = pending_edges_per_leaf(order);
+    auto edge_done = [&](const std::shared_ptr<TensorImpl>& leaf) {
+        if (grad_ready_hook && --leaf_edges[leaf.get()].second == 0) (*grad_ready_hook)(Tensor(leaf));
+    };
 
     for (Node* node : order) {
         auto it = pending.find(node);
@@ -89,10 +121,14 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
         for (size_t i = 0; i < input_grads.size(); ++i) {
             const Edge& e = node->edges()[i];
             const Tensor& g = input_grads[i];
-            if (!g.defined() || (!e.node && !e.leaf)) continue;
+            if (!g.defined() || (!e.node && !e.leaf)) {
+                if (e.leaf) edge_done(e.leaf);
+                continue;
+            }
             check_grad_shape(g, e.shape, node->name());
             if (e.leaf) {
                 accumulate_into_leaf(e.leaf, g);
+                edge_done(e.leaf);
                 continue;
             }
             std::vector<Tensor>& slot = pending[e.node.get()];
@@ -106,6 +142,12 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
         node->release();
         node->released_ = true;
     }
+    if (grad_ready_hook)  // leaves behind nodes that no gradient reached: complete now
+        for (auto& [key, entry] : leaf_edges)
+            if (entry.second > 0) {
+                entry.second = 0;
+                (*grad_ready_hook)(Tensor(entry.first));
+            }
 }
 
 void zero_grad(const std::vector<Tensor>& params) {

@@ -60,4 +60,12 @@ void synchronize(int device);
 size_t peak_memory(int device);
 void reset_peak_memory(int device);
 
+// NCCL, for data-parallel training on GPU ranks (train/distributed.h; cuda/nccl.cpp): rank 0 makes
+// the unique id and the caller shares it; then every rank joins one communicator with its GPU,
+// and sums run in place on the default stream, in order with the other kernels.
+constexpr size_t kNcclIdBytes = 128;
+std::string nccl_unique_id();
+void nccl_init(const std::string& id, int rank, int size, int device);
+void nccl_all_reduce_sum(float* data, int64_t n, int device);
+
 }  // namespace sr::gpu

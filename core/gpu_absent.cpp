@@ -24,6 +24,9 @@ void copy_host_to_device(void*, const void*, size_t, int) { no_cuda(); }
 void copy_device_to_host(void*, const void*, size_t, int) { no_cuda(); }
 void copy_device_to_device(void*, const void*, size_t, int) { no_cuda(); }
 void fill(float*, int64_t, float, int) { no_cuda(); }
+std::string nccl_unique_id() { no_cuda(); }
+void nccl_init(const std::string&, int, int, int) { no_cuda(); }
+void nccl_all_reduce_sum(float*, int64_t, int) { no_cuda(); }
 void fill_arange(float*, int64_t, double, double, int) { no_cuda(); }
 void fill_uniform(float*, int64_t, RandomStream, float, float, int) { no_cuda(); }
 void fill_normal(float*, int64_t, RandomStream, float, float, int) { no_cuda(); }

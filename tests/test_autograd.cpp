@@ -8,6 +8,7 @@
 #include "ops/activation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "test_util.h"
 
 using namespace sr;
 
@@ -105,4 +106,29 @@ TEST_CASE("a very long graph is freed without recursion") {
         CHECK(Node::live_count() >= before + 300000);
     }  // dropping y releases 300000 nodes
     CHECK(Node::live_count() == before);
+}
+
+TEST_CASE("GradReadyHook: each leaf reported once, when its gradient is final (DDP's bucket trigger)") {
+    Tensor a = uniform({3}, -1, 1).set_requires_grad(true), b = uniform({3}, -1, 1).set_requires_grad(true);
+    Tensor unused = uniform({3}, -1, 1).set_requires_grad(true);
+    const Tensor h = a * b;               // a reaches the loss along two paths: through h and directly
+    const Tensor loss = sum(h * a + a);   // d/da = 2 a b + 1, d/db = a^2
+    std::vector<std::pair<const void*, std::vector<double>>> reported;
+    {
+        GradReadyHook hook([&](const Tensor& leaf) { reported.push_back({leaf.impl().get(), to_vector(leaf.grad())}); });
+        backward(loss);
+    }
+    REQUIRE(reported.size() == 2);  // a and b once each; `unused` is not in the graph
+    for (const auto& [leaf, grad] : reported) {
+        const Tensor& t = leaf == a.impl().get() ? a : b;
+        CHECK(leaf != unused.impl().get());
+        const std::vector<double> final_grad = to_vector(t.grad());  // what it held when reported is final
+        for (size_t i = 0; i < grad.size(); ++i) CHECK(grad[i] == final_grad[i]);
+    }
+    const std::vector<double> av = to_vector(a), bv = to_vector(b), ga = to_vector(a.grad());
+    for (size_t i = 0; i < 3; ++i) CHECK(ga[i] == doctest::Approx(2 * av[i] * bv[i] + 1));
+    CHECK(error_of([] {
+              GradReadyHook one([](const Tensor&) {});
+              GradReadyHook two([](const Tensor&) {});
+          }).find("another hook") != std::string::npos);
 }

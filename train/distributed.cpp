@@ -1,14 +1,20 @@
 #include "train/distributed.h"
 
+// The C API only: no MPI C++ bindings (deprecated, and noisy under -Wextra).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
-#include <cstdio>
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
-#include "autograd/node.h"
+#include "autograd/backward.h"
 #include "core/error.h"
-#include "ops/layout.h"
+#include "core/factory.h"
+#include "core/gpu.h"
 
 namespace sr {
 
@@ -28,6 +34,8 @@ void check(int status, const char* call) {
     MPI_Error_string(status, text, &length);
     throw Error(std::string("distributed: ") + call + " failed: " + std::string(text, size_t(length)));
 }
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -55,20 +63,6 @@ ProcessGroup::~ProcessGroup() {
     if (mpi_) MPI_Finalize();
 }
 
-void ProcessGroup::average(const std::vector<Tensor>& tensors) const {
-    if (size_ == 1) return;
-    NoGradGuard no_grad;
-    for (const Tensor& t : tensors) {
-        SR_CHECK(t.defined() && (t.dtype() == DType::F32 || t.dtype() == DType::F64), "distributed: only F32/F64 tensors are averaged");
-        Tensor host = t.to(Device::cpu()).contiguous();
-        if (host.identity() == t.identity()) host = t;  // already a contiguous CPU tensor: reduce in place
-        const bool f32 = t.dtype() == DType::F32;
-        void* data = f32 ? static_cast<void*>(host.data<float>()) : static_cast<void*>(host.data<double>());
-        check(MPI_Allreduce(MPI_IN_PLACE, data, int(host.numel()), f32 ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
-        copy_(t, host * (1.0 / double(size_)));
-    }
-}
-
 std::vector<double> ProcessGroup::sum(std::vector<double> values) const {
     if (size_ > 1) check(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
     return values;
@@ -77,6 +71,151 @@ std::vector<double> ProcessGroup::sum(std::vector<double> values) const {
 void ProcessGroup::abort(int code) const {
     if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
     std::exit(code);
+}
+
+// ---- GradientAverager --------------------------------------------------------------------------
+
+struct GradientAverager::Bucket {
+    std::vector<size_t> members;   // indices into params_
+    std::vector<size_t> offsets;   // where each member's gradient starts in the buffer
+    std::vector<bool> had_grad;    // a parameter without a gradient keeps none (Adam skips it)
+    std::vector<float> buffer;     // CPU ranks: summed by MPI
+    Tensor on_gpu;                 // GPU ranks: the same buffer on the GPU, summed by NCCL
+    size_t waiting = 0;            // members whose gradient is not complete yet
+    bool started = false;
+    MPI_Request request = MPI_REQUEST_NULL;
+};
+
+GradientAverager::GradientAverager(std::vector<Tensor> params, double bucket_mb) : params_(std::move(params)) {
+    const size_t limit = size_t(std::max(1.0, bucket_mb * double(1 << 20) / sizeof(float)));
+    for (size_t k = params_.size(); k-- > 0;) {  // the last parameters first: backward completes them first
+        SR_CHECK(params_[k].dtype() == DType::F32, "distributed: gradients are averaged in F32, parameter ", k, " is not");
+        if (buckets_.empty() || buckets_.back()->buffer.size() >= limit) buckets_.push_back(std::make_unique<Bucket>());
+        Bucket& b = *buckets_.back();
+        b.members.push_back(k);
+        b.offsets.push_back(b.buffer.size());
+        b.buffer.resize(b.buffer.size() + size_t(params_[k].numel()));
+        bucket_of_[params_[k].impl().get()] = buckets_.size() - 1;
+    }
+}
+
+GradientAverager::~GradientAverager() = default;
+
+int64_t GradientAverager::bytes_per_call() const {
+    int64_t bytes = 0;
+    for (const auto& b : buckets_) bytes += int64_t(b->buffer.size() * sizeof(float));
+    return bytes;
+}
+
+// A parameter's gradient is complete: its bucket starts when it was the last one missing. Each
+// call also lets MPI move the reductions already started along.
+void GradientAverager::ready(const Tensor& leaf) {
+    auto it = bucket_of_.find(leaf.impl().get());
+    if (it == bucket_of_.end()) return;  // a leaf of another network
+    Bucket& b = *buckets_[it->second];
+    if (--b.waiting == 0) start(b);
+    for (const auto& other : buckets_) {
+        int done = 0;
+        if (other->started && other->request != MPI_REQUEST_NULL) MPI_Test(&other->request, &done, MPI_STATUS_IGNORE);
+    }
+}
+
+// GPU ranks: the bucket's gradients side by side on the GPU, summed by NCCL on the stream the
+// kernels run on (so in order with backward's kernels; the sum is waited for by what reads it).
+// The communicator is made on first use: rank 0's unique id, broadcast over MPI.
+void GradientAverager::start_on_gpu(Bucket& b) {
+    const Device device = params_[b.members[0]].device();
+    if (!nccl_ready_) {
+        const ProcessGroup& world = ProcessGroup::world();
+        std::string id = world.is_root() ? gpu::nccl_unique_id() : std::string(gpu::kNcclIdBytes, '\0');
+        check(MPI_Bcast(id.data(), int(id.size()), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+        gpu::nccl_init(id, world.rank(), world.size(), device.index);
+        nccl_ready_ = true;
+    }
+    if (!b.on_gpu.defined()) b.on_gpu = zeros({int64_t(b.buffer.size())}, {DType::F32, device});
+    float* base = b.on_gpu.data<float>();
+    for (size_t m = 0; m < b.members.size(); ++m) {
+        const Tensor& g = params_[b.members[m]].grad();
+        b.had_grad[m] = g.defined();
+        const size_t n = size_t(params_[b.members[m]].numel());
+        if (g.defined()) {
+            const Tensor c = g.contiguous();
+            gpu::copy_device_to_device(base + b.offsets[m], c.data<float>(), n * sizeof(float), device.index);
+        } else {
+            gpu::fill(base + b.offsets[m], int64_t(n), 0.0f, device.index);
+        }
+    }
+    gpu::nccl_all_reduce_sum(base, int64_t(b.buffer.size()), device.index);
+    b.started = true;
+}
+
+void GradientAverager::start(Bucket& b) {
+    if (params_[b.members[0]].device().is_cuda()) return start_on_gpu(b);
+    for (size_t m = 0; m < b.members.size(); ++m) {
+        const Tensor& g = params_[b.members[m]].grad();
+        b.had_grad[m] = g.defined();
+        float* dst = b.buffer.data() + b.offsets[m];
+        const size_t n = size_t(params_[b.members[m]].numel());
+        if (!g.defined()) {
+            std::fill(dst, dst + n, 0.0f);
+            continue;
+        }
+        const Tensor host = g.to(Device::cpu()).contiguous();
+        std::memcpy(dst, host.data<float>(), n * sizeof(float));
+    }
+    check(MPI_Iallreduce(MPI_IN_PLACE, b.buffer.data(), int(b.buffer.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &b.request),
+          "MPI_Iallreduce");
+    b.started = true;
+}
+
+void GradientAverager::backward(const Tensor& loss) {
+    const ProcessGroup& world = ProcessGroup::world();
+    if (world.size() == 1) return sr::backward(loss);
+    for (auto& b : buckets_) {
+        b->waiting = b->members.size();
+        b->started = false;
+        b->had_grad.assign(b->members.size(), false);
+    }
+    {
+        GradReadyHook hook([this](const Tensor& leaf) { ready(leaf); });
+        sr::backward(loss);
+    }
+    const double t0 = now();
+    for (auto& b : buckets_) {
+        if (!b->started) start(*b);  // parameters the loss did not reach
+        if (!b->on_gpu.defined()) check(MPI_Wait(&b->request, MPI_STATUS_IGNORE), "MPI_Wait");
+    }
+    exposed_seconds_ += now() - t0;
+    ++calls_;
+    const float scale = 1.0f / float(world.size());
+    for (auto& b : buckets_)
+        for (size_t m = 0; m < b->members.size(); ++m) {
+            Tensor& p = params_[b->members[m]];
+            if (!b->had_grad[m]) continue;
+            if (b->on_gpu.defined()) {
+                const int64_t at = int64_t(b->offsets[m]);
+                p.set_grad((b->on_gpu.slice(0, at, at + p.numel()) * double(scale)).reshape(p.shape()));
+                continue;
+            }
+            Tensor avg = Tensor::empty(p.shape(), DType::F32, Device::cpu());
+            const float* src = b->buffer.data() + b->offsets[m];
+            float* dst = avg.data<float>();
+            for (int64_t i = 0; i < p.numel(); ++i) dst[i] = src[i] * scale;
+            p.set_grad(avg.to(p.device()));
+        }
+}
+
+double GradientAverager::blocking_seconds(int repeats) {
+    std::vector<float> all(size_t(bytes_per_call()) / sizeof(float), 1.0f);
+    std::vector<double> times;
+    for (int r = 0; r < repeats; ++r) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        const double t0 = now();
+        check(MPI_Allreduce(MPI_IN_PLACE, all.data(), int(all.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+        times.push_back(now() - t0);
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
 }
 
 }  // namespace sr

@@ -12,11 +12,14 @@
 //   rank 0 alone logs, validates, draws samples and writes checkpoints; a checkpoint does not
 //   depend on N, so a run may resume with another number of ranks.
 //
-// A process started without mpirun is a world of one and never initialises MPI. Gradients are
-// summed with MPI_Allreduce (Open MPI, Debian's libopenmpi-dev) on CPU memory; CUDA tensors pass
-// through host memory.
+// A process started without mpirun is a world of one and never initialises MPI. CPU ranks sum
+// gradients with MPI (Open MPI, Debian's libopenmpi-dev), GPU ranks with NCCL (from the CUDA
+// toolkit; its unique id travels over MPI). GradientAverager overlaps that with backward, as
+// DDP's buckets do.
 #pragma once
 
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "core/tensor.h"
@@ -37,9 +40,6 @@ public:
     int local_size() const { return local_size_; }  // ranks on this machine, which share its cores
     int local_rank() const { return local_rank_; }  // this rank among them: its GPU with --device cuda
 
-    // Each tensor summed over the ranks and divided by size(), in place. The sum of two ranks is
-    // the same bits on both (a + b = b + a); MPI's reduction order decides beyond that.
-    void average(const std::vector<Tensor>& tensors) const;
     // Each value summed over the ranks.
     std::vector<double> sum(std::vector<double> values) const;
     // Ends every rank of the job with `code` (a rank that fails must not leave the others waiting
@@ -50,6 +50,44 @@ private:
     ProcessGroup();
     int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0;
     bool mpi_ = false;
+};
+
+// backward() with the gradients of `params` averaged over the ranks, overlapped with it, as
+// PyTorch's DistributedDataParallel: the parameters are cut into buckets of about bucket_mb, in
+// reverse order (the order backward completes them: the last layers first). The moment every
+// gradient of a bucket is complete (autograd/backward.h GradReadyHook), the bucket is copied into
+// one buffer and its all-reduce starts (MPI_Iallreduce) while backward goes on; after backward the
+// rest is waited for and the averages are written back. Alone, it is plain backward(). A sum of
+// two ranks is the same bits on both (a + b = b + a), so their weights stay identical; beyond two,
+// MPI's reduction order decides. F32 gradients.
+//
+//   textbook form, without overlap: backward(loss); world.average(every parameter's gradient)
+class GradientAverager {
+public:
+    explicit GradientAverager(std::vector<Tensor> params, double bucket_mb = 25);
+    ~GradientAverager();
+    void backward(const Tensor& loss);
+
+    // Seconds spent after backward waiting for all-reduces to finish, summed over the calls, and
+    // the all-reduced bytes per call: how much of the communication backward did not hide.
+    double exposed_seconds() const { return exposed_seconds_; }
+    int64_t calls() const { return calls_; }
+    int64_t bytes_per_call() const;
+    // One blocking all-reduce of all the gradient bytes, the median of `repeats`: the time the
+    // overlap has to hide (what exposed_seconds would be per call without it).
+    double blocking_seconds(int repeats = 5);
+
+private:
+    struct Bucket;
+    void ready(const Tensor& leaf);
+    void start(Bucket& bucket);
+    void start_on_gpu(Bucket& bucket);
+    std::vector<Tensor> params_;
+    std::vector<std::unique_ptr<Bucket>> buckets_;
+    std::unordered_map<const void*, size_t> bucket_of_;  // parameter (its TensorImpl) -> bucket
+    double exposed_seconds_ = 0;
+    int64_t calls_ = 0;
+    bool nccl_ready_ = false;
 };
 
 }  // namespace sr

@@ -37,6 +37,7 @@ namespace sr {
 
 class DeviceBatches;
 class FolderLock;
+class GradientAverager;
 class Ema;
 class Network;
 class PairPool;
@@ -90,6 +91,7 @@ private:
     Tensor generator_step(int64_t iter, const Batch& batch, StepLosses& losses);
     void discriminator_step(int64_t iter, const Batch& batch, const Tensor& sr, StepLosses& losses);
     bool average_over_ranks(StepLosses& losses) const;
+    void report_overlap();
     struct SetScores {
         std::vector<double> metrics;  // metrics_' means, in order
         ImageScores standard;         // PSNR-Y, SSIM-Y, PSNR-RGB (crop_border = scale)
@@ -103,6 +105,7 @@ private:
     TrainOptions o_;
     std::shared_ptr<Network> net_g_, net_g_val_, net_d_;
     std::unique_ptr<Adam> optim_g_, optim_d_;
+    std::unique_ptr<GradientAverager> averager_g_, averager_d_;  // backward, gradients averaged over the ranks
     std::unique_ptr<Ema> ema_;
     std::unique_ptr<PixelLoss> pixel_loss_;
     std::unique_ptr<PerceptualLoss> perceptual_;
