@@ -12,20 +12,34 @@ namespace {
 
 thread_local std::function<void(const Tensor&)>* grad_ready_hook = nullptr;
 
-// For the hook: each leaf, and how many edges of the nodes about to run still lead to it.
-using LeafEdges = std::unordered_map<TensorImpl*, std::pair<std::shared_ptr<TensorImpl>, int>>;
-
-LeafEdges pending_edges_per_leaf(const std::vector<Node*>& order) {
-    LeafEdges count;
-    for (const Node* n : order)
-        for (const Edge& e : n->edges())
-            if (e.leaf) {
-                auto& [leaf, edges] = count[e.leaf.get()];
-                leaf = e.leaf;
-                ++edges;
+// For the hook: counts, for each leaf, the edges of the nodes about to run that still lead to it,
+// and reports the leaf when the count reaches zero (or at the end, for edges that never ran).
+class LeafReporter {
+public:
+    explicit LeafReporter(const std::vector<Node*>& order) {
+        if (!grad_ready_hook) return;
+        for (const Node* n : order)
+            for (const Edge& e : n->edges())
+                if (e.leaf) {
+                    auto& [leaf, edges] = leaves_[e.leaf.get()];
+                    leaf = e.leaf;
+                    ++edges;
+                }
+    }
+    void edge_done(const std::shared_ptr<TensorImpl>& leaf) {
+        if (grad_ready_hook && --leaves_[leaf.get()].second == 0) (*grad_ready_hook)(Tensor(leaf));
+    }
+    void finish() {
+        for (auto& [key, entry] : leaves_)
+            if (entry.second > 0) {
+                entry.second = 0;
+                (*grad_ready_hook)(Tensor(entry.first));
             }
-    return count;
-}
+    }
+
+private:
+    std::unordered_map<TensorImpl*, std::pair<std::shared_ptr<TensorImpl>, int>> leaves_;
+};
 
 void check_grad_shape(const Tensor& g, const Shape& expected, const char* node) {
     SR_CHECK(g.shape() == expected, "backward: ", node, " returned a gradient of shape ", g.shape(),
@@ -102,11 +116,7 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
         acc = acc.defined() ? acc + seed : seed;
     }
     std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq() > b->seq(); });
-    LeafEdges leaf_edges;
-    if (grad_ready_hook) leaf_edges = pending_edges_per_leaf(order);
-    auto edge_done = [&](const std::shared_ptr<TensorImpl>& leaf) {
-        if (grad_ready_hook && --leaf_edges[leaf.get()].second == 0) (*grad_ready_hook)(Tensor(leaf));
-    };
+    LeafReporter reporter(order);
 
     for (Node* node : order) {
         auto it = pending.find(node);
@@ -122,13 +132,13 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
             const Edge& e = node->edges()[i];
             const Tensor& g = input_grads[i];
             if (!g.defined() || (!e.node && !e.leaf)) {
-                if (e.leaf) edge_done(e.leaf);
+                if (e.leaf) reporter.edge_done(e.leaf);
                 continue;
             }
             check_grad_shape(g, e.shape, node->name());
             if (e.leaf) {
                 accumulate_into_leaf(e.leaf, g);
-                edge_done(e.leaf);
+                reporter.edge_done(e.leaf);
                 continue;
             }
             std::vector<Tensor>& slot = pending[e.node.get()];
@@ -142,12 +152,7 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
         node->release();
         node->released_ = true;
     }
-    if (grad_ready_hook)  // leaves behind nodes that no gradient reached: complete now
-        for (auto& [key, entry] : leaf_edges)
-            if (entry.second > 0) {
-                entry.second = 0;
-                (*grad_ready_hook)(Tensor(entry.first));
-            }
+    reporter.finish();  // leaves behind nodes that no gradient reached are complete now
 }
 
 void zero_grad(const std::vector<Tensor>& params) {
