@@ -87,10 +87,13 @@ struct GradientAverager::Bucket {
 };
 
 GradientAverager::GradientAverager(std::vector<Tensor> params, double bucket_mb) : params_(std::move(params)) {
-    const size_t limit = size_t(std::max(1.0, bucket_mb * double(1 << 20) / sizeof(float)));
+    // As DDP: a small first bucket (1 MB), so that communication starts early, then bucket_mb.
+    auto elements = [](double mb) { return size_t(std::max(1.0, mb * double(1 << 20) / sizeof(float))); };
+    const size_t first_limit = std::min(elements(1), elements(bucket_mb)), limit = elements(bucket_mb);
     for (size_t k = params_.size(); k-- > 0;) {  // the last parameters first: backward completes them first
         SR_CHECK(params_[k].dtype() == DType::F32, "distributed: gradients are averaged in F32, parameter ", k, " is not");
-        if (buckets_.empty() || buckets_.back()->buffer.size() >= limit) buckets_.push_back(std::make_unique<Bucket>());
+        if (buckets_.empty() || buckets_.back()->buffer.size() >= (buckets_.size() == 1 ? first_limit : limit))
+            buckets_.push_back(std::make_unique<Bucket>());
         Bucket& b = *buckets_.back();
         b.members.push_back(k);
         b.offsets.push_back(b.buffer.size());
@@ -181,6 +184,11 @@ void GradientAverager::backward(const Tensor& loss) {
         sr::backward(loss);
     }
     const double t0 = now();
+    for (auto& b : buckets_) {  // the all-reduces that finished while backward ran: hidden by it
+        int done = 0;
+        if (b->started && !b->on_gpu.defined()) check(MPI_Test(&b->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        if (done) hidden_bytes_ += int64_t(b->buffer.size() * sizeof(float));
+    }
     for (auto& b : buckets_) {
         if (!b->started) start(*b);  // parameters the loss did not reach
         if (!b->on_gpu.defined()) check(MPI_Wait(&b->request, MPI_STATUS_IGNORE), "MPI_Wait");

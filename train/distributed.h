@@ -53,8 +53,8 @@ private:
 };
 
 // backward() with the gradients of `params` averaged over the ranks, overlapped with it, as
-// PyTorch's DistributedDataParallel: the parameters are cut into buckets of about bucket_mb, in
-// reverse order (the order backward completes them: the last layers first). The moment every
+// PyTorch's DistributedDataParallel: the parameters are cut into buckets of about bucket_mb (the
+// first of 1 MB), in reverse order (the order backward completes them: the last layers first). The moment every
 // gradient of a bucket is complete (autograd/backward.h GradReadyHook), the bucket is copied into
 // one buffer and its all-reduce starts (MPI_Iallreduce) while backward goes on; after backward the
 // rest is waited for and the averages are written back. Alone, it is plain backward(). A sum of
@@ -73,6 +73,8 @@ public:
     double exposed_seconds() const { return exposed_seconds_; }
     int64_t calls() const { return calls_; }
     int64_t bytes_per_call() const;
+    // Bytes whose all-reduce had finished when backward did, summed over the calls (CPU ranks).
+    int64_t hidden_bytes() const { return hidden_bytes_; }
     // One blocking all-reduce of all the gradient bytes, the median of `repeats`: the time the
     // overlap has to hide (what exposed_seconds would be per call without it).
     double blocking_seconds(int repeats = 5);
@@ -86,7 +88,7 @@ private:
     std::vector<std::unique_ptr<Bucket>> buckets_;
     std::unordered_map<const void*, size_t> bucket_of_;  // parameter (its TensorImpl) -> bucket
     double exposed_seconds_ = 0;
-    int64_t calls_ = 0;
+    int64_t calls_ = 0, hidden_bytes_ = 0;
     bool nccl_ready_ = false;
 };
 

@@ -83,15 +83,18 @@ TrainResult Trainer::run() {
     return result_;
 }
 
-// How much of the generator's all-reduce backward hid: the wait after backward per step, against
-// a blocking all-reduce of the same bytes (measured now, on every rank).
+// How much of the generator's all-reduce backward hid: the share of its bytes reduced before
+// backward ended, and the wait after it per step (which also holds the ranks' skew: the time a
+// rank waits for a slower one), against a blocking all-reduce of the same bytes, measured now.
 void Trainer::report_overlap() {
-    const double blocking = averager_g_->blocking_seconds();
-    if (!ProcessGroup::world().is_root() || averager_g_->calls() == 0) return;  // printed even with --quiet, as the results are
-    const double exposed = averager_g_->exposed_seconds() / double(averager_g_->calls());
-    std::printf("all-reduce of the generator's gradients: %.3f MB per step, %.2f ms of it after backward, %.2f ms blocking: %.0f%% hidden\n",
-                double(averager_g_->bytes_per_call()) / 1e6, 1e3 * exposed, 1e3 * blocking,
-                blocking > 0 ? std::clamp(100.0 * (1 - exposed / blocking), 0.0, 100.0) : 0.0);
+    const double blocking = averager_g_->blocking_seconds();  // on every rank: it is collective
+    const GradientAverager& a = *averager_g_;
+    if (!ProcessGroup::world().is_root() || a.calls() == 0) return;  // printed even with --quiet, as the results are
+    const double total = double(a.bytes_per_call()) * double(a.calls());
+    std::printf("all-reduce of the generator's gradients: %.3f MB per step, %.0f%% of it done before backward ended; "
+                "%.2f ms per step waited after backward, %.2f ms for a blocking all-reduce\n",
+                double(a.bytes_per_call()) / 1e6, total > 0 ? 100.0 * double(a.hidden_bytes()) / total : 0.0,
+                1e3 * a.exposed_seconds() / double(a.calls()), 1e3 * blocking);
 }
 
 // With several ranks: every logged loss becomes the mean over the ranks (each rank's is the mean
