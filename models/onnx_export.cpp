@@ -38,6 +38,8 @@ private:
                      int64_t stride_w, int64_t dilation_h, int64_t dilation_w, int64_t groups);
     std::string activation(const std::string& x, int kind, double slope);
     void dense_block(const TraceRecord& r);
+    void instance_norm(const TraceRecord& r);
+    void conv_transpose(const TraceRecord& r);
     void pixel_unshuffle(const TraceRecord& r);
     void resize(const TraceRecord& r, bool linear);
 
@@ -222,6 +224,32 @@ void Exporter::pixel_unshuffle(const TraceRecord& r) {
     bind(r.output, node("Gather", {s2d, indices}, [](onnx::NodeProto* n) { int_attr(n, "axis", 1); }));
 }
 
+// InstanceNormalization needs a scale and a bias: ones and zeros when the norm has none (CycleGAN's).
+void Exporter::instance_norm(const TraceRecord& r) {
+    const int64_t C = r.inputs[0].size(1);
+    const bool affine = r.inputs[1].defined();
+    const std::string scale = affine ? constant(r.inputs[1], {C}, "in_scale") : floats(std::vector<float>(size_t(C), 1.0f), {C}, "in_scale");
+    const std::string bias = affine ? constant(r.inputs[2], {C}, "in_bias") : floats(std::vector<float>(size_t(C), 0.0f), {C}, "in_bias");
+    bind(r.output, node("InstanceNormalization", {name_of(r.inputs[0]), scale, bias},
+                        [&](onnx::NodeProto* n) { float_attr(n, "epsilon", r.attrs.at("eps")); }));
+}
+
+// ConvTranspose has PyTorch's weight layout [C_in, C_out / groups, kH, kW] and output_padding.
+void Exporter::conv_transpose(const TraceRecord& r) {
+    auto a = [&](const char* k) { return int64_t(r.attrs.at(k)); };
+    const Tensor& w = r.inputs[1];
+    std::vector<std::string> inputs{name_of(r.inputs[0]), name_of(w)};
+    if (r.inputs[2].defined()) inputs.push_back(name_of(r.inputs[2]));
+    bind(r.output, node("ConvTranspose", inputs, [&](onnx::NodeProto* n) {
+        ints_attr(n, "kernel_shape", {w.size(2), w.size(3)});
+        ints_attr(n, "pads", {a("pad_h"), a("pad_w"), a("pad_h"), a("pad_w")});
+        ints_attr(n, "strides", {a("stride_h"), a("stride_w")});
+        ints_attr(n, "dilations", {a("dilation_h"), a("dilation_w")});
+        ints_attr(n, "output_padding", {a("output_pad_h"), a("output_pad_w")});
+        int_attr(n, "group", r.attrs.count("groups") ? a("groups") : 1);
+    }));
+}
+
 // upsample_nearest: floor(asymmetric) as PyTorch's nearest; upsample_bilinear: align_corners=False.
 void Exporter::resize(const TraceRecord& r, bool linear) {
     const float f = float(linear ? r.attrs.at("factor") : r.attrs.at("r"));
@@ -273,6 +301,12 @@ void Exporter::add_op(const TraceRecord& r) {
         SR_CHECK(a("training") == 0, "onnx export: batch norm in training mode (export runs the network in eval mode)");
         simple("BatchNormalization", {in(0), in(1), in(2), in(3), in(4)}, [&](onnx::NodeProto* n) { float_attr(n, "epsilon", a("eps")); });
     } else if (op == "residual_dense_block") dense_block(r);
+    else if (op == "reflection_pad2d") {  // ONNX pads: begin of each axis, then end of each axis
+        const std::vector<int64_t> pads{0, 0, int64_t(a("top")), int64_t(a("left")), 0, 0, int64_t(a("bottom")), int64_t(a("right"))};
+        simple("Pad", {in(0), int64_constant(g_, "pads_" + std::to_string(counter_++), pads)},
+               [](onnx::NodeProto* n) { string_attr(n, "mode", "reflect"); });
+    } else if (op == "instance_norm2d") instance_norm(r);
+    else if (op == "conv_transpose2d") conv_transpose(r);
     else fail("onnx export: no ONNX form for op '", op, "' yet");
 }
 

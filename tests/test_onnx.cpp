@@ -64,7 +64,9 @@ TEST_CASE("every generator exports to ONNX and onnxruntime gives srforge's outpu
     const char* fixtures[] = {"edsr_x2",        "edsr_x3",        "edsr_x4_res0.1",     "msrresnet_x2",     "msrresnet_x3",
                               "msrresnet_x4",   "rdn_x2",         "rdn_x3",             "rdn_x4",           "rdn_isr_ups_x2",
                               "rdn_isr_shuffle_x3", "rrdn_x2",    "rrdn_x4",            "rrdbnet_x1",       "rrdbnet_x2",
-                              "rrdbnet_x4",     "srresnet_x2_eval", "srresnet_x4_eval", "srvgg_compact_x4", "srvgg_compact_x2_lrelu"};
+                              "rrdbnet_x4",     "srresnet_x2_eval", "srresnet_x4_eval", "srvgg_compact_x4", "srvgg_compact_x2_lrelu",
+                              // CycleGAN's generators (they take and give [-1, 1]; the comparison does not mind)
+                              "resnet_generator_train", "resnet_generator_down1", "resnet_generator_full_res", "resnet_generator_no_norm"};
     for (const char* name : fixtures) {
         CAPTURE(name);
         const SafetensorsFile f = read_safetensors(kModels + name + ".safetensors");
