@@ -58,22 +58,16 @@ TrainResult CycleGanTrainer::run() {
         result_.iterations = iter;
 
         const bool stop = stop_requested();  // read once: a Ctrl-C right now still gets its checkpoint
-        const bool validating = iter % o_.val_freq == 0 || iter == o_.total_iter;
-        const bool saving = iter % o_.save_freq == 0 || iter == o_.total_iter || stop;
+        const IterationPlan plan = plan_iteration(o_, iter, stop);
         log_->flush("The last good checkpoint (iteration " + std::to_string(state_.iteration) + ") is left as it was in " + latest_ + ".");
-        if (validating) validate(iter);
-        if (saving) checkpoint(iter);
+        if (plan.validating) validate(iter);
+        if (plan.saving) checkpoint(iter);
         if (stop) {
-            result_.interrupted = true;
-            if (!o_.quiet) std::fprintf(stderr, "\ninterrupted: checkpoint saved at iteration %lld; run again to continue\n", (long long)iter);
+            report_stop(result_, iter, o_.quiet);
             break;
         }
     }
-    if (result_.iterations == 0) {  // finished already: nothing is trained, logged or written
-        result_.iterations = state_.iteration;
-        result_.already_finished = true;
-        return result_;
-    }
+    if (finished_already(result_, state_)) return result_;  // nothing is trained, logged or written
     save_weights();
     result_.losses = log_->losses();
     result_.seconds = log_->seconds();

@@ -79,7 +79,8 @@ struct GradientAverager::Bucket {
     std::vector<size_t> members;   // indices into params_
     std::vector<size_t> offsets;   // where each member's gradient starts in the buffer
     std::vector<bool> had_grad;    // a parameter without a gradient keeps none (Adam skips it)
-    std::vector<float> buffer;     // CPU ranks: summed by MPI
+    size_t count = 0;              // gradient values in the bucket
+    std::vector<float> buffer;     // CPU ranks: the bucket's gradients side by side, summed by MPI
     Tensor on_gpu;                 // GPU ranks: the same buffer on the GPU, summed by NCCL
     size_t waiting = 0;            // members whose gradient is not complete yet
     bool started = false;
@@ -92,21 +93,23 @@ GradientAverager::GradientAverager(std::vector<Tensor> params, double bucket_mb)
     const size_t first_limit = std::min(elements(1), elements(bucket_mb)), limit = elements(bucket_mb);
     for (size_t k = params_.size(); k-- > 0;) {  // the last parameters first: backward completes them first
         SR_CHECK(params_[k].dtype() == DType::F32, "distributed: gradients are averaged in F32, parameter ", k, " is not");
-        if (buckets_.empty() || buckets_.back()->buffer.size() >= (buckets_.size() == 1 ? first_limit : limit))
+        if (buckets_.empty() || buckets_.back()->count >= (buckets_.size() == 1 ? first_limit : limit))
             buckets_.push_back(std::make_unique<Bucket>());
         Bucket& b = *buckets_.back();
         b.members.push_back(k);
-        b.offsets.push_back(b.buffer.size());
-        b.buffer.resize(b.buffer.size() + size_t(params_[k].numel()));
+        b.offsets.push_back(b.count);
+        b.count += size_t(params_[k].numel());
         bucket_of_[params_[k].impl().get()] = buckets_.size() - 1;
     }
+    for (auto& b : buckets_)  // GPU ranks keep theirs on the GPU (start_on_gpu)
+        if (params_[b->members[0]].device().is_cpu()) b->buffer.resize(b->count);
 }
 
 GradientAverager::~GradientAverager() = default;
 
 int64_t GradientAverager::bytes_per_call() const {
     int64_t bytes = 0;
-    for (const auto& b : buckets_) bytes += int64_t(b->buffer.size() * sizeof(float));
+    for (const auto& b : buckets_) bytes += int64_t(b->count * sizeof(float));
     return bytes;
 }
 
@@ -135,7 +138,7 @@ void GradientAverager::start_on_gpu(Bucket& b) {
         gpu::nccl_init(id, world.rank(), world.size(), device.index);
         nccl_ready_ = true;
     }
-    if (!b.on_gpu.defined()) b.on_gpu = zeros({int64_t(b.buffer.size())}, {DType::F32, device});
+    if (!b.on_gpu.defined()) b.on_gpu = zeros({int64_t(b.count)}, {DType::F32, device});
     float* base = b.on_gpu.data<float>();
     for (size_t m = 0; m < b.members.size(); ++m) {
         const Tensor& g = params_[b.members[m]].grad();
@@ -148,7 +151,7 @@ void GradientAverager::start_on_gpu(Bucket& b) {
             gpu::fill(base + b.offsets[m], int64_t(n), 0.0f, device.index);
         }
     }
-    gpu::nccl_all_reduce_sum(base, int64_t(b.buffer.size()), device.index);
+    gpu::nccl_all_reduce_sum(base, int64_t(b.count), device.index);
     b.started = true;
 }
 
@@ -187,7 +190,7 @@ void GradientAverager::backward(const Tensor& loss) {
     for (auto& b : buckets_) {  // the all-reduces that finished while backward ran: hidden by it
         int done = 0;
         if (b->started && !b->on_gpu.defined()) check(MPI_Test(&b->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-        if (done) hidden_bytes_ += int64_t(b->buffer.size() * sizeof(float));
+        if (done) hidden_bytes_ += int64_t(b->count * sizeof(float));
     }
     for (auto& b : buckets_) {
         if (!b->started) start(*b);  // parameters the loss did not reach

@@ -60,23 +60,17 @@ TrainResult Trainer::run() {
         if (log_) log_->add(std::move(losses));
         result_.iterations = iter;
 
-        const bool validating = iter % o_.val_freq == 0 || iter == o_.total_iter;
-        const bool saving = iter % o_.save_freq == 0 || iter == o_.total_iter || stop;
-        if (log_ && (o_.device.is_cpu() || iter % o_.print_freq == 0 || validating || saving))
+        const IterationPlan plan = plan_iteration(o_, iter, stop);
+        if (log_ && (o_.device.is_cpu() || iter % o_.print_freq == 0 || plan.validating || plan.saving))
             log_->flush("The last good checkpoint (iteration " + std::to_string(state_.iteration) + ") is left as it was in " + latest_ + ".");
-        if (validating) validate(iter);
-        if (saving) checkpoint(iter);
+        if (plan.validating) validate(iter);
+        if (plan.saving) checkpoint(iter);
         if (stop) {
-            result_.interrupted = true;
-            if (!o_.quiet) std::fprintf(stderr, "\ninterrupted: checkpoint saved at iteration %lld; run again to continue\n", (long long)iter);
+            report_stop(result_, iter, o_.quiet);
             break;
         }
     }
-    if (result_.iterations == 0) {  // the run had finished already: nothing is trained, logged or written
-        result_.iterations = state_.iteration;
-        result_.already_finished = true;
-        return result_;
-    }
+    if (finished_already(result_, state_)) return result_;  // nothing is trained, logged or written
     save_weights();
     if (log_) result_.losses = log_->losses(), result_.seconds = log_->seconds();
     if (ProcessGroup::world().size() > 1) report_overlap();
@@ -518,6 +512,23 @@ TrainResult train(const TrainOptions& options) {
 }
 
 bool stop_requested() { return interrupt_requested; }
+
+IterationPlan plan_iteration(const TrainOptions& o, int64_t iter, bool stop) {
+    const bool last = iter == o.total_iter;
+    return {iter % o.val_freq == 0 || last, iter % o.save_freq == 0 || last || stop};
+}
+
+void report_stop(TrainResult& result, int64_t iter, bool quiet) {
+    result.interrupted = true;
+    if (!quiet) std::fprintf(stderr, "\ninterrupted: checkpoint saved at iteration %lld; run again to continue\n", (long long)iter);
+}
+
+bool finished_already(TrainResult& result, const RunState& state) {
+    if (result.iterations != 0) return false;
+    result.iterations = state.iteration;
+    result.already_finished = true;
+    return true;
+}
 
 void install_interrupt_handler() { std::signal(SIGINT, on_interrupt); }
 

@@ -131,6 +131,16 @@ TrainResult train(const TrainOptions& options);
 // Has Ctrl-C asked the running loop to checkpoint and stop?
 bool stop_requested();
 
+// What every training loop (Trainer's, CycleGanTrainer's) does around an iteration, in one place:
+// whether iteration `iter` validates and saves (the last one does both; a stop saves), the
+// message of a stop, and, after the loop, the result of a run that had nothing left to do.
+struct IterationPlan {
+    bool validating, saving;
+};
+IterationPlan plan_iteration(const TrainOptions& options, int64_t iter, bool stop);
+void report_stop(TrainResult& result, int64_t iter, bool quiet);
+bool finished_already(TrainResult& result, const RunState& state);  // true (and result says so) when no iteration ran
+
 // The checkpoint a run continues from: path.resume_state, else (unless --restart) the run folder's
 // latest, else (a folder whose latest was lost) its newest checkpoints/iter_N; empty for a fresh start.
 std::string checkpoint_to_resume(const TrainOptions& options, const std::string& latest);
