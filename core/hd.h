@@ -32,9 +32,12 @@ SR_HD inline float cos(float x) { return ::cosf(x); }
 SR_HD inline double cos(double x) { return ::cos(x); }
 SR_HD inline float abs(float x) { return ::fabsf(x); }
 SR_HD inline double abs(double x) { return ::fabs(x); }
+SR_HD inline float erf(float x) { return ::erff(x); }
+SR_HD inline double erf(double x) { return ::erf(x); }
 #else
 using std::abs;
 using std::cos;
+using std::erf;
 using std::exp;
 using std::log;
 using std::log1p;

@@ -67,6 +67,9 @@ Tensor sigmoid(const Tensor& x) { return pointwise("sigmoid", Sigmoid{}, Sigmoid
 // y = tanh x; dL/dx = g (1 - y^2)
 Tensor tanh(const Tensor& x) { return pointwise("tanh", Tanh{}, TanhGrad{}, Save::Output, x); }
 
+// y = x Phi(x); dL/dx = g (Phi(x) + x phi(x))
+Tensor gelu(const Tensor& x) { return pointwise("gelu", Gelu{}, GeluGrad{}, Save::Input, x); }
+
 // y = min(max(x, lo), hi); dL/dx = g [lo <= x <= hi]
 Tensor clamp(const Tensor& x, double lo, double hi) {
     SR_CHECK(lo <= hi, "clamp: expects lo <= hi, got lo=", lo, " hi=", hi);
@@ -124,6 +127,7 @@ std::vector<OpSpec> activation_specs() {
         prelu_spec,
         unary("sigmoid", [](const Tensor& x) { return sigmoid(x * 4.0); }, "4x scaled input", nullptr),
         unary("tanh", [](const Tensor& x) { return tanh(x * 2.0); }, "2x scaled input", nullptr),
+        unary("gelu", [](const Tensor& x) { return gelu(x * 3.0); }, "3x scaled input", nullptr),
         clamp_spec,
     };
 }

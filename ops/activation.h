@@ -11,6 +11,8 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor prelu(const Tensor& x, const Tensor& weight);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+// The exact (erf) GELU of nn.GELU(), as the transformer MLPs use it: x Phi(x).
+Tensor gelu(const Tensor& x);
 Tensor clamp(const Tensor& x, double lo, double hi);
 
 }  // namespace sr

@@ -93,6 +93,20 @@ struct TanhGrad {
     template <class T> SR_HD T operator()(T y, T g) const { return g * (T(1) - y * y); }
 };
 
+// GELU in its exact form, as nn.GELU(): x Phi(x) with Phi the standard normal CDF,
+// Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+struct Gelu {
+    template <class T> SR_HD T operator()(T x) const { return T(0.5) * x * (T(1) + hd::erf(x * T(0.70710678118654752440))); }
+};
+// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+struct GeluGrad {
+    template <class T> SR_HD T operator()(T x, T g) const {
+        const T cdf = T(0.5) * (T(1) + hd::erf(x * T(0.70710678118654752440)));
+        const T pdf = hd::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+        return g * (cdf + x * pdf);
+    }
+};
+
 struct Clamp {
     double lo, hi;
     template <class T> SR_HD T operator()(T x) const { return x < T(lo) ? T(lo) : (x > T(hi) ? T(hi) : x); }

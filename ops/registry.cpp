@@ -24,6 +24,13 @@ std::vector<OpSpec> pool_specs();
 std::vector<OpSpec> pad_specs();
 std::vector<OpSpec> instance_norm_specs();
 std::vector<OpSpec> conv_transpose2d_specs();
+std::vector<OpSpec> layer_norm_specs();
+std::vector<OpSpec> softmax_specs();
+std::vector<OpSpec> matmul_specs();
+std::vector<OpSpec> index_select_specs();
+std::vector<OpSpec> window_specs();
+std::vector<OpSpec> attention_specs();
+std::vector<OpSpec> drop_path_specs();
 
 const std::vector<OpSpec>& op_registry() {
     static const std::vector<OpSpec> registry = [] {
@@ -31,7 +38,8 @@ const std::vector<OpSpec>& op_registry() {
         for (auto specs : {layout_specs, elementwise_specs, activation_specs, reduce_specs, linear_specs, conv2d_specs,
                            concat_specs, pixel_shuffle_specs, upsample_specs, batch_norm_specs, spectral_norm_specs,
                            dense_block_specs, loss_specs, gan_loss_specs, ssim_specs, pool_specs, pad_specs,
-                           instance_norm_specs, conv_transpose2d_specs}) {
+                           instance_norm_specs, conv_transpose2d_specs, layer_norm_specs, softmax_specs, matmul_specs,
+                           index_select_specs, window_specs, attention_specs, drop_path_specs}) {
             for (OpSpec& s : specs()) {
                 const size_t slash = s.file.find_last_of('/');
                 if (slash != std::string::npos) s.file = s.file.substr(slash + 1);

@@ -14,6 +14,12 @@
 #include "core/factory.h"
 #include "core/safetensors.h"
 #include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/index_select.h"
+#include "ops/layer_norm.h"
+#include "ops/matmul.h"
+#include "ops/softmax.h"
+#include "ops/window.h"
 #include "ops/batch_norm.h"
 #include "ops/conv_transpose2d.h"
 #include "ops/instance_norm.h"
@@ -121,6 +127,21 @@ const std::map<std::string, RefFn>& reference_cases() {
         {"conv_transpose2d_k4_s2x3_groups2", simple([](const Tensors& in) {
              return Tensors{conv_transpose2d(in[0], in[1], Tensor(), {.stride = {2, 3}, .padding = {1, 0}, .groups = 2})};
          })},
+        {"gelu", simple([](const Tensors& in) { return Tensors{gelu(in[0])}; })},
+        {"layer_norm", simple([](const Tensors& in) { return Tensors{layer_norm(in[0], in[1], in[2])}; })},
+        {"layer_norm_no_affine", simple([](const Tensors& in) { return Tensors{layer_norm(in[0], Tensor(), Tensor())}; })},
+        {"softmax", simple([](const Tensors& in) { return Tensors{softmax(in[0])}; })},
+        {"matmul_batched", simple([](const Tensors& in) { return Tensors{matmul(in[0], in[1])}; })},
+        {"roll_hw", simple([](const Tensors& in) { return Tensors{roll(roll(in[0], -2, 1), 3, 2)}; })},
+        {"index_select_rows", simple([](const Tensors& in) {
+             return Tensors{index_select(in[0], std::make_shared<const RowIndex>(std::vector<int64_t>{4, 0, 2, 0, 1, 4, 4, 2}, 5))};
+         })},
+        {"window_partition_2", simple([](const Tensors& in) { return Tensors{window_partition(in[0], 2)}; })},
+        {"window_reverse_2", simple([](const Tensors& in) { return Tensors{window_reverse(in[0], 2, 6, 4)}; })},
+        {"window_attention",
+         simple([](const Tensors& in) { return Tensors{window_attention(in[0], in[1], in[2], in[3], Tensor(), 1 / std::sqrt(3.0))}; })},
+        {"window_attention_masked",
+         simple([](const Tensors& in) { return Tensors{window_attention(in[0], in[1], in[2], in[3], in[4], 1 / std::sqrt(3.0))}; })},
     };
     return cases;
 }
@@ -232,6 +253,30 @@ TEST_CASE("residual dense block equals its composition from conv, activation and
     check_close(fused_grads[1], wf.grad(), 1e-12, "dense block dL/dfusion weight");
     check_close(fused_grads[2], bf.grad(), 1e-12, "dense block dL/dfusion bias");
     for (int64_t i = 0; i < L; ++i) check_close(fused_grads[3 + i], w[i].grad(), 1e-12, "dense block dL/dW_i");
+}
+
+TEST_CASE("fused window attention equals its composition from matmul and softmax, in float32, at SwinIR's sizes") {
+    // 2 images x 4 windows of 8 x 8 tokens, 3 heads of 10: the lightweight SwinIR's geometry.
+    Generator gen(9);
+    const int64_t B_ = 8, heads = 3, N = 64, d = 10, windows = 4;
+    auto leaf = [&](const Shape& s) { return uniform(s, -1, 1, {}, &gen).set_requires_grad(true); };
+    Tensor q = leaf({B_, heads, N, d}), k = leaf({B_, heads, N, d}), v = leaf({B_, heads, N, d}), bias = leaf({heads, N, N});
+    Tensor mask = zeros({windows, N, N});
+    for (int64_t w = 1; w < windows; ++w)
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t j = 0; j < N; ++j)
+                if ((i < N / 2) != (j < N / 2)) mask.data<float>()[(w * N + i) * N + j] = -100.0f;
+    const Tensor gout = uniform({B_, heads, N, d}, -1, 1, {}, &gen);
+    Tensors results[2];
+    for (int fused = 0; fused < 2; ++fused) {
+        Tensor out = fused ? window_attention(q, k, v, bias, mask, 1 / std::sqrt(double(d)))
+                           : window_attention_reference(q, k, v, bias, mask, 1 / std::sqrt(double(d)));
+        backward(out, gout);
+        results[fused] = {out, q.grad(), k.grad(), v.grad(), bias.grad()};
+        zero_grad({q, k, v, bias});
+    }
+    const char* what[] = {"output", "dL/dq", "dL/dk", "dL/dv", "dL/dbias"};
+    for (int i = 0; i < 5; ++i) check_close(results[1][i], results[0][i], 1e-5, std::string("window attention ") + what[i]);
 }
 
 namespace {

@@ -176,6 +176,47 @@ case("conv_transpose2d_s2_p1_op1_bias", [rand(2, 3, 4, 5), rand(3, 2, 3, 3), ran
 case("conv_transpose2d_k4_s2x3_groups2", [rand(1, 4, 3, 4), rand(4, 1, 4, 4)],
      lambda x, w: F.conv_transpose2d(x, w, None, stride=(2, 3), padding=(1, 0), groups=2))
 
+# ---- transformer ops (SwinIR, HAT, DRCT), appended last for the same reason ----
+case("gelu", [rand(2, 3, 5, 7) * 3], lambda x: F.gelu(x))  # exact (erf) form, as nn.GELU()
+case("layer_norm", [rand(2, 5, 7) * 2 + 0.3, rand(7), rand(7)], lambda x, w, b: F.layer_norm(x, (7,), w, b, eps=1e-5))
+case("layer_norm_no_affine", [rand(3, 6)], lambda x: F.layer_norm(x, (6,), eps=1e-5))
+case("softmax", [rand(2, 3, 4, 9) * 3], lambda x: torch.softmax(x, -1))
+case("matmul_batched", [rand(2, 3, 4, 5), rand(2, 3, 5, 6)], lambda a, b: a @ b)
+case("roll_hw", [rand(2, 5, 6, 3)], lambda x: torch.roll(x, shifts=(-2, 3), dims=(1, 2)))
+case("index_select_rows", [rand(5, 3)], lambda t: t[torch.tensor([4, 0, 2, 0, 1, 4, 4, 2])])
+
+
+def window_partition(x, w):  # SwinIR's, followed by the .view(-1, w * w, C) of its callers
+    B, H, W, C = x.shape
+    return x.view(B, H // w, w, W // w, w, C).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, w * w, C)
+
+
+def window_reverse(windows, w, H, W):
+    B = windows.shape[0] // ((H // w) * (W // w))
+    return windows.view(B, H // w, W // w, w, w, -1).permute(0, 1, 3, 2, 4, 5).contiguous().view(B, H, W, -1)
+
+
+case("window_partition_2", [rand(2, 6, 4, 3)], lambda x: window_partition(x, 2))
+case("window_reverse_2", [rand(12, 4, 3)], lambda x: window_reverse(x, 2, 6, 4))
+
+
+def swin_attention(q, k, v, bias, mask, scale):  # SwinIR's WindowAttention.forward after the qkv split
+    attn = (q * scale) @ k.transpose(-2, -1) + bias.unsqueeze(0)
+    if mask is not None:
+        B_, heads, N, _ = attn.shape
+        nW = mask.shape[0]
+        attn = (attn.view(B_ // nW, nW, heads, N, N) + mask.unsqueeze(1).unsqueeze(0)).view(-1, heads, N, N)
+    return torch.softmax(attn, -1) @ v
+
+
+shifted_mask = torch.zeros(4, 6, 6, dtype=torch.float64)
+shifted_mask[1:, :3, 3:] = -100.0
+shifted_mask[1:, 3:, :3] = -100.0
+case("window_attention", [rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(2, 6, 6)],
+     lambda q, k, v, b: swin_attention(q, k, v, b, None, 3 ** -0.5))
+case("window_attention_masked", [rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(2, 6, 6), shifted_mask],
+     lambda q, k, v, b, m: swin_attention(q, k, v, b, m, 3 ** -0.5), grad=[True, True, True, True, False])
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "ops.safetensors")
 safetensors_np.save(os.path.normpath(out), cases, {"generator": "tools/reference/make_op_fixtures.py",
                                                    "torch": torch.__version__})
