@@ -8,6 +8,7 @@
 #include "ops/batch_norm.h"
 #include "ops/conv_transpose2d.h"
 #include "ops/instance_norm.h"
+#include "ops/layer_norm.h"
 #include "ops/linear.h"
 #include "ops/spectral_norm.h"
 
@@ -78,6 +79,18 @@ Linear::Linear(int64_t in, int64_t out, bool b) {
 Tensor Linear::operator()(const Tensor& x) const {
     if (active_counter) FlopCounter::add(this, 2.0 * double(x.numel()) * double(weight.size(0)));
     return linear(x, weight, bias);
+}
+
+LayerNorm::LayerNorm(int64_t dim, double eps_) : eps(eps_) {
+    weight = add_parameter("weight", ones({dim}));
+    bias = add_parameter("bias", zeros({dim}));
+}
+
+Tensor LayerNorm::operator()(const Tensor& x) const { return layer_norm(x, weight, bias, eps); }
+
+Tensor trunc_normal(const Shape& shape, double stddev) {
+    NoGradGuard no_grad;
+    return clamp(normal(shape, 0.0, stddev), -2.0, 2.0);
 }
 
 BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_) : eps(eps_), momentum(momentum_) {

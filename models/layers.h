@@ -7,6 +7,7 @@
 //                it: weight_orig, bias; buffers weight_u, weight_v
 //   ConvTranspose2d  weight [in, out, k, k] (PyTorch's order for transposed kernels), bias [out]
 //   InstanceNorm2d   nothing by default (affine=False, as CycleGAN uses it); affine: weight, bias [C]
+//   LayerNorm    weight (ones), bias (zeros) [D]: normalises the last dimension (transformer tokens)
 // Initialisation is PyTorch's default (uniform +-1/sqrt(fan_in) for weights and biases) unless a
 // model re-initialises (init_kaiming_scaled, as BasicSR's default_init_weights).
 #pragma once
@@ -92,6 +93,19 @@ public:
     Tensor weight, bias;  // undefined unless affine
     double eps;
 };
+
+class LayerNorm : public Module {
+public:
+    explicit LayerNorm(int64_t dim, double eps = 1e-5);
+    Tensor operator()(const Tensor& x) const;
+    std::string type_name() const override { return "LayerNorm"; }
+    Tensor weight, bias;
+    double eps;
+};
+
+// timm's trunc_normal_(std=0.02) of the transformers' Linear weights and position tables: normal,
+// clipped to [-2, 2] (absolute bounds, as timm's defaults: never reached at this deviation).
+Tensor trunc_normal(const Shape& shape, double stddev);
 
 // BasicSR's default_init_weights for a convolution: Kaiming normal (fan_in, ReLU gain) times
 // `scale`, bias `bias_fill`.

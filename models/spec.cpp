@@ -13,26 +13,40 @@
 
 namespace sr {
 
+namespace {
+
+// "a=1,depths=[6,6],b=x" -> {"a=1", "depths=[6,6]", "b=x"}: commas inside brackets belong to a list.
+std::vector<std::string> spec_items(const std::string& rest, const std::string& spec) {
+    std::vector<std::string> items(1);
+    int depth = 0;
+    for (char c : rest) {
+        if (c == '[') ++depth;
+        if (c == ']') SR_CHECK(--depth >= 0, "model spec: ']' without '[' in '", spec, "'");
+        if (c == ',' && depth == 0) {
+            items.emplace_back();
+            continue;
+        }
+        items.back() += c;
+    }
+    SR_CHECK(depth == 0, "model spec: '[' without ']' in '", spec, "'");
+    return items;
+}
+
+}  // namespace
+
 ModelArgs::ModelArgs(const std::string& spec) : spec_(spec) {
     const size_t colon = spec.find(':');
     name_ = spec.substr(0, colon);
     SR_CHECK(!name_.empty(), "model spec: no model name in '", spec, "'");
     if (colon == std::string::npos) return;
-    const std::string rest = spec.substr(colon + 1);
-    size_t start = 0;
-    while (start <= rest.size()) {
-        const size_t comma = rest.find(',', start);
-        const std::string item = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty()) {
-            const size_t eq = item.find('=');
-            SR_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "model spec: expected key=value, got '", item,
-                     "' in '", spec, "'");
-            const std::string key = item.substr(0, eq);
-            SR_CHECK(!values_.count(key), "model spec: key '", key, "' given twice in '", spec, "'");
-            values_[key] = item.substr(eq + 1);
-        }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
+    for (const std::string& item : spec_items(spec.substr(colon + 1), spec)) {
+        if (item.empty()) continue;
+        const size_t eq = item.find('=');
+        SR_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "model spec: expected key=value, got '", item, "' in '",
+                 spec, "'");
+        const std::string key = item.substr(0, eq);
+        SR_CHECK(!values_.count(key), "model spec: key '", key, "' given twice in '", spec, "'");
+        values_[key] = item.substr(eq + 1);
     }
 }
 
@@ -91,6 +105,28 @@ std::vector<double> ModelArgs::numbers(const std::string& key, const std::vector
     return out;
 }
 
+std::vector<int64_t> ModelArgs::integers(const std::string& key, const std::vector<int64_t>& fallback) {
+    const std::string* v = find(key);
+    if (!v) return fallback;
+    SR_CHECK(v->size() >= 2 && v->front() == '[' && v->back() == ']', name_, ": ", key,
+             " must be a list written as in Python, e.g. [6,6,6,6], got '", *v, "'");
+    std::vector<int64_t> out;
+    const std::string inner = v->substr(1, v->size() - 2);
+    for (size_t start = 0; start <= inner.size() && !inner.empty();) {
+        const size_t end = std::min(inner.find(',', start), inner.size());
+        std::string part = inner.substr(start, end - start);
+        part.erase(0, part.find_first_not_of(' '));
+        int64_t value = 0;
+        const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+        SR_CHECK(!part.empty() && ec == std::errc() && ptr == part.data() + part.size(), name_, ": ", key,
+                 " must be a list of integers, got '", *v, "'");
+        out.push_back(value);
+        start = end + 1;
+    }
+    SR_CHECK(!out.empty(), name_, ": ", key, " must not be an empty list");
+    return out;
+}
+
 void ModelArgs::check_all_used() const {
     for (const auto& [key, value] : values_) {
         if (asked_.count(key)) continue;
@@ -109,6 +145,7 @@ void ModelArgs::check_all_used() const {
 #include "models/rrdbnet.h"
 #include "models/srresnet.h"
 #include "models/srvgg.h"
+#include "models/swinir.h"
 #include "models/vgg.h"
 
 namespace sr {
@@ -138,6 +175,7 @@ const Entry kModels[] = {
     {"vgg19", build<Vgg19Features>},
     {"resnet_generator", build<ResnetGenerator>},
     {"patchgan_discriminator", build<PatchGanDiscriminator>},
+    {"swinir", build<SwinIR>},
 };
 
 }  // namespace
@@ -167,14 +205,12 @@ namespace {
 std::pair<std::string, std::map<std::string, std::string>> spec_parts(const std::string& spec) {
     const size_t colon = spec.find(':');
     std::map<std::string, std::string> args;
-    const std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
-    for (size_t start = 0; start < rest.size();) {
-        const size_t end = std::min(rest.find(',', start), rest.size());
-        const std::string item = rest.substr(start, end - start);
-        const size_t eq = item.find('=');
-        args[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
-        start = end + 1;
-    }
+    if (colon != std::string::npos)
+        for (const std::string& item : spec_items(spec.substr(colon + 1), spec)) {
+            if (item.empty()) continue;
+            const size_t eq = item.find('=');
+            args[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+        }
     return {spec.substr(0, colon), args};
 }
 

@@ -26,6 +26,8 @@ public:
     std::string text(const std::string& key, const std::string& fallback);
     // A list written with '/' between values ("rgb_mean=0.4488/0.4371/0.4040").
     std::vector<double> numbers(const std::string& key, const std::vector<double>& fallback);
+    // A list of integers written as in Python ("depths=[6,6,6,6]").
+    std::vector<int64_t> integers(const std::string& key, const std::vector<int64_t>& fallback);
     // After the model has read its keys: an error for any key it never asked for.
     void check_all_used() const;
 
@@ -38,7 +40,7 @@ private:
 
 // The models srforge knows, by spec name: edsr, rdn, rrdn, rrdbnet, msrresnet, srresnet, srvgg_compact,
 // vgg_discriminator, unet_discriminator_sn, vgg19, and CycleGAN's resnet_generator and
-// patchgan_discriminator (models/cyclegan.h).
+// patchgan_discriminator (models/cyclegan.h), and the transformer swinir (models/swinir.h).
 std::shared_ptr<Network> make_model(const std::string& spec);
 std::vector<std::string> model_names();
 

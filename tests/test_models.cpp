@@ -93,6 +93,16 @@ TEST_CASE("published parameter counts") {
     CHECK(make_model("resnet_generator")->parameter_count() == 11378179);             // CycleGAN resnet_9blocks
     CHECK(make_model("resnet_generator:n_blocks=6")->parameter_count() == 7837699);   // resnet_6blocks
     CHECK(make_model("patchgan_discriminator")->parameter_count() == 2764737);        // the 70x70 PatchGAN
+    // SwinIR's three published x4 models (counts of the official class, README: classical 11.9M).
+    CHECK(make_model("swinir:upscale=4,img_size=48,window_size=8,embed_dim=180,depths=[6,6,6,6,6,6],"
+                     "num_heads=[6,6,6,6,6,6],mlp_ratio=2,upsampler=pixelshuffle")
+              ->parameter_count() == 11900199);
+    CHECK(make_model("swinir:upscale=4,img_size=64,window_size=8,embed_dim=60,depths=[6,6,6,6],num_heads=[6,6,6,6],"
+                     "mlp_ratio=2,upsampler=pixelshuffledirect")
+              ->parameter_count() == 929628);
+    CHECK(make_model("swinir:upscale=4,img_size=64,window_size=8,embed_dim=240,depths=[6,6,6,6,6,6,6,6,6],"
+                     "num_heads=[8,8,8,8,8,8,8,8,8],mlp_ratio=2,upsampler=nearest+conv,resi_connection=3conv")
+              ->parameter_count() == 28013059);
 }
 
 TEST_CASE("state dict names follow the reference implementations") {
@@ -120,6 +130,15 @@ TEST_CASE("state dict names follow the reference implementations") {
     CHECK(gen[gen.size() - 6].second.shape() == Shape{16, 8, 3, 3});
     CHECK(gen.back().first == "model.26.bias");
     CHECK(make_model("patchgan_discriminator:ndf=4")->state_dict().back().first == "model.11.bias");
+    // SwinIR, in the official state dict's order: a module's own tensors before its children's, so a
+    // shifted block's attn_mask comes before its norm1.
+    const NamedTensors swin = make_model("swinir:img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2]")->state_dict();
+    CHECK(swin[2].first == "patch_embed.norm.weight");
+    CHECK(swin[6].first == "layers.0.residual_group.blocks.0.attn.relative_position_bias_table");
+    CHECK(swin[7].first == "layers.0.residual_group.blocks.0.attn.relative_position_index");
+    CHECK(swin[18].first == "layers.0.residual_group.blocks.1.attn_mask");
+    CHECK(swin[18].second.shape() == Shape{4, 16, 16});
+    CHECK(swin.back().first == "conv_last.bias");
 }
 
 TEST_CASE("loading reports missing, unexpected and mis-shaped tensors; save and load round trip") {

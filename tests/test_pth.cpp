@@ -85,6 +85,7 @@ TEST_CASE("checkpoints in the field's wrappers load into srforge's networks and 
     check_network("edsr_legacy", kPth + "edsr_legacy.pth");                  // a plain OrderedDict, legacy format
     check_network("rrdbnet_ema_legacy", kPth + "rrdbnet_ema_legacy.pth");    // params_ema chosen over params
     check_network("srresnet_state_dict", kPth + "srresnet_state_dict.pth");  // state_dict, BN counters, _orig_mod.
+    check_network("swinir_params", kPth + "swinir_params.pth");  // I64 relative_position_index, attn_mask buffers
     CHECK(read_pth(kPth + "rrdbnet_ema_legacy.pth").metadata.at("state_dict_key") == "params_ema");
     CHECK(read_pth(kPth + "srresnet_state_dict.pth").at("conv1.0.weight").shape().size() == 4);  // prefix gone
     // A chosen key, as param_key_g: params is another network here.

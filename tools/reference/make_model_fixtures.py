@@ -57,6 +57,16 @@ CASES = [
     ("resnet_generator_no_norm", "resnet_generator:ngf=4,n_blocks=2,n_downsampling=0,norm=none", (2, 3, 7, 6), "train"),
     ("patchgan_discriminator_train", "patchgan_discriminator:ndf=4,n_layers=3", (2, 3, 48, 40), "train"),
     ("patchgan_discriminator_n2", "patchgan_discriminator:ndf=3,n_layers=2", (1, 3, 20, 24), "eval"),
+    # SwinIR: an input of img_size (the blocks use their attn_mask buffers), others not multiples of
+    # the window (reflect-padded, masks computed for the padded size), every upsampler.
+    ("swinir_classical_x2", "swinir:upscale=2,img_size=8,window_size=4,embed_dim=12,depths=[2,2],num_heads=[3,2],"
+     "mlp_ratio=2,drop_path_rate=0,upsampler=pixelshuffle", (2, 3, 8, 8), "train"),
+    ("swinir_lightweight_x3_odd", "swinir:upscale=3,img_size=8,window_size=4,embed_dim=8,depths=[3],num_heads=[2],"
+     "mlp_ratio=1.5,drop_path_rate=0,upsampler=pixelshuffledirect", (1, 3, 7, 10), "eval"),
+    ("swinir_real_x4_3conv", "swinir:upscale=4,img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2],"
+     "drop_path_rate=0,upsampler=nearest+conv,resi_connection=3conv", (1, 3, 6, 5), "eval"),
+    ("swinir_denoise_gray", "swinir:upscale=1,in_chans=1,img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2],"
+     "drop_path_rate=0,img_range=255", (1, 1, 9, 8), "eval"),
 ]
 
 

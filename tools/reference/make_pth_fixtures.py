@@ -10,6 +10,8 @@ so the tests need no PyTorch.
     srresnet_state_dict.pth   Lornatang: {"state_dict": ..., "epoch": 7, "best_psnr": 28.5}, batch
                               norm with its I64 num_batches_tracked, "_orig_mod." prefixes
     srvgg_params.pth          Real-ESRGAN's compact network as realesr-general-x4v3 ships: {"params": ...}
+    swinir_params.pth         SwinIR as its releases ship: {"params": ...}, with the I64
+                              relative_position_index and the attn_mask buffers
   dtypes.pth      every storage type, a transposed view, two views of one storage, an offset
   malicious.pth   an object whose unpickling would call os.system: must be refused, never run
   model_object.pth  a whole pickled nn.Module (torch.save(model)): refused, with advice
@@ -77,6 +79,17 @@ def networks():
     compact = randomise(models.SRVGGNetCompact(num_feat=8, num_conv=3, upscale=4), 5)
     save({"params": compact.state_dict()}, "srvgg_params.pth")
     save_io(compact, "srvgg_params", "srvgg_compact:num_feat=8,num_conv=3,upscale=4", (1, 3, 5, 4), 15)
+
+    spec = "swinir:upscale=2,img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2],mlp_ratio=2,upsampler=pixelshuffle"
+    swin = models.build(spec)
+    masks = {n: b.clone() for n, b in swin.named_buffers() if n.endswith("attn_mask")}
+    randomise(swin, 6)
+    with torch.no_grad():  # the masks stay masks
+        for n, b in swin.named_buffers():
+            if n in masks:
+                b.copy_(masks[n])
+    save({"params": swin.state_dict()}, "swinir_params.pth")
+    save_io(swin, "swinir_params", spec, (1, 3, 8, 8), 16)
 
 
 def dtypes():

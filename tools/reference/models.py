@@ -2,14 +2,20 @@
 published architectures (BasicSR's EDSR, RRDBNet, MSRResNet, VGGStyleDiscriminator and
 UNetDiscriminatorSN; EDSR-PyTorch's RDN; idealo ISR's RDN and RRDN, re-expressed in PyTorch with
 TensorFlow's depth_to_space; the SRGAN SRResNet as Lornatang/SRGAN-PyTorch names it; torchvision's
-VGG19 features). Parameter names are the reference implementations', so state dicts are
+VGG19 features; SwinIR in transformers.py). Parameter names are the reference implementations', so state dicts are
 interchangeable with srforge's models. `build(spec)` takes srforge's spec strings.
 """
 import math
+import os
+import re
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import transformers  # noqa: E402  (SwinIR, beside this file)
 
 
 def conv(i, o, k=3, stride=1, bias=True):
@@ -376,6 +382,8 @@ class VGG19Features(nn.Module):
 
 # ---- srforge spec strings -----------------------------------------------------------------------------
 def _value(text):
+    if text.startswith("[") and text.endswith("]"):
+        return [_value(part) for part in text[1:-1].split(",")]
     if text in ("true", "false"):
         return text == "true"
     if "/" in text and all(part.replace(".", "").replace("-", "").isdigit() for part in text.split("/")):
@@ -483,11 +491,13 @@ class NLayerDiscriminator(nn.Module):
 
 def build(spec):
     name, _, rest = spec.partition(":")
-    kwargs = {k: _value(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item)}
+    items = re.findall(r"([^,=]+)=(\[[^\]]*\]|[^,]*)", rest)  # commas inside [...] belong to a list
+    kwargs = {k: _value(v) for k, v in items}
     classes = {"edsr": EDSR, "rdn": RDN, "rrdn": RRDN, "rrdbnet": RRDBNet, "msrresnet": MSRResNet, "srresnet": SRResNet,
                "srvgg_compact": SRVGGNetCompact,
                "vgg_discriminator": VGGStyleDiscriminator, "unet_discriminator_sn": UNetDiscriminatorSN, "vgg19": VGG19Features,
-               "resnet_generator": ResnetGenerator, "patchgan_discriminator": NLayerDiscriminator}
+               "resnet_generator": ResnetGenerator, "patchgan_discriminator": NLayerDiscriminator,
+               "swinir": transformers.SwinIR}
     if name == "rrdn" and "scale" in kwargs:
         kwargs["x"] = kwargs.pop("scale")
     return classes[name](**kwargs)
