@@ -54,6 +54,7 @@ Tensor WindowAttention::operator()(const Tensor& x, const Tensor& mask) const {
     const std::vector<Tensor> parts = split(qkv, {1, 1, 1}, 0);
     auto head_view = [&](const Tensor& t) { return t.reshape({B_, heads_, N, d}); };
     const Tensor bias = index_select(table_, index_).reshape({N, N, heads_}).permute({2, 0, 1});
+    FlopCounter::add(this, 4.0 * double(B_) * double(N) * double(N) * double(C));  // Q K^T and P V
     const Tensor out = window_attention(head_view(parts[0]), head_view(parts[1]), head_view(parts[2]), bias, mask, scale_);
     return (*proj_)(out.permute({0, 2, 1, 3}).reshape({B_, N, C}));
 }

@@ -2,7 +2,9 @@
 // tools/bench/bench_torch.py writes them in PyTorch (so both sides time the same layers):
 // EDSR-baseline (BasicSR EDSR, 64 features, 16 blocks), RDN (EDSR-PyTorch RDN) and RRDBNet
 // (BasicSR, ESRGAN's generator). Only the layer structure matters for timing; initialisation is
-// uniform +-1/sqrt(fan_in), made on the CPU and moved to the benchmark's device.
+// uniform +-1/sqrt(fan_in), made on the CPU and moved to the benchmark's device. Networks that
+// models/ has (the transformers) are timed as models/ builds them (ModelNet); bench_torch.py runs
+// tools/reference's definitions of the same.
 #pragma once
 
 #include <vector>
@@ -14,6 +16,8 @@
 #include "ops/dense_block.h"
 #include "ops/pixel_shuffle.h"
 #include "ops/upsample.h"
+#include "models/layers.h"
+#include "models/spec.h"
 
 namespace sr::bench {
 
@@ -52,6 +56,26 @@ protected:
 
 public:
     void stop_counting() { counting_ = false; }
+};
+
+// A network of models/, by spec string; FLOPs from its FlopCounter (convolutions, linear layers,
+// attention products).
+class ModelNet : public Net {
+public:
+    ModelNet(const std::string& spec, Device device) : Net(device), model_(make_model(spec)) {
+        model_->to(device);
+        params = model_->parameters();
+    }
+    Tensor forward(const Tensor& x) override {
+        if (!counting_) return model_->forward(x);
+        FlopCounter counter;
+        Tensor y = model_->forward(x);
+        forward_flops += counter.total();
+        return y;
+    }
+
+private:
+    std::shared_ptr<Network> model_;
 };
 
 // BasicSR EDSR: sub_mean, conv_first, num_block x (conv-ReLU-conv, res_scale), conv_after_body +

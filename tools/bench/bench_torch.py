@@ -25,16 +25,31 @@ except ImportError:
     sys.exit("bench_torch.py needs PyTorch: run it with /usr/bin/python3 (Debian python3-torch)")
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import transformers  # noqa: E402  (tools/reference: SwinIR as srforge's models/ builds it)
+
+# sr_bench's kSwinIRLight.
+SWINIR_LIGHT = dict(upscale=4, img_size=64, window_size=8, embed_dim=60, depths=[6] * 4, num_heads=[6] * 4, mlp_ratio=2,
+                    upsampler="pixelshuffledirect", drop_path_rate=0.0)
+
+
 class Counter:
-    """Counts forward conv FLOPs with hooks on the first call."""
+    """Counts forward FLOPs with hooks on the first call: convolutions, linear layers and window
+    attention's two products, as srforge's FlopCounter."""
 
     def __init__(self, model):
         self.flops = 0
-        self.handles = [m.register_forward_hook(self.hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+        kinds = (nn.Conv2d, nn.Linear, transformers.WindowAttention)
+        self.handles = [m.register_forward_hook(self.hook) for m in model.modules() if isinstance(m, kinds)]
 
     def hook(self, m, inputs, out):
         x = inputs[0]
-        self.flops += 2 * x.shape[0] * m.out_channels * out.shape[2] * out.shape[3] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+        if isinstance(m, nn.Linear):
+            self.flops += 2 * x.numel() * m.out_features
+        elif isinstance(m, transformers.WindowAttention):
+            self.flops += 4 * x.shape[0] * x.shape[1] * x.shape[1] * x.shape[2]
+        else:
+            self.flops += 2 * x.shape[0] * m.out_channels * out.shape[2] * out.shape[3] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
 
     def remove(self):
         for h in self.handles:
@@ -170,7 +185,8 @@ def benchmarks(dev):
 
     train_rows = [("edsr_baseline_x4_train", lambda: EDSR(64, 16, 4), 16, 48, 4),
                   ("rdn_tiny_x2_train", lambda: RDN(32, 4, 4, 32), 8, 24, 2),
-                  ("rrdbnet_x4_train", lambda: RRDBNet(64, 23, 32), 4, 32, 4)]
+                  ("rrdbnet_x4_train", lambda: RRDBNet(64, 23, 32), 4, 32, 4),
+                  ("swinir_light_x4_train", lambda: transformers.SwinIR(**SWINIR_LIGHT), 4, 32, 4)]
     if dev.type == "cuda":  # the papers' networks with their published batch and LR patch sizes
         train_rows += [("rdn_x2_paper_train", lambda: RDN(64, 16, 8, 64), 16, 32, 2),
                        ("rrdbnet_x4_paper_train", lambda: RRDBNet(64, 23, 32), 16, 32, 4)]

@@ -9,6 +9,13 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "compare.sh: /usr/bin/python3 cannot import torch; install Debian's python3-torch" >&2
   exit 1
 fi
+# Debian's PyTorch does its matrix products (linear layers, attention) through the libblas.so.3
+# alternative: the netlib reference BLAS unless OpenBLAS is installed, which would make PyTorch
+# several times slower than it is for anyone who installed a fast BLAS.
+if ! readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | grep -q openblas; then
+  echo "compare.sh: PyTorch would use the reference BLAS; install libopenblas-dev for a fair comparison" >&2
+  exit 1
+fi
 tools/setup.sh > /dev/null
 out=$(mktemp -d)
 build/tools/sr_bench --json "$@" | tee "$out/srforge.jsonl" >&2
