@@ -79,12 +79,13 @@ SR_HD void biased_softmax(T* s, const T* bias, const T* mask, int64_t D) {
     softmax(s, s, D);
 }
 
-// Row r of attention scores [B_, heads, N, N] (B_ = batch x windows): where its bias row starts in
-// [heads, N, N] and its mask row in [windows, N, N]; window b of the batch uses mask b mod windows.
+// Row r of attention scores [B_, heads, Nq, Nk] (B_ = batch x windows; Nq queries, Nk keys):
+// where its bias row starts in [heads, Nq, Nk] and its mask row in [windows, Nq, Nk]; window b of
+// the batch uses mask b mod windows.
 struct AttentionRow {
-    int64_t heads, N, windows;
-    SR_HD int64_t bias_offset(int64_t r) const { return (r / N % heads * N + r % N) * N; }
-    SR_HD int64_t mask_offset(int64_t r) const { return (r / (N * heads) % windows * N + r % N) * N; }
+    int64_t heads, Nq, Nk, windows;
+    SR_HD int64_t bias_offset(int64_t r) const { return (r / Nq % heads * Nq + r % Nq) * Nk; }
+    SR_HD int64_t mask_offset(int64_t r) const { return (r / (Nq * heads) % windows * Nq + r % Nq) * Nk; }
 };
 
 }  // namespace sr::rowwise

@@ -1,6 +1,7 @@
 // Kernels of cuda/attention.h. One thread per row, running the row function of core/rows.h that
 // the CPU runs too: simple and deterministic. (A warp per row would read rows coalesced; that is
 // for when a GPU profile shows these kernels matter next to the GEMMs.)
+#include "core/overlap_windows.h"
 #include "core/rows.h"
 #include "cuda/attention.h"
 #include "cuda/check.h"
@@ -32,7 +33,7 @@ __global__ void softmax_backward_kernel(const float* y, const float* g, float* d
 
 __global__ void biased_softmax_kernel(float* s, const float* bias, const float* mask, int64_t rows, rowwise::AttentionRow at) {
     for (int64_t r = global_index(); r < rows; r += grid_stride())
-        rowwise::biased_softmax(s + r * at.N, bias + at.bias_offset(r), mask ? mask + at.mask_offset(r) : nullptr, at.N);
+        rowwise::biased_softmax(s + r * at.Nk, bias + at.bias_offset(r), mask ? mask + at.mask_offset(r) : nullptr, at.Nk);
 }
 
 __global__ void gather_rows_kernel(const float* x, const int64_t* index, float* y, int64_t n, int64_t C) {
@@ -47,6 +48,18 @@ __global__ void scatter_add_rows_kernel(const float* gy, const int64_t* order, c
         for (int64_t k = starts[r]; k < starts[r + 1]; ++k) sum += gy[order[k] * C + c];
         gx[e] = static_cast<float>(sum);
     }
+}
+
+__global__ void overlapping_windows_forward_kernel(const float* x, float* y, OverlapWindows geo) {
+    for (int64_t o = global_index(); o < geo.output_numel(); o += grid_stride()) {
+        const int64_t from = geo.source(o);
+        y[o] = from < 0 ? 0.0f : x[from];
+    }
+}
+
+__global__ void overlapping_windows_backward_kernel(const float* gy, float* gx, OverlapWindows geo) {
+    const int64_t n = geo.B * geo.H * geo.W * geo.C;
+    for (int64_t e = global_index(); e < n; e += grid_stride()) gx[e] = static_cast<float>(geo.gradient(gy, e));
 }
 
 }  // namespace
@@ -81,12 +94,12 @@ void softmax_backward(const float* y, const float* g, float* dx, int64_t rows, i
     check_launch("softmax backward");
 }
 
-void biased_softmax(float* scores, const float* bias, const float* mask, int64_t B_, int64_t heads, int64_t N,
+void biased_softmax(float* scores, const float* bias, const float* mask, int64_t B_, int64_t heads, int64_t Nq, int64_t Nk,
                     int64_t windows, int device) {
-    const int64_t rows = B_ * heads * N;
+    const int64_t rows = B_ * heads * Nq;
     if (rows == 0) return;
     DeviceGuard guard(device);
-    biased_softmax_kernel<<<blocks_for(rows), kThreads>>>(scores, bias, mask, rows, rowwise::AttentionRow{heads, N, windows});
+    biased_softmax_kernel<<<blocks_for(rows), kThreads>>>(scores, bias, mask, rows, rowwise::AttentionRow{heads, Nq, Nk, windows});
     check_launch("window_attention softmax");
 }
 
@@ -103,6 +116,24 @@ void scatter_add_rows(const float* gy, const int64_t* order, const int64_t* star
     DeviceGuard guard(device);
     scatter_add_rows_kernel<<<blocks_for(source_rows * C), kThreads>>>(gy, order, starts, gx, source_rows, C);
     check_launch("index_select backward");
+}
+
+void overlapping_windows_forward(const float* x, float* y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t window,
+                                 int64_t size, int device) {
+    const OverlapWindows geo{B, H, W, C, window, size};
+    if (geo.output_numel() == 0) return;
+    DeviceGuard guard(device);
+    overlapping_windows_forward_kernel<<<blocks_for(geo.output_numel()), kThreads>>>(x, y, geo);
+    check_launch("overlapping_windows");
+}
+
+void overlapping_windows_backward(const float* gy, float* gx, int64_t B, int64_t H, int64_t W, int64_t C, int64_t window,
+                                  int64_t size, int device) {
+    const int64_t n = B * H * W * C;
+    if (n == 0) return;
+    DeviceGuard guard(device);
+    overlapping_windows_backward_kernel<<<blocks_for(n), kThreads>>>(gy, gx, OverlapWindows{B, H, W, C, window, size});
+    check_launch("overlapping_windows backward");
 }
 
 }  // namespace sr::cuda

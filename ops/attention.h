@@ -3,10 +3,11 @@
 //
 //   O[b, h] = softmax((scale Q[b, h]) K[b, h]^T + bias[h] + mask[b mod windows]) V[b, h]
 //
-//   q, k, v [B_, heads, N, d]   B_ = images x windows, N tokens per window, d per head
-//   bias    [heads, N, N]       gathered from the learned table (ops/index_select.h)
-//   mask    [windows, N, N]     the shifted windows' mask (0 or -100), a constant; or undefined
-//   -> O    [B_, heads, N, d]
+//   q       [B_, heads, Nq, d]  B_ = images x windows, Nq query tokens per window, d per head
+//   k, v    [B_, heads, Nk, d]  Nk = Nq for self-attention; HAT's OCAB has more keys than queries
+//   bias    [heads, Nq, Nk]     gathered from the learned table (ops/index_select.h)
+//   mask    [windows, Nq, Nk]   the shifted windows' mask (0 or -100), a constant; or undefined
+//   -> O    [B_, heads, Nq, d]
 //
 // window_attention_reference is the textbook composition (matmul, add, softmax, matmul); the
 // fused op computes the same in three steps (a batched GEMM, a row softmax with the bias and

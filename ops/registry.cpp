@@ -31,6 +31,7 @@ std::vector<OpSpec> index_select_specs();
 std::vector<OpSpec> window_specs();
 std::vector<OpSpec> attention_specs();
 std::vector<OpSpec> drop_path_specs();
+std::vector<OpSpec> channel_attention_specs();
 
 const std::vector<OpSpec>& op_registry() {
     static const std::vector<OpSpec> registry = [] {
@@ -39,7 +40,8 @@ const std::vector<OpSpec>& op_registry() {
                            concat_specs, pixel_shuffle_specs, upsample_specs, batch_norm_specs, spectral_norm_specs,
                            dense_block_specs, loss_specs, gan_loss_specs, ssim_specs, pool_specs, pad_specs,
                            instance_norm_specs, conv_transpose2d_specs, layer_norm_specs, softmax_specs, matmul_specs,
-                           index_select_specs, window_specs, attention_specs, drop_path_specs}) {
+                           index_select_specs, window_specs, attention_specs, drop_path_specs,
+                           channel_attention_specs}) {
             for (OpSpec& s : specs()) {
                 const size_t slash = s.file.find_last_of('/');
                 if (slash != std::string::npos) s.file = s.file.substr(slash + 1);

@@ -1,6 +1,10 @@
 #include "ops/window.h"
 
+#include "autograd/node.h"
+#include "core/overlap_windows.h"
+#include "cuda/attention.h"
 #include "ops/concat.h"
+#include "ops/cuda_call.h"
 #include "ops/registry.h"
 
 namespace sr {
@@ -41,6 +45,64 @@ Tensor window_reverse(const Tensor& windows, int64_t window, int64_t H, int64_t 
         .reshape({B, H, W, C});
 }
 
+namespace {
+
+struct OverlappingWindowsBackward : Node {
+    OverlapWindows geo{};
+    const char* name() const override { return "overlapping_windows"; }
+    Tensors backward(const Tensors& grads) override {
+        const Tensor g = grads[0].contiguous();
+        Tensor dx = Tensor::empty({geo.B, geo.H, geo.W, geo.C}, g.dtype(), g.device());
+        if (g.is_cuda()) {
+            SR_CUDA_CALL(cuda::overlapping_windows_backward(g.data<float>(), dx.data<float>(), geo.B, geo.H, geo.W, geo.C, geo.window,
+                                                            geo.size, g.device().index));
+            return {dx};
+        }
+        dispatch_float(g.dtype(), "overlapping_windows", [&]<class T>() {
+            const T* gp = g.data<T>();
+            T* out = dx.data<T>();
+            const OverlapWindows ow = geo;
+#pragma omp parallel for if (dx.numel() > 32768)
+            for (int64_t e = 0; e < dx.numel(); ++e) out[e] = T(ow.gradient(gp, e));
+        });
+        return {dx};
+    }
+    void release() override {}
+};
+
+}  // namespace
+
+Tensor overlapping_windows(const Tensor& x, int64_t window, int64_t size) {
+    SR_CHECK(x.dim() == 4, "overlapping_windows: expects tokens [B, H, W, C], got ", x.shape());
+    SR_CHECK(window > 0 && size >= window && (size - window) % 2 == 0, "overlapping_windows: size ", size,
+             " must be the window ", window, " plus an even overlap");
+    const OverlapWindows geo{x.size(0), x.size(1), x.size(2), x.size(3), window, size};
+    SR_CHECK(geo.H % window == 0 && geo.W % window == 0, "overlapping_windows: H and W of ", x.shape(),
+             " must be multiples of the window ", window);
+    const Tensor xc = x.detach().contiguous();
+    Tensor y = Tensor::empty({geo.B * geo.rows() * geo.cols(), size * size, geo.C}, x.dtype(), x.device());
+    if (x.is_cuda()) {
+        SR_CUDA_CALL(cuda::overlapping_windows_forward(xc.data<float>(), y.data<float>(), geo.B, geo.H, geo.W, geo.C, window, size,
+                                                       x.device().index));
+    } else {
+        dispatch_float(x.dtype(), "overlapping_windows", [&]<class T>() {
+            const T* src = xc.data<T>();
+            T* dst = y.data<T>();
+#pragma omp parallel for if (y.numel() > 32768)
+            for (int64_t o = 0; o < y.numel(); ++o) {
+                const int64_t from = geo.source(o);
+                dst[o] = from < 0 ? T(0) : src[from];
+            }
+        });
+    }
+    if (needs_grad({x})) {
+        auto node = std::make_shared<OverlappingWindowsBackward>();
+        node->geo = geo;
+        record(node, {x}, {y});
+    }
+    return y;
+}
+
 std::vector<OpSpec> window_specs() {
     return {{"roll", __FILE__,
              {{"shift -2 along H of [2, 5, 4, 3]", {{2, 5, 4, 3}}, [](const Tensors& in) { return Tensors{roll(in[0], -2, 1)}; }},
@@ -49,7 +111,11 @@ std::vector<OpSpec> window_specs() {
              {{"[2, 6, 4, 3], window 2", {{2, 6, 4, 3}}, [](const Tensors& in) { return Tensors{window_partition(in[0], 2)}; }}}},
             {"window_reverse", __FILE__,
              {{"12 windows of 2x2 to [2, 6, 4, 3]", {{12, 4, 3}},
-               [](const Tensors& in) { return Tensors{window_reverse(in[0], 2, 6, 4)}; }}}}};
+               [](const Tensors& in) { return Tensors{window_reverse(in[0], 2, 6, 4)}; }}}},
+            {"overlapping_windows", __FILE__,
+             {{"[2, 4, 6, 3], window 2 of size 4", {{2, 4, 6, 3}},
+               [](const Tensors& in) { return Tensors{overlapping_windows(in[0], 2, 4)}; }},
+              {"window 3 of size 5, one window", {{1, 3, 3, 2}}, [](const Tensors& in) { return Tensors{overlapping_windows(in[0], 3, 5)}; }}}}};
 }
 
 }  // namespace sr

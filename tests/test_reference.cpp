@@ -15,6 +15,7 @@
 #include "core/safetensors.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
+#include "ops/channel_attention.h"
 #include "ops/index_select.h"
 #include "ops/layer_norm.h"
 #include "ops/matmul.h"
@@ -140,6 +141,10 @@ const std::map<std::string, RefFn>& reference_cases() {
         {"window_reverse_2", simple([](const Tensors& in) { return Tensors{window_reverse(in[0], 2, 6, 4)}; })},
         {"window_attention",
          simple([](const Tensors& in) { return Tensors{window_attention(in[0], in[1], in[2], in[3], Tensor(), 1 / std::sqrt(3.0))}; })},
+        {"overlapping_windows_2_4", simple([](const Tensors& in) { return Tensors{overlapping_windows(in[0], 2, 4)}; })},
+        {"window_attention_rectangular",
+         simple([](const Tensors& in) { return Tensors{window_attention(in[0], in[1], in[2], in[3], Tensor(), 0.6)}; })},
+        {"channel_attention", simple([](const Tensors& in) { return Tensors{channel_attention(in[0], in[1], in[2], in[3], in[4])}; })},
         {"window_attention_masked",
          simple([](const Tensors& in) { return Tensors{window_attention(in[0], in[1], in[2], in[3], in[4], 1 / std::sqrt(3.0))}; })},
     };

@@ -217,6 +217,26 @@ case("window_attention", [rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(8, 2, 6, 3), 
 case("window_attention_masked", [rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(8, 2, 6, 3), rand(2, 6, 6), shifted_mask],
      lambda q, k, v, b, m: swin_attention(q, k, v, b, m, 3 ** -0.5), grad=[True, True, True, True, False])
 
+
+
+def hat_kv_windows(x, w, size):  # HAT's OCAB: nn.Unfold on [B, C, H, W], rearranged to (b nw) (owh oww) ch
+    B, H, W, C = x.shape
+    cols = F.unfold(x.permute(0, 3, 1, 2), kernel_size=size, stride=w, padding=(size - w) // 2)  # B, C*size*size, nw
+    return cols.view(B, C, size * size, -1).permute(0, 3, 2, 1).reshape(-1, size * size, C)
+
+
+case("overlapping_windows_2_4", [rand(2, 4, 6, 3)], lambda x: hat_kv_windows(x, 2, 4))
+case("window_attention_rectangular", [rand(6, 2, 4, 3), rand(6, 2, 9, 3), rand(6, 2, 9, 3), rand(2, 4, 9)],
+     lambda q, k, v, b: swin_attention(q, k, v, b, None, 0.6))
+
+
+def hat_channel_attention(x, w1, b1, w2, b2):  # HAT's ChannelAttention
+    return x * torch.sigmoid(F.conv2d(F.relu(F.conv2d(F.adaptive_avg_pool2d(x, 1), w1, b1)), w2, b2))
+
+
+case("channel_attention", [rand(2, 6, 3, 5), rand(2, 6, 1, 1), rand(2) * 0.5 + 0.5, rand(6, 2, 1, 1), rand(6)],
+     hat_channel_attention)
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "ops.safetensors")
 safetensors_np.save(os.path.normpath(out), cases, {"generator": "tools/reference/make_op_fixtures.py",
                                                    "torch": torch.__version__})
