@@ -145,6 +145,8 @@ void ModelArgs::check_all_used() const {
 #include "models/rrdbnet.h"
 #include "models/srresnet.h"
 #include "models/srvgg.h"
+#include "models/drct.h"
+#include "models/hat.h"
 #include "models/swinir.h"
 #include "models/vgg.h"
 
@@ -176,6 +178,8 @@ const Entry kModels[] = {
     {"resnet_generator", build<ResnetGenerator>},
     {"patchgan_discriminator", build<PatchGanDiscriminator>},
     {"swinir", build<SwinIR>},
+    {"hat", build<Hat>},
+    {"drct", build<Drct>},
 };
 
 }  // namespace

@@ -40,7 +40,8 @@ private:
 
 // The models srforge knows, by spec name: edsr, rdn, rrdn, rrdbnet, msrresnet, srresnet, srvgg_compact,
 // vgg_discriminator, unet_discriminator_sn, vgg19, and CycleGAN's resnet_generator and
-// patchgan_discriminator (models/cyclegan.h), and the transformer swinir (models/swinir.h).
+// patchgan_discriminator (models/cyclegan.h), and the transformers swinir,
+// hat and drct (models/swinir.h, hat.h, drct.h).
 std::shared_ptr<Network> make_model(const std::string& spec);
 std::vector<std::string> model_names();
 

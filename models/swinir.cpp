@@ -1,5 +1,6 @@
 #include "models/swinir.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/node.h"
@@ -28,23 +29,33 @@ std::vector<int64_t> relative_position_index(int64_t w) {
     return index;
 }
 
-WindowAttention::WindowAttention(int64_t dim, int64_t window, int64_t heads, bool qkv_bias, double qk_scale)
+void init_transformer_linear(Linear& layer) {
+    NoGradGuard no_grad;
+    layer.weight.set_data(trunc_normal(layer.weight.shape(), 0.02));
+    if (layer.bias.defined()) layer.bias.set_data(zeros(layer.bias.shape()));
+}
+
+WindowAttention::WindowAttention(int64_t dim, int64_t window, int64_t heads, bool qkv_bias, double qk_scale,
+                                 std::shared_ptr<const RowIndex> shared_index)
     : heads_(heads), window_(window) {
     SR_CHECK(heads > 0 && dim % heads == 0, "WindowAttention: ", dim, " channels do not split into ", heads, " heads");
     scale_ = qk_scale > 0 ? qk_scale : 1.0 / std::sqrt(double(dim / heads));
     const int64_t table_rows = (2 * window - 1) * (2 * window - 1);
     table_ = add_parameter("relative_position_bias_table", trunc_normal({table_rows, heads}, 0.02));
-    std::vector<int64_t> index = relative_position_index(window);
-    add_buffer("relative_position_index",
-               from_vector(std::vector<double>(index.begin(), index.end()), {window * window, window * window}));
-    index_ = std::make_shared<const RowIndex>(std::move(index), table_rows);
+    if (shared_index) {
+        index_ = std::move(shared_index);
+    } else {
+        std::vector<int64_t> index = relative_position_index(window);
+        add_buffer("relative_position_index",
+                   from_vector(std::vector<double>(index.begin(), index.end()), {window * window, window * window}));
+        index_ = std::make_shared<const RowIndex>(std::move(index), table_rows);
+    }
+    SR_CHECK(index_->source_rows() == table_rows && index_->size() == window * window * window * window,
+             "WindowAttention: the relative-position index does not fit window ", window);
     qkv_ = &add("qkv", Linear(dim, 3 * dim, qkv_bias));
     proj_ = &add("proj", Linear(dim, dim));
-    for (Linear* l : {qkv_, proj_}) {  // SwinIR's _init_weights
-        NoGradGuard no_grad;
-        l->weight.set_data(trunc_normal(l->weight.shape(), 0.02));
-        if (l->bias.defined()) l->bias.set_data(zeros(l->bias.shape()));
-    }
+    init_transformer_linear(*qkv_);
+    init_transformer_linear(*proj_);
 }
 
 Tensor WindowAttention::operator()(const Tensor& x, const Tensor& mask) const {
@@ -90,11 +101,8 @@ SwinTransformerBlock::SwinTransformerBlock(const SwinBlockArgs& a) : args_(a) {
     const int64_t hidden = static_cast<int64_t>(double(a.dim) * a.mlp_ratio);
     fc1_ = &mlp.add("fc1", Linear(a.dim, hidden));
     fc2_ = &mlp.add("fc2", Linear(hidden, a.dim));
-    for (Linear* l : {fc1_, fc2_}) {
-        NoGradGuard no_grad;
-        l->weight.set_data(trunc_normal(l->weight.shape(), 0.02));
-        l->bias.set_data(zeros(l->bias.shape()));
-    }
+    init_transformer_linear(*fc1_);
+    init_transformer_linear(*fc2_);
     if (args_.shift > 0)
         attn_mask_ = add_buffer("attn_mask", shifted_window_mask(args_.resolution, args_.resolution, args_.window, args_.shift));
 }
@@ -147,15 +155,10 @@ Rstb::Rstb(const std::vector<SwinBlockArgs>& blocks, const std::string& resi_con
         conv3_ = &add("conv", ResidualConv(dim, resi_connection));
 }
 
-namespace {
-
-// tokens [B, H W, C] <-> image [B, C, H, W] (PatchUnEmbed / PatchEmbed with patch size 1)
 Tensor tokens_to_image(const Tensor& t, int64_t H, int64_t W) {
     return t.permute({0, 2, 1}).reshape({t.size(0), t.size(2), H, W});
 }
 Tensor image_to_tokens(const Tensor& x) { return x.reshape({x.size(0), x.size(1), -1}).permute({0, 2, 1}); }
-
-}  // namespace
 
 Tensor Rstb::operator()(const Tensor& x, int64_t H, int64_t W, Generator* drop_gen) const {
     Tensor t = x;
@@ -164,64 +167,78 @@ Tensor Rstb::operator()(const Tensor& x, int64_t H, int64_t W, Generator* drop_g
     return image_to_tokens(conv_ ? (*conv_)(image) : (*conv3_)(image)) + x;
 }
 
-// ---- SwinIR -------------------------------------------------------------------------------------
+// ---- the frame the three networks share ----------------------------------------------------------
 
 namespace {
 
-void check_supported(ModelArgs& args) {
-    SR_CHECK(args.integer("patch_size", 1) == 1, "swinir: only patch_size 1 (every SwinIR model) is supported");
-    SR_CHECK(!args.flag("ape", false), "swinir: the absolute position embedding (ape) is not supported (no SwinIR model uses it)");
-    SR_CHECK(args.number("drop_rate", 0) == 0 && args.number("attn_drop_rate", 0) == 0,
-             "swinir: dropout (drop_rate, attn_drop_rate) is not supported; SwinIR trains with 0");
-    args.flag("use_checkpoint", false);  // a memory-saving switch of PyTorch's; no effect on results
+bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
+    return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+std::string listed(const std::vector<std::string>& values) {
+    std::string out;
+    for (const std::string& v : values) out += (out.empty() ? "" : ", ") + (v.empty() ? std::string("(empty)") : v);
+    return out;
 }
 
 }  // namespace
 
-SwinIR::SwinIR(ModelArgs& args) {
-    check_supported(args);
-    const int64_t img_size = args.integer("img_size", 64), embed = args.integer("embed_dim", 96);
-    in_channels_ = args.integer("in_chans", 3);
-    const std::vector<int64_t> depths = args.integers("depths", {6, 6, 6, 6});
-    const std::vector<int64_t> heads = args.integers("num_heads", {6, 6, 6, 6});
-    window_ = args.integer("window_size", 7);
-    const double mlp_ratio = args.number("mlp_ratio", 4), qk_scale = args.number("qk_scale", 0);
-    const bool qkv_bias = args.flag("qkv_bias", true), patch_norm = args.flag("patch_norm", true);
-    const double drop_path_rate = args.number("drop_path_rate", 0.1);
-    upscale_ = args.integer("upscale", 2);
-    img_range_ = args.number("img_range", 1.0);
-    upsampler_ = args.text("upsampler", "");
-    const std::string resi = args.text("resi_connection", "1conv");
-    SR_CHECK(depths.size() == heads.size(), "swinir: depths and num_heads must have one entry per group, got ", depths.size(),
-             " and ", heads.size());
-    SR_CHECK(resi == "1conv" || resi == "3conv", "swinir: resi_connection must be 1conv or 3conv, got '", resi, "'");
-    SR_CHECK(upsampler_ == "" || upsampler_ == "pixelshuffle" || upsampler_ == "pixelshuffledirect" || upsampler_ == "nearest+conv",
-             "swinir: upsampler must be pixelshuffle, pixelshuffledirect, nearest+conv or empty, got '", upsampler_, "'");
-    SR_CHECK(upsampler_ != "nearest+conv" || upscale_ == 4, "swinir: nearest+conv is for upscale 4 only (as the official model)");
-    SR_CHECK(window_ > 0 && img_size > 0 && embed > 0 && in_channels_ > 0, "swinir: sizes must be positive");
-    mean_ = in_channels_ == 3 ? from_vector({0.4488, 0.4371, 0.4040}, {1, 3, 1, 1}) : zeros({1, 1, 1, 1});
-
-    conv_first_ = &add("conv_first", Conv2d(in_channels_, embed, 3, {.padding = 1}));
-    if (patch_norm) patch_norm_ = &add("patch_embed", Module()).add("norm", LayerNorm(embed));
-    auto& layers = add("layers", ModuleList());
+double WindowTransformer::Common::drop_path_of(int64_t block) const {
     int64_t total = 0;
     for (int64_t d : depths) total += d;
-    int64_t block = 0;
-    for (size_t g = 0; g < depths.size(); ++g) {
-        std::vector<SwinBlockArgs> blocks;
-        for (int64_t i = 0; i < depths[g]; ++i, ++block) {
-            const double rate = total > 1 ? drop_path_rate * double(block) / double(total - 1) : 0.0;  // linspace(0, rate, total)
-            blocks.push_back({embed, heads[g], window_, i % 2 ? window_ / 2 : 0, mlp_ratio, qk_scale, rate, qkv_bias, img_size});
-        }
-        layers_.push_back(&layers.push(Rstb(blocks, resi)));
-    }
-    norm_ = &add("norm", LayerNorm(embed));
-    if (resi == "1conv")
-        conv_after_body_ = &add("conv_after_body", Conv2d(embed, embed, 3, {.padding = 1}));
-    else
-        conv_after_body3_ = &add("conv_after_body", ResidualConv(embed, resi));
+    return total > 1 ? drop_path_rate * double(block) / double(total - 1) : 0.0;
+}
 
-    const int64_t num_feat = 64;
+WindowTransformer::Common WindowTransformer::read_common(ModelArgs& args, const std::vector<std::string>& upsamplers,
+                                                         const std::vector<std::string>& resi) {
+    const std::string& name = args.name();
+    SR_CHECK(args.integer("patch_size", 1) == 1, name, ": only patch_size 1 (every published model) is supported");
+    SR_CHECK(!args.flag("ape", false), name, ": the absolute position embedding (ape) is not supported (no published model uses it)");
+    SR_CHECK(args.number("drop_rate", 0) == 0 && args.number("attn_drop_rate", 0) == 0, name,
+             ": dropout (drop_rate, attn_drop_rate) is not supported; the published models train with 0");
+    args.flag("use_checkpoint", false);  // a memory-saving switch of PyTorch's; no effect on results
+    Common c;
+    c.img_size = args.integer("img_size", 64);
+    c.embed_dim = args.integer("embed_dim", 96);
+    c.window_size = args.integer("window_size", 7);
+    c.depths = args.integers("depths", {6, 6, 6, 6});
+    c.num_heads = args.integers("num_heads", {6, 6, 6, 6});
+    c.mlp_ratio = args.number("mlp_ratio", 4);
+    c.qkv_bias = args.flag("qkv_bias", true);
+    c.qk_scale = args.number("qk_scale", 0);
+    c.drop_path_rate = args.number("drop_path_rate", 0.1);
+    c.patch_norm = args.flag("patch_norm", true);
+    c.upscale = args.integer("upscale", 2);
+    c.img_range = args.number("img_range", 1.0);
+    c.upsampler = args.text("upsampler", upsamplers.front());
+    c.resi_connection = args.text("resi_connection", "1conv");
+    in_channels_ = args.integer("in_chans", 3);
+    SR_CHECK(c.depths.size() == c.num_heads.size(), name, ": depths and num_heads must have one entry per group, got ",
+             c.depths.size(), " and ", c.num_heads.size());
+    SR_CHECK(one_of(c.upsampler, upsamplers), name, ": upsampler must be one of ", listed(upsamplers), ", got '", c.upsampler, "'");
+    SR_CHECK(one_of(c.resi_connection, resi), name, ": resi_connection must be one of ", listed(resi), ", got '",
+             c.resi_connection, "'");
+    SR_CHECK(c.upsampler != "nearest+conv" || c.upscale == 4, name, ": nearest+conv is for upscale 4 only (as the official model)");
+    SR_CHECK(c.window_size > 0 && c.img_size > 0 && c.embed_dim > 0 && in_channels_ > 0 && c.upscale > 0, name,
+             ": sizes must be positive");
+    window_ = c.window_size;
+    upscale_ = c.upsampler.empty() ? 1 : c.upscale;
+    img_range_ = c.img_range;
+    upsampler_ = c.upsampler;
+    mean_ = in_channels_ == 3 ? from_vector({0.4488, 0.4371, 0.4040}, {1, 3, 1, 1}) : zeros({1, 1, 1, 1});
+    return c;
+}
+
+void WindowTransformer::add_head(const Common& c) {
+    conv_first_ = &add("conv_first", Conv2d(in_channels_, c.embed_dim, 3, {.padding = 1}));
+    if (c.patch_norm) patch_norm_ = &add("patch_embed", Module()).add("norm", LayerNorm(c.embed_dim));
+}
+
+void WindowTransformer::add_tail(const Common& c) {
+    const int64_t embed = c.embed_dim, num_feat = 64;
+    norm_ = &add("norm", LayerNorm(embed));
+    if (c.resi_connection == "1conv") conv_after_body_ = &add("conv_after_body", Conv2d(embed, embed, 3, {.padding = 1}));
+    if (c.resi_connection == "3conv") conv_after_body3_ = &add("conv_after_body", ResidualConv(embed, c.resi_connection));
     if (upsampler_ == "pixelshuffle" || upsampler_ == "nearest+conv")
         conv_before_upsample_ = &add("conv_before_upsample", ModuleList()).put(0, Conv2d(embed, num_feat, 3, {.padding = 1}));
     if (upsampler_ == "pixelshuffle") {
@@ -235,22 +252,12 @@ SwinIR::SwinIR(ModelArgs& args) {
         conv_hr_ = &add("conv_hr", Conv2d(num_feat, num_feat, 3, {.padding = 1}));
         conv_last_ = &add("conv_last", Conv2d(num_feat, in_channels_, 3, {.padding = 1}));
     } else {
-        upscale_ = 1;
         conv_last_ = &add("conv_last", Conv2d(embed, in_channels_, 3, {.padding = 1}));
     }
 }
 
-// forward_features: the residual groups on tokens, then the final norm, back as an image.
-Tensor SwinIR::features(const Tensor& x) {
-    const int64_t H = x.size(2), W = x.size(3);
-    Tensor t = image_to_tokens(x);
-    if (patch_norm_) t = (*patch_norm_)(t);
-    for (const Rstb* layer : layers_) t = (*layer)(t, H, W, &drop_gen_);
-    return tokens_to_image((*norm_)(t), H, W);
-}
-
-// From the shallow features f and the deep residual res = conv_after_body(features) + f.
-Tensor SwinIR::reconstruct(const Tensor& x, const Tensor& res) {
+// From the normalised input x and the deep residual res = conv_after_body(features) + conv_first(x).
+Tensor WindowTransformer::reconstruct(const Tensor& x, const Tensor& res) {
     if (upsampler_ == "pixelshuffle") return (*conv_last_)((*upsample_)((*conv_before_upsample_)(res, Activation::LeakyReLU, 0.01)));
     if (upsampler_ == "pixelshuffledirect") return pixel_shuffle((*upsample_direct_)(res), upscale_);
     if (upsampler_ == "nearest+conv") {
@@ -262,20 +269,48 @@ Tensor SwinIR::reconstruct(const Tensor& x, const Tensor& res) {
     return x + (*conv_last_)(res);  // denoising / JPEG: a residual on the (normalised) input
 }
 
-Tensor SwinIR::forward(const Tensor& x) {
-    SR_CHECK(x.dim() == 4 && x.size(1) == in_channels_, "swinir: expects [N, ", in_channels_, ", H, W], got ", x.shape());
+Tensor WindowTransformer::forward(const Tensor& x) {
+    const std::string name = type_name();
+    SR_CHECK(x.dim() == 4 && x.size(1) == in_channels_, name, ": expects [N, ", in_channels_, ", H, W], got ", x.shape());
     const int64_t H = x.size(2), W = x.size(3);
     const int64_t pad_h = (window_ - H % window_) % window_, pad_w = (window_ - W % window_) % window_;
-    SR_CHECK(pad_h < H && pad_w < W, "swinir: a ", H, "x", W, " image is too small to reflect-pad to a multiple of the window ",
+    SR_CHECK(pad_h < H && pad_w < W, name, ": a ", H, "x", W, " image is too small to reflect-pad to a multiple of the window ",
              window_);
     const Tensor padded = pad_h || pad_w ? reflection_pad2d(x, {0, pad_w, 0, pad_h}) : x;
     const Tensor mean = mean_.to(x.dtype()).to(x.device());
     const Tensor normalised = (padded - mean) * img_range_;
     const Tensor f = (*conv_first_)(normalised);
-    const Tensor deep = features(f);
-    const Tensor res = (conv_after_body_ ? (*conv_after_body_)(deep) : (*conv_after_body3_)(deep)) + f;
+    const int64_t Hp = f.size(2), Wp = f.size(3);
+    Tensor tokens = image_to_tokens(f);
+    if (patch_norm_) tokens = (*patch_norm_)(tokens);
+    const Tensor deep = tokens_to_image((*norm_)(body(tokens, Hp, Wp)), Hp, Wp);
+    Tensor res = conv_after_body_ ? (*conv_after_body_)(deep) : conv_after_body3_ ? (*conv_after_body3_)(deep) : deep;
+    res = res + f;
     const Tensor y = reconstruct(normalised, res) * (1.0 / img_range_) + mean;
     return y.slice(2, 0, H * upscale_).slice(3, 0, W * upscale_);
+}
+
+// ---- SwinIR -------------------------------------------------------------------------------------
+
+SwinIR::SwinIR(ModelArgs& args) {
+    const Common c = read_common(args, {"", "pixelshuffle", "pixelshuffledirect", "nearest+conv"}, {"1conv", "3conv"});
+    add_head(c);
+    auto& layers = add("layers", ModuleList());
+    int64_t block = 0;
+    for (size_t g = 0; g < c.depths.size(); ++g) {
+        std::vector<SwinBlockArgs> blocks;
+        for (int64_t i = 0; i < c.depths[g]; ++i, ++block)
+            blocks.push_back({c.embed_dim, c.num_heads[g], c.window_size, i % 2 ? c.window_size / 2 : 0, c.mlp_ratio, c.qk_scale,
+                              c.drop_path_of(block), c.qkv_bias, c.img_size});
+        layers_.push_back(&layers.push(Rstb(blocks, c.resi_connection)));
+    }
+    add_tail(c);
+}
+
+Tensor SwinIR::body(const Tensor& tokens, int64_t H, int64_t W) {
+    Tensor t = tokens;
+    for (const Rstb* layer : layers_) t = (*layer)(t, H, W, drop_gen());
+    return t;
 }
 
 }  // namespace sr

@@ -36,10 +36,12 @@
 namespace sr {
 
 // W-MSA: qkv, proj (Linear), relative_position_bias_table [(2w - 1)^2, heads] and the buffer
-// relative_position_index [w^2, w^2] (F32 here; the official I64 converts on load).
+// relative_position_index [w^2, w^2] (F32 here; the official I64 converts on load). HAT keeps one
+// index for the whole network instead: pass it as `shared_index` and the block registers none.
 class WindowAttention : public Module {
 public:
-    WindowAttention(int64_t dim, int64_t window, int64_t heads, bool qkv_bias, double qk_scale);
+    WindowAttention(int64_t dim, int64_t window, int64_t heads, bool qkv_bias, double qk_scale,
+                    std::shared_ptr<const RowIndex> shared_index = nullptr);
     // x [windows x B, w^2, C]; mask [windows, w^2, w^2] or undefined.
     Tensor operator()(const Tensor& x, const Tensor& mask) const;
     std::string type_name() const override { return "WindowAttention"; }
@@ -51,6 +53,9 @@ private:
     std::shared_ptr<const RowIndex> index_;
     Linear *qkv_, *proj_;
 };
+
+// The Linear layers of the transformers start as timm's trunc_normal_(std=0.02) with zero bias.
+void init_transformer_linear(Linear& layer);
 
 // The (w^2 x w^2) relative-position index of Swin: pair (i, j) of a window's tokens reads row
 // (dy + w - 1) (2w - 1) + (dx + w - 1) of the table, (dy, dx) = position of i - position of j.
@@ -84,6 +89,10 @@ private:
     mutable int64_t other_h_ = 0, other_w_ = 0;
 };
 
+// tokens [B, H W, C] <-> image [B, C, H, W] (PatchUnEmbed / PatchEmbed with patch size 1)
+Tensor tokens_to_image(const Tensor& tokens, int64_t H, int64_t W);
+Tensor image_to_tokens(const Tensor& image);
+
 // SwinIR's "1conv" (one 3x3 conv) or "3conv" (3x3 to C/4, LeakyReLU 0.2, 1x1, LeakyReLU, 3x3 back).
 class ResidualConv : public ModuleList {
 public:
@@ -108,30 +117,56 @@ private:
     ResidualConv* conv3_ = nullptr;  // 3conv
 };
 
-class SwinIR : public Network {
+// What SwinIR, HAT and DRCT share around their residual groups: the input's normalisation and
+// reflect padding, conv_first, the tokens' patch_embed.norm, the final norm, conv_after_body and
+// the reconstruction. Each network adds its groups between add_head() and add_tail() (the
+// official registration order, which the state dict follows) and runs them in body().
+class WindowTransformer : public Network {
 public:
-    explicit SwinIR(ModelArgs& args);
-    Tensor forward(const Tensor& x) override;
-    std::string type_name() const override { return "SwinIR"; }
+    Tensor forward(const Tensor& x) final;
     Shape example_input() const override { return {1, in_channels_, 64, 64}; }
-    // Stochastic depth draws its samples from this stream in training (seeded by the trainer).
+    // Stochastic depth draws its samples from this stream in training.
     void seed_drop_path(uint64_t seed) { drop_gen_ = Generator(seed); }
 
+protected:
+    // The constructor arguments the three share (official names and defaults).
+    struct Common {
+        int64_t img_size, embed_dim, window_size, upscale;
+        std::vector<int64_t> depths, num_heads;
+        double mlp_ratio, qk_scale, drop_path_rate, img_range;
+        bool qkv_bias, patch_norm;
+        std::string upsampler, resi_connection;
+        double drop_path_of(int64_t block) const;  // torch.linspace(0, drop_path_rate, sum(depths))[block]
+    };
+    Common read_common(ModelArgs& args, const std::vector<std::string>& upsamplers, const std::vector<std::string>& resi);
+    void add_head(const Common& c);
+    void add_tail(const Common& c);
+    virtual Tensor body(const Tensor& tokens, int64_t H, int64_t W) = 0;
+    Generator* drop_gen() { return &drop_gen_; }
+
 private:
-    Tensor features(const Tensor& x);
     Tensor reconstruct(const Tensor& x, const Tensor& res);
-    int64_t window_, upscale_;
-    double img_range_;
+    int64_t window_ = 8, upscale_ = 1;
+    double img_range_ = 1;
     std::string upsampler_;
     Tensor mean_;
-    Conv2d *conv_first_, *conv_after_body_ = nullptr, *conv_before_upsample_ = nullptr, *conv_last_ = nullptr;
+    Conv2d *conv_first_ = nullptr, *conv_after_body_ = nullptr, *conv_before_upsample_ = nullptr, *conv_last_ = nullptr;
     ResidualConv* conv_after_body3_ = nullptr;
-    LayerNorm *patch_norm_ = nullptr, *norm_;
-    std::vector<Rstb*> layers_;
+    LayerNorm *patch_norm_ = nullptr, *norm_ = nullptr;
     Upsample* upsample_ = nullptr;
     Conv2d* upsample_direct_ = nullptr;
     Conv2d *conv_up1_ = nullptr, *conv_up2_ = nullptr, *conv_hr_ = nullptr;
     Generator drop_gen_{0};
+};
+
+class SwinIR : public WindowTransformer {
+public:
+    explicit SwinIR(ModelArgs& args);
+    std::string type_name() const override { return "SwinIR"; }
+
+private:
+    Tensor body(const Tensor& tokens, int64_t H, int64_t W) override;
+    std::vector<Rstb*> layers_;
 };
 
 }  // namespace sr

@@ -103,6 +103,16 @@ TEST_CASE("published parameter counts") {
     CHECK(make_model("swinir:upscale=4,img_size=64,window_size=8,embed_dim=240,depths=[6,6,6,6,6,6,6,6,6],"
                      "num_heads=[8,8,8,8,8,8,8,8,8],mlp_ratio=2,upsampler=nearest+conv,resi_connection=3conv")
               ->parameter_count() == 28013059);
+    // HAT-S, HAT and HAT-L, DRCT and DRCT-L (official classes; READMEs: HAT 20.8M, DRCT 14.13M, DRCT-L 27.58M).
+    const std::string hat = "hat:upscale=4,img_size=64,window_size=16,mlp_ratio=2,";
+    const std::string six = "depths=[6,6,6,6,6,6],num_heads=[6,6,6,6,6,6]";
+    const std::string twelve = "depths=[6,6,6,6,6,6,6,6,6,6,6,6],num_heads=[6,6,6,6,6,6,6,6,6,6,6,6]";
+    CHECK(make_model(hat + "embed_dim=144,compress_ratio=24,squeeze_factor=24," + six)->parameter_count() == 9621183);
+    CHECK(make_model(hat + "embed_dim=180," + six)->parameter_count() == 20772507);
+    CHECK(make_model(hat + "embed_dim=180," + twelve)->parameter_count() == 40846575);
+    const std::string drct = "drct:upscale=4,img_size=64,window_size=16,mlp_ratio=2,embed_dim=180,";
+    CHECK(make_model(drct + six)->parameter_count() == 14139579);
+    CHECK(make_model(drct + twelve)->parameter_count() == 27580719);
 }
 
 TEST_CASE("state dict names follow the reference implementations") {
@@ -139,6 +149,21 @@ TEST_CASE("state dict names follow the reference implementations") {
     CHECK(swin[18].first == "layers.0.residual_group.blocks.1.attn_mask");
     CHECK(swin[18].second.shape() == Shape{4, 16, 16});
     CHECK(swin.back().first == "conv_last.bias");
+    // HAT's two network-wide index buffers lead; DRCT's groups have swin1 .. swin5 and adjust1 .. adjust5.
+    const NamedTensors hat = make_model("hat:img_size=8,window_size=4,embed_dim=8,depths=[1],num_heads=[2],compress_ratio=2,"
+                                        "squeeze_factor=2")->state_dict();
+    CHECK(hat[0].first == "relative_position_index_SA");
+    CHECK(hat[1].first == "relative_position_index_OCA");
+    CHECK(hat[1].second.shape() == Shape{16, 36});
+    std::set<std::string> hat_names, drct_names;
+    for (const auto& [n, t] : hat) hat_names.insert(n);
+    CHECK(hat_names.count("layers.0.residual_group.blocks.0.conv_block.cab.3.attention.3.weight"));
+    CHECK(hat_names.count("layers.0.residual_group.overlap_attn.relative_position_bias_table"));
+    CHECK(!hat_names.count("layers.0.residual_group.blocks.0.attn.relative_position_index"));
+    for (const auto& [n, t] : make_model("drct:img_size=8,window_size=4,embed_dim=6,depths=[1],num_heads=[3],gc=2")->state_dict())
+        drct_names.insert(n);
+    CHECK(drct_names.count("layers.0.swin2.attn_mask"));
+    CHECK(drct_names.count("layers.0.adjust5.weight"));
 }
 
 TEST_CASE("loading reports missing, unexpected and mis-shaped tensors; save and load round trip") {

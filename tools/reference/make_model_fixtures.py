@@ -67,6 +67,16 @@ CASES = [
      "drop_path_rate=0,upsampler=nearest+conv,resi_connection=3conv", (1, 3, 6, 5), "eval"),
     ("swinir_denoise_gray", "swinir:upscale=1,in_chans=1,img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2],"
      "drop_path_rate=0,img_range=255", (1, 1, 9, 8), "eval"),
+    # HAT: the OCA index's wrapped entries, OCAB's unmasked zero border, CAB; DRCT: the dense groups
+    # with their varying widths and heads.
+    ("hat_x2", "hat:upscale=2,img_size=16,window_size=4,embed_dim=12,depths=[2,2],num_heads=[3,2],mlp_ratio=2,"
+     "compress_ratio=3,squeeze_factor=4,drop_path_rate=0", (2, 3, 8, 8), "train"),
+    ("hat_x3_identity_odd", "hat:upscale=3,img_size=8,window_size=4,embed_dim=8,depths=[1],num_heads=[2],compress_ratio=2,"
+     "squeeze_factor=2,conv_scale=0.5,resi_connection=identity,drop_path_rate=0", (1, 3, 7, 10), "eval"),
+    ("drct_x2", "drct:upscale=2,img_size=16,window_size=4,embed_dim=12,depths=[2,2],num_heads=[3,2],mlp_ratio=2,gc=4,"
+     "drop_path_rate=0", (2, 3, 8, 8), "train"),
+    ("drct_x4_gray_odd", "drct:upscale=4,in_chans=1,img_size=8,window_size=4,embed_dim=6,depths=[6],num_heads=[3],gc=2,"
+     "drop_path_rate=0", (1, 1, 6, 9), "eval"),
 ]
 
 

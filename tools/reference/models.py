@@ -497,7 +497,7 @@ def build(spec):
                "srvgg_compact": SRVGGNetCompact,
                "vgg_discriminator": VGGStyleDiscriminator, "unet_discriminator_sn": UNetDiscriminatorSN, "vgg19": VGG19Features,
                "resnet_generator": ResnetGenerator, "patchgan_discriminator": NLayerDiscriminator,
-               "swinir": transformers.SwinIR}
+               "swinir": transformers.SwinIR, "hat": transformers.HAT, "drct": transformers.DRCT}
     if name == "rrdn" and "scale" in kwargs:
         kwargs["x"] = kwargs.pop("scale")
     return classes[name](**kwargs)

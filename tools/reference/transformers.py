@@ -206,3 +206,215 @@ class SwinIR(nn.Module):
         else:
             y = x + self.conv_last(res)
         return (y / self.img_range + mean)[:, :, :H * self.upscale, :W * self.upscale]
+
+
+# ---- HAT (XPixelGroup/HAT hat/archs/hat_arch.py) ---------------------------------------------------------
+def overlap_index(w, ow):
+    """OCAB's (w*w, ow*ow) index into a (w + ow - 1)^2 table; negative entries are left as the official
+    code leaves them (PyTorch's indexing wraps them around the table)."""
+    yq, xq = torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")
+    yk, xk = torch.meshgrid(torch.arange(ow), torch.arange(ow), indexing="ij")
+    dy = yk.flatten()[None, :] - yq.flatten()[:, None] + (w - ow + 1)
+    dx = xk.flatten()[None, :] - xq.flatten()[:, None] + (w - ow + 1)
+    return dy * (w + ow - 1) + dx
+
+
+class ChannelAttention(nn.Module):
+    def __init__(self, dim, squeeze):
+        super().__init__()
+        self.attention = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(dim, dim // squeeze, 1), nn.ReLU(),
+                                       nn.Conv2d(dim // squeeze, dim, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.attention(x)
+
+
+class CAB(nn.Module):
+    def __init__(self, dim, compress, squeeze):
+        super().__init__()
+        self.cab = nn.Sequential(nn.Conv2d(dim, dim // compress, 3, 1, 1), nn.GELU(), nn.Conv2d(dim // compress, dim, 3, 1, 1),
+                                 ChannelAttention(dim, squeeze))
+
+    def forward(self, x):
+        return self.cab(x)
+
+
+class SharedIndexAttention(WindowAttention):
+    """HAT's window attention: the relative-position index is the network's, passed in."""
+
+    def __init__(self, dim, w, heads, qkv_bias, qk_scale):
+        super().__init__(dim, w, heads, qkv_bias, qk_scale)
+        del self.relative_position_index
+
+
+class HAB(nn.Module):
+    def __init__(self, dim, heads, w, shift, compress, squeeze, conv_scale, mlp_ratio, qkv_bias, qk_scale):
+        super().__init__()
+        self.w, self.shift, self.conv_scale = w, shift, conv_scale
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = SharedIndexAttention(dim, w, heads, qkv_bias, qk_scale)
+        self.conv_block = CAB(dim, compress, squeeze)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, size, rpi, mask):
+        H, W = size
+        B, L, C = x.shape
+        h = self.norm1(x).view(B, H, W, C)
+        conv_x = self.conv_block(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(B, L, C)
+        if self.shift:
+            h = torch.roll(h, (-self.shift, -self.shift), (1, 2))
+        self.attn.relative_position_index = rpi
+        h = image_of(self.attn(windows_of(h, self.w), mask if self.shift else None), self.w, H, W)
+        if self.shift:
+            h = torch.roll(h, (self.shift, self.shift), (1, 2))
+        x = x + h.reshape(B, L, C) + conv_x * self.conv_scale
+        return x + self.mlp(self.norm2(x))
+
+
+class OCAB(nn.Module):
+    def __init__(self, dim, w, overlap_ratio, heads, qkv_bias, qk_scale, mlp_ratio):
+        super().__init__()
+        self.w, self.ow, self.heads = w, int(w * overlap_ratio) + w, heads
+        self.scale = qk_scale or (dim // heads) ** -0.5
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((w + self.ow - 1) ** 2, heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, size, rpi):
+        H, W = size
+        B, L, C = x.shape
+        w, ow, d = self.w, self.ow, C // self.heads
+        qkv = self.qkv(self.norm1(x)).view(B, H, W, 3 * C)
+        q = windows_of(qkv[..., :C], w)
+        kv = F.unfold(qkv[..., C:].permute(0, 3, 1, 2), kernel_size=ow, stride=w, padding=(ow - w) // 2)  # B, 2C*ow*ow, nw
+        kv = kv.view(B, 2, C, ow * ow, -1).permute(1, 0, 4, 3, 2).reshape(2, -1, ow * ow, C)
+        heads = lambda t: t.reshape(t.shape[0], t.shape[1], self.heads, d).transpose(1, 2)
+        bias = self.relative_position_bias_table[rpi.view(-1)].view(w * w, ow * ow, -1).permute(2, 0, 1)
+        attn = (heads(q) * self.scale) @ heads(kv[0]).transpose(-2, -1) + bias.unsqueeze(0)
+        out = (attn.softmax(-1) @ heads(kv[1])).transpose(1, 2).reshape(-1, w * w, C)
+        x = self.proj(image_of(out, w, H, W).reshape(B, L, C)) + x
+        return x + self.mlp(self.norm2(x))
+
+
+class AttenBlocks(nn.Module):
+    def __init__(self, blocks, ocab):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.overlap_attn = ocab
+
+
+class RHAG(nn.Module):
+    def __init__(self, blocks, ocab, resi_connection):
+        super().__init__()
+        self.residual_group = AttenBlocks(blocks, ocab)
+        self.conv = nn.Conv2d(blocks[0].norm1.normalized_shape[0], blocks[0].norm1.normalized_shape[0], 3, 1, 1) \
+            if resi_connection == "1conv" else nn.Identity()
+
+    def forward(self, x, size, rpi_sa, rpi_oca, mask):
+        t = x
+        for block in self.residual_group.blocks:
+            t = block(t, size, rpi_sa, mask)
+        t = self.residual_group.overlap_attn(t, size, rpi_oca)
+        return self.conv(to_image(t, size)).flatten(2).transpose(1, 2) + x
+
+
+class WindowTransformerSR(nn.Module):
+    """The frame SwinIR, HAT and DRCT share (pixelshuffle reconstruction only, as HAT and DRCT)."""
+
+    def frame(self, in_chans, embed_dim, patch_norm, window_size, upscale, img_range, resi_connection):
+        nf, self.w, self.upscale, self.img_range = 64, window_size, upscale, img_range
+        self.mean = torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1) if in_chans == 3 else torch.zeros(1, 1, 1, 1)
+        self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, 1, 1)
+        self.patch_embed = PatchEmbed(embed_dim) if patch_norm else None
+
+    def tail(self, in_chans, embed_dim, upscale, resi_connection):
+        self.norm = nn.LayerNorm(embed_dim)
+        self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1) if resi_connection == "1conv" else nn.Identity()
+        self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, 64, 3, 1, 1), nn.LeakyReLU())
+        self.upsample, self.conv_last = Upsample(upscale, 64), nn.Conv2d(64, in_chans, 3, 1, 1)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias) if m.bias is not None else None
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight), nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        H, W = x.shape[2:]
+        x = F.pad(x, (0, (self.w - W % self.w) % self.w, 0, (self.w - H % self.w) % self.w), mode="reflect")
+        mean = self.mean.to(x)
+        f = self.conv_first((x - mean) * self.img_range)
+        size = tuple(f.shape[2:])
+        t = f.flatten(2).transpose(1, 2)
+        if self.patch_embed is not None:
+            t = self.patch_embed.norm(t)
+        t = self.body(t, size)
+        res = self.conv_after_body(to_image(self.norm(t), size)) + f
+        y = self.conv_last(self.upsample(self.conv_before_upsample(res)))
+        return (y / self.img_range + mean)[:, :, :H * self.upscale, :W * self.upscale]
+
+
+class HAT(WindowTransformerSR):
+    def __init__(self, img_size=64, patch_size=1, in_chans=3, embed_dim=96, depths=(6, 6, 6, 6), num_heads=(6, 6, 6, 6),
+                 window_size=7, compress_ratio=3, squeeze_factor=30, conv_scale=0.01, overlap_ratio=0.5, mlp_ratio=4.0,
+                 qkv_bias=True, qk_scale=None, drop_path_rate=0.1, patch_norm=True, upscale=2, img_range=1.0,
+                 upsampler="pixelshuffle", resi_connection="1conv"):
+        super().__init__()
+        assert patch_size == 1 and upsampler == "pixelshuffle"
+        ow = int(window_size * overlap_ratio) + window_size
+        self.register_buffer("relative_position_index_SA", relative_index(window_size))
+        self.register_buffer("relative_position_index_OCA", overlap_index(window_size, ow))
+        self.frame(in_chans, embed_dim, patch_norm, window_size, upscale, img_range, resi_connection)
+        self.layers = nn.ModuleList([
+            RHAG([HAB(embed_dim, h, window_size, 0 if i % 2 == 0 else window_size // 2, compress_ratio, squeeze_factor,
+                      conv_scale, mlp_ratio, qkv_bias, qk_scale or None) for i in range(d)],
+                 OCAB(embed_dim, window_size, overlap_ratio, h, qkv_bias, qk_scale or None, mlp_ratio), resi_connection)
+            for d, h in zip(depths, num_heads)])
+        self.tail(in_chans, embed_dim, upscale, resi_connection)
+
+    def body(self, t, size):
+        mask = shift_mask(size[0], size[1], self.w, self.w // 2).to(t)
+        for layer in self.layers:
+            t = layer(t, size, self.relative_position_index_SA, self.relative_position_index_OCA, mask)
+        return t
+
+
+# ---- DRCT (ming053l/DRCT drct/archs/DRCT_arch.py) ----------------------------------------------------------
+class RDG(nn.Module):
+    def __init__(self, dim, resolution, heads, w, mlp_ratio, qkv_bias, qk_scale, gc):
+        super().__init__()
+        for k in range(5):
+            width = dim + k * gc
+            self.add_module(f"swin{k + 1}", SwinTransformerBlock(width, resolution, heads - width % heads if k else heads, w, (k % 2) * (w // 2),
+                                                                  mlp_ratio if k < 3 else 1, qkv_bias, qk_scale))
+            self.add_module(f"adjust{k + 1}", nn.Conv2d(width, gc if k < 4 else dim, 1))
+
+    def forward(self, x, size):
+        feats = [x]
+        for k in range(1, 6):
+            h = getattr(self, f"swin{k}")(torch.cat(feats, -1), size)
+            h = getattr(self, f"adjust{k}")(to_image(h, size))
+            feats.append((F.leaky_relu(h, 0.2) if k < 5 else h).flatten(2).transpose(1, 2))
+        return feats[-1] * 0.2 + x
+
+
+class DRCT(WindowTransformerSR):
+    def __init__(self, img_size=64, patch_size=1, in_chans=3, embed_dim=96, depths=(6, 6, 6, 6), num_heads=(6, 6, 6, 6),
+                 window_size=7, mlp_ratio=4.0, qkv_bias=True, qk_scale=None, drop_path_rate=0.1, patch_norm=True, upscale=2,
+                 img_range=1.0, upsampler="pixelshuffle", resi_connection="1conv", gc=32, **ignored):
+        super().__init__()
+        assert patch_size == 1 and upsampler == "pixelshuffle"
+        self.frame(in_chans, embed_dim, patch_norm, window_size, upscale, img_range, resi_connection)
+        self.layers = nn.ModuleList([RDG(embed_dim, img_size, h, window_size, mlp_ratio, qkv_bias, qk_scale or None, gc)
+                                     for h in num_heads])
+        self.tail(in_chans, embed_dim, upscale, resi_connection)
+
+    def body(self, t, size):
+        for layer in self.layers:
+            t = layer(t, size)
+        return t
