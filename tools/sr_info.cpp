@@ -5,7 +5,7 @@
 //   sr_info --model rrdbnet                       defaults: BasicSR's RRDBNet, 23 blocks
 //   sr_info --model edsr:num_feat=256,num_block=32,res_scale=0.1 --depth 1
 //   sr_info --weights RealESRGAN_x4plus.pth       which network a weights file holds, then its table
-//   sr_info --list                                the model names
+//   sr_info --models                              the model names
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -30,14 +30,14 @@ struct InfoOptions {
 
 InfoOptions parse(int argc, char** argv) {
     InfoOptions o;
-    Cli cli("sr_info", "--model SPEC | --weights FILE [--depth N] | --list",
+    Cli cli("sr_info", "--model SPEC | --weights FILE [--depth N] | --models",
             "Prints a model's layer table, parameter count and FLOPs per input pixel.");
     cli.string_flag("--model", "SPEC", "the network, a name with options: edsr:num_feat=256,num_block=32", o.model);
     cli.string_flag("--weights", "FILE", "safetensors, a PyTorch checkpoint or Keras .hdf5: says which network it holds", o.weights);
     cli.integer_flag("--depth", "N", "rows for modules down to this depth; deeper ones are summed into them", o.depth, 1);
-    cli.switch_flag("--list", "print the model names", o.list);
+    cli.switch_flag("--models", "print the model names", o.list);
     cli.parse(argc, argv);
-    SR_CHECK(o.list || !o.model.empty() || !o.weights.empty(), "--model SPEC or --weights FILE is required (see --list)");
+    SR_CHECK(o.list || !o.model.empty() || !o.weights.empty(), "--model SPEC or --weights FILE is required (see --models)");
     SR_CHECK(o.model.empty() || o.weights.empty(), "give --model or --weights, not both");
     return o;
 }
