@@ -129,6 +129,11 @@ public:
     virtual int64_t size_multiple() const { return 1; }
     virtual bool whole_image_only() const { return false; }
 
+    // A network that draws random numbers in training (the transformers' stochastic depth) draws
+    // them from the stream `seed` names. The trainer sets one per iteration, from (seed,
+    // iteration, rank), so a resumed run draws what the uninterrupted one did.
+    virtual void set_random_stream(uint64_t seed) { (void)seed; }
+
 protected:
     int64_t in_channels_ = 3;
 };

@@ -42,8 +42,7 @@ ModelArgs::ModelArgs(const std::string& spec) : spec_(spec) {
     for (const std::string& item : spec_items(spec.substr(colon + 1), spec)) {
         if (item.empty()) continue;
         const size_t eq = item.find('=');
-        SR_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "model spec: expected key=value, got '", item, "' in '",
-                 spec, "'");
+        SR_CHECK(eq != std::string::npos && eq > 0, "model spec: expected key=value, got '", item, "' in '", spec, "'");
         const std::string key = item.substr(0, eq);
         SR_CHECK(!values_.count(key), "model spec: key '", key, "' given twice in '", spec, "'");
         values_[key] = item.substr(eq + 1);
@@ -108,22 +107,36 @@ std::vector<double> ModelArgs::numbers(const std::string& key, const std::vector
 std::vector<int64_t> ModelArgs::integers(const std::string& key, const std::vector<int64_t>& fallback) {
     const std::string* v = find(key);
     if (!v) return fallback;
-    SR_CHECK(v->size() >= 2 && v->front() == '[' && v->back() == ']', name_, ": ", key,
-             " must be a list written as in Python, e.g. [6,6,6,6], got '", *v, "'");
+    // "[6,6,6,6]" as written in a spec, or "6/6/6/6" as train_sr writes a YAML list.
+    const bool bracketed = v->size() >= 2 && v->front() == '[' && v->back() == ']';
+    const std::string inner = bracketed ? v->substr(1, v->size() - 2) : *v;
+    const char separator = bracketed ? ',' : '/';
     std::vector<int64_t> out;
-    const std::string inner = v->substr(1, v->size() - 2);
     for (size_t start = 0; start <= inner.size() && !inner.empty();) {
-        const size_t end = std::min(inner.find(',', start), inner.size());
+        const size_t end = std::min(inner.find(separator, start), inner.size());
         std::string part = inner.substr(start, end - start);
         part.erase(0, part.find_first_not_of(' '));
+        part.erase(part.find_last_not_of(' ') + 1);
         int64_t value = 0;
         const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
         SR_CHECK(!part.empty() && ec == std::errc() && ptr == part.data() + part.size(), name_, ": ", key,
-                 " must be a list of integers, got '", *v, "'");
+                 " must be a list of integers written as in Python, e.g. [6,6,6,6], got '", *v, "'");
         out.push_back(value);
         start = end + 1;
     }
     SR_CHECK(!out.empty(), name_, ": ", key, " must not be an empty list");
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> spec_arguments(const std::string& spec) {
+    const size_t colon = spec.find(':');
+    std::vector<std::pair<std::string, std::string>> out;
+    if (colon == std::string::npos) return out;
+    for (const std::string& item : spec_items(spec.substr(colon + 1), spec)) {
+        if (item.empty()) continue;
+        const size_t eq = item.find('=');
+        out.emplace_back(item.substr(0, eq), eq == std::string::npos ? "" : item.substr(eq + 1));
+    }
     return out;
 }
 
@@ -207,15 +220,9 @@ namespace {
 
 // "edsr:num_feat=64,num_block=16" -> its name and arguments.
 std::pair<std::string, std::map<std::string, std::string>> spec_parts(const std::string& spec) {
-    const size_t colon = spec.find(':');
     std::map<std::string, std::string> args;
-    if (colon != std::string::npos)
-        for (const std::string& item : spec_items(spec.substr(colon + 1), spec)) {
-            if (item.empty()) continue;
-            const size_t eq = item.find('=');
-            args[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
-        }
-    return {spec.substr(0, colon), args};
+    for (const auto& [key, value] : spec_arguments(spec)) args[key] = value;
+    return {spec.substr(0, spec.find(':')), args};
 }
 
 void check_same_network(const std::string& given, const std::string& stored, const std::string& path) {

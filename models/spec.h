@@ -26,7 +26,7 @@ public:
     std::string text(const std::string& key, const std::string& fallback);
     // A list written with '/' between values ("rgb_mean=0.4488/0.4371/0.4040").
     std::vector<double> numbers(const std::string& key, const std::vector<double>& fallback);
-    // A list of integers written as in Python ("depths=[6,6,6,6]").
+    // A list of integers written as in Python ("depths=[6,6,6,6]"), or with '/' between them.
     std::vector<int64_t> integers(const std::string& key, const std::vector<int64_t>& fallback);
     // After the model has read its keys: an error for any key it never asked for.
     void check_all_used() const;
@@ -37,6 +37,9 @@ private:
     std::map<std::string, std::string> values_;
     std::set<std::string> asked_;
 };
+
+// "name:k=v,depths=[6,6]" -> its arguments in order, each list whole ({"depths", "[6,6]"}).
+std::vector<std::pair<std::string, std::string>> spec_arguments(const std::string& spec);
 
 // The models srforge knows, by spec name: edsr, rdn, rrdn, rrdbnet, msrresnet, srresnet, srvgg_compact,
 // vgg_discriminator, unet_discriminator_sn, vgg19, and CycleGAN's resnet_generator and

@@ -125,8 +125,8 @@ class WindowTransformer : public Network {
 public:
     Tensor forward(const Tensor& x) final;
     Shape example_input() const override { return {1, in_channels_, 64, 64}; }
-    // Stochastic depth draws its samples from this stream in training.
-    void seed_drop_path(uint64_t seed) { drop_gen_ = Generator(seed); }
+    // Stochastic depth draws which samples it drops from this stream.
+    void set_random_stream(uint64_t seed) override { drop_gen_ = Generator(seed); }
 
 protected:
     // The constructor arguments the three share (official names and defaults).

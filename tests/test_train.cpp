@@ -426,6 +426,34 @@ TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted ru
     CHECK(error_of([&] { train(split); }).find("was made with seed 7, this run has seed 8") != std::string::npos);
 }
 
+TEST_CASE("train: a transformer with stochastic depth resumes bit for bit (its drops follow the iteration)") {
+    const fs::path data = make_dataset("resume_swin_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("resume_swin_runs");
+    TrainOptions straight = tiny_run(data, out);
+    straight.model = "swinir:upscale=2,img_size=8,window_size=4,embed_dim=8,depths=[2,2],num_heads=[2,2],drop_path_rate=0.5,"
+                     "upsampler=pixelshuffledirect";
+    straight.name = "straight";
+    const TrainResult full = train(straight);
+    TrainOptions split = straight;
+    split.name = "split";
+    split.total_iter = 3;
+    (void)train(split);
+    split.total_iter = 6;
+    const TrainResult second = train(split);
+    REQUIRE(second.losses.size() == 3);
+    for (int i = 0; i < 3; ++i) CHECK(second.losses[size_t(i)] == full.losses[size_t(i + 3)]);
+    const SafetensorsFile a = read_safetensors((out / "straight" / "net_g_latest.safetensors").string());
+    const SafetensorsFile b = read_safetensors((out / "split" / "net_g_latest.safetensors").string());
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    for (size_t i = 0; i < a.tensors.size(); ++i) CHECK(largest_difference(a.tensors[i].second, b.tensors[i].second).worst == 0);
+    // The drops are real: without stochastic depth the same run ends elsewhere.
+    TrainOptions no_drop = straight;
+    no_drop.name = "no_drop";
+    no_drop.model = "swinir:upscale=2,img_size=8,window_size=4,embed_dim=8,depths=[2,2],num_heads=[2,2],drop_path_rate=0,"
+                    "upsampler=pixelshuffledirect";
+    CHECK(train(no_drop).losses.back() != full.losses.back());
+}
+
 TEST_CASE("train: path.resume_state continues another folder's checkpoint") {
     const fs::path data = make_dataset("resume_state_data", 4, 1, 32, 32, 2);
     const fs::path out = fresh_dir("resume_state_runs");

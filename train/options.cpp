@@ -248,7 +248,8 @@ Option io_backend_row() {
 const std::vector<std::pair<std::string, std::string>> network_names = {
     {"EDSR", "edsr"}, {"RDN", "rdn"}, {"RRDN", "rrdn"}, {"RRDBNet", "rrdbnet"}, {"MSRResNet", "msrresnet"},
     {"SRResNet", "srresnet"}, {"SRVGGNetCompact", "srvgg_compact"}, {"VGGStyleDiscriminator", "vgg_discriminator"}, {"UNetDiscriminatorSN", "unet_discriminator_sn"},
-    {"ResnetGenerator", "resnet_generator"}, {"NLayerDiscriminator", "patchgan_discriminator"}};
+    {"ResnetGenerator", "resnet_generator"}, {"NLayerDiscriminator", "patchgan_discriminator"}, {"SwinIR", "swinir"}, {"HAT", "hat"},
+    {"DRCT", "drct"}};
 
 std::string spec_name(std::string type) {
     for (const auto& [basicsr, spec] : network_names)
@@ -288,25 +289,23 @@ YAML::Node network_from(const std::string& spec) {
         if (type == name) type = basicsr;
     YAML::Node n;
     n["type"] = type;
-    std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
-    for (size_t start = 0; start < rest.size();) {
-        const size_t end = std::min(rest.find(',', start), rest.size());
-        const std::string item = rest.substr(start, end - start);
-        const size_t eq = item.find('=');
-        const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-        if (value.find('/') != std::string::npos) {
-            YAML::Node list(YAML::NodeType::Sequence);
-            for (size_t a = 0; a <= value.size();) {
-                const size_t b = std::min(value.find('/', a), value.size());
-                list.push_back(value.substr(a, b - a));
-                a = b + 1;
-            }
-            list.SetStyle(YAML::EmitterStyle::Flow);
-            n[key] = list;
-        } else {
+    for (const auto& [key, value] : spec_arguments(spec)) {
+        const bool bracketed = value.size() >= 2 && value.front() == '[' && value.back() == ']';
+        if (!bracketed && value.find('/') == std::string::npos) {
             n[key] = value;
+            continue;
         }
-        start = end + 1;
+        // A list: "[6,6]" as in Python, or "0.4488/0.4371/0.4040".
+        const std::string inner = bracketed ? value.substr(1, value.size() - 2) : value;
+        const char separator = bracketed ? ',' : '/';
+        YAML::Node list(YAML::NodeType::Sequence);
+        for (size_t a = 0; a <= inner.size();) {
+            const size_t b = std::min(inner.find(separator, a), inner.size());
+            list.push_back(inner.substr(a, b - a));
+            a = b + 1;
+        }
+        list.SetStyle(YAML::EmitterStyle::Flow);
+        n[key] = list;
     }
     return n;
 }

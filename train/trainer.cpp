@@ -122,6 +122,19 @@ Trainer::Batch Trainer::next_batch(int64_t iter) {
     return {lq.to(o_.device), gt.to(o_.device), gt_usm.to(o_.device)};
 }
 
+namespace {
+
+// The random stream of a network's own draws (stochastic depth) at one iteration of one rank:
+// distinct for every (seed, iteration, rank), mixed as splitmix64 mixes its state.
+uint64_t iteration_stream(uint64_t seed, int64_t iter, int rank) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(iter) * 0xBF58476D1CE4E5B9ull + uint64_t(rank) * 0x94D049BB133111EBull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
 // The generator's losses and, unless the discriminator is still warming up (net_d_init_iters) or
 // this is not one of its net_d_iters, its update. Returns SR for the discriminator.
 Tensor Trainer::generator_step(int64_t iter, const Batch& b, StepLosses& losses) {
@@ -134,6 +147,7 @@ Tensor Trainer::generator_step(int64_t iter, const Batch& b, StepLosses& losses)
         for (Tensor w : net_d_->parameters()) w.set_requires_grad(false);
     optim_g_->set_lr(losses.lr);
     optim_g_->zero_grad();
+    net_g_->set_random_stream(iteration_stream(o_.seed, iter, ProcessGroup::world().rank()));
     std::optional<NoGradGuard> no_grad;  // the discriminator's warm-up: the losses only for the log
     if (!update) no_grad.emplace();
     const Tensor sr = net_g_->forward(b.lq);

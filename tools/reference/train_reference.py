@@ -152,7 +152,7 @@ def spec_from_network(n):
     """network_g: {type: EDSR, num_feat: 64, rgb_mean: [...]} -> 'edsr:num_feat=64,rgb_mean=a/b/c' (train/options.cpp)."""
     if isinstance(n, str):
         return n
-    text = lambda v: "/".join(str(x) for x in v) if isinstance(v, list) else ("true" if v is True else "false" if v is False else str(v))
+    text = lambda v: "[" + ",".join(str(x) for x in v) + "]" if isinstance(v, list) else ("true" if v is True else "false" if v is False else str(v))
     args = ",".join(f"{k}={text(v)}" for k, v in n.items() if k != "type")
     return NETWORK_NAMES.get(n["type"], n["type"].lower()) + ":" + args
 
