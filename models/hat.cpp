@@ -13,14 +13,13 @@
 namespace sr {
 
 std::vector<int64_t> overlap_position_index(int64_t w, int64_t ow) {
-    const int64_t side = w + ow - 1, table = side * side;
+    const int64_t side = w + ow - 1;
     std::vector<int64_t> index;
     index.reserve(static_cast<size_t>(w * w * ow * ow));
     for (int64_t i = 0; i < w * w; ++i)
         for (int64_t j = 0; j < ow * ow; ++j) {
             const int64_t dy = j / ow - i / w + w - ow + 1, dx = j % ow - i % w + w - ow + 1;
-            const int64_t row = dy * side + dx;
-            index.push_back(row < 0 ? row + table : row);
+            index.push_back(dy * side + dx);
         }
     return index;
 }
@@ -148,7 +147,10 @@ Hat::Hat(ModelArgs& args) {
     add_buffer("relative_position_index_SA", index_buffer(sa, window_ * window_, window_ * window_));
     add_buffer("relative_position_index_OCA", index_buffer(oca, window_ * window_, ow * ow));
     const auto sa_index = std::make_shared<const RowIndex>(std::move(sa), (2 * window_ - 1) * (2 * window_ - 1));
-    const auto oca_index = std::make_shared<const RowIndex>(std::move(oca), (window_ + ow - 1) * (window_ + ow - 1));
+    // The gather reads negative entries as PyTorch's indexing does: counted from the table's end.
+    const int64_t oca_rows = (window_ + ow - 1) * (window_ + ow - 1);
+    for (int64_t& row : oca) row = row < 0 ? row + oca_rows : row;
+    const auto oca_index = std::make_shared<const RowIndex>(std::move(oca), oca_rows);
     add_head(c);
     auto& layers = add("layers", ModuleList());
     int64_t block = 0;

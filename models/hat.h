@@ -18,8 +18,9 @@
 // Unlike SwinIR, HAT keeps one relative-position index for all blocks (buffers
 // relative_position_index_SA [w^2, w^2] and relative_position_index_OCA [w^2, ow^2]) and computes
 // the shifted windows' mask for each input size; no block holds an attn_mask. The OCA index of the
-// official code holds negative entries, which PyTorch's indexing wraps around the table: kept here
-// (as entry + table size), so official checkpoints give official results.
+// official code holds negative entries, which PyTorch's indexing counts from the table's end: the
+// buffer keeps the official values, and the gather reads them as PyTorch does, so official
+// checkpoints give official results.
 #pragma once
 
 #include "models/swinir.h"
@@ -28,7 +29,8 @@ namespace sr {
 
 // The (w^2 x ow^2) index of OCAB's bias table ((w + ow - 1)^2 rows): query i at (yi, xi) of the
 // window, key j at (yj, xj) of the overlapping window, row (yj - yi + w - ow + 1) (w + ow - 1) +
-// (xj - xi + w - ow + 1), negative rows wrapped by the table size as the official code's indexing.
+// (xj - xi + w - ow + 1), as the official code computes it: negative where a key lies above or left
+// of the query by more than w - 1 (PyTorch's indexing counts those from the table's end).
 std::vector<int64_t> overlap_position_index(int64_t window, int64_t overlap_window);
 
 struct HabArgs {

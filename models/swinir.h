@@ -125,6 +125,9 @@ class WindowTransformer : public Network {
 public:
     Tensor forward(const Tensor& x) final;
     Shape example_input() const override { return {1, in_channels_, 64, 64}; }
+    // Images are reflect-padded to whole windows (by forward() too; upscale_image also sizes its
+    // tiles in whole windows).
+    int64_t size_multiple() const override { return window_; }
     // Stochastic depth draws which samples it drops from this stream.
     void set_random_stream(uint64_t seed) override { drop_gen_ = Generator(seed); }
 

@@ -112,11 +112,18 @@ Tensor upscale_image(Network& model, const Tensor& image, const UpscaleOptions& 
     const Tensor rgb = (gray ? color.expand({3, H, W}) : color).reshape({1, 3, H, W}).contiguous().to(o.device);
     const int64_t s = network_scale(model, o.device);
 
-    int64_t tile = o.tile;
+    int64_t tile = o.tile, pad = o.pad;
     if (tile == 0) tile = H * W <= 512 * 512 ? std::max(H, W) : 256;
     if (model.whole_image_only()) tile = std::max(H, W);  // tiles would change its output
+    // Whole windows for the transformers: tile and context rounded up to the window, so that the
+    // inner tiles need no padding of their own.
+    const int64_t m = model.size_multiple();
+    if (m > 1 && !model.whole_image_only()) {
+        tile = (tile + m - 1) / m * m;
+        pad = (pad + m - 1) / m * m;
+    }
     const int64_t band = std::min(o.blend, tile / 2);
-    SR_CHECK(band <= o.pad, "upscale: the blend band (", band, ") must fit in the padding (", o.pad, ")");
+    SR_CHECK(band <= pad, "upscale: the blend band (", band, ") must fit in the padding (", pad, ")");
     const int64_t rows = (H + tile - 1) / tile, cols = (W + tile - 1) / tile;
 
     Tensor out = zeros({3, H * s, W * s});
@@ -128,8 +135,8 @@ Tensor upscale_image(Network& model, const Tensor& image, const UpscaleOptions& 
         for (int64_t tx = 0; tx < cols; ++tx) {
             // Core [y0, y1) x [x0, x1); run on the core plus padding, clipped to the image.
             const int64_t y0 = ty * tile, y1 = std::min(H, y0 + tile), x0 = tx * tile, x1 = std::min(W, x0 + tile);
-            const int64_t wy0 = std::max<int64_t>(0, y0 - o.pad), wy1 = std::min(H, y1 + o.pad);
-            const int64_t wx0 = std::max<int64_t>(0, x0 - o.pad), wx1 = std::min(W, x1 + o.pad);
+            const int64_t wy0 = std::max<int64_t>(0, y0 - pad), wy1 = std::min(H, y1 + pad);
+            const int64_t wx0 = std::max<int64_t>(0, x0 - pad), wx1 = std::min(W, x1 + pad);
             const Tensor in = rgb.slice(2, wy0, wy1).slice(3, wx0, wx1).contiguous();
             const Tensor result = run(model, in, o.self_ensemble).to(Device::cpu()).contiguous();
             SR_CHECK(result.size(2) == (wy1 - wy0) * s && result.size(3) == (wx1 - wx0) * s,

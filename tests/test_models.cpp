@@ -2,6 +2,7 @@
 // tools/reference/make_model_fixtures.py): same weights, same input, and the output, the input
 // gradient, every parameter gradient and (in train mode) the updated buffers must match to 1e-5.
 // Also the module system itself: names, loading errors, save/load round trips, spec strings.
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -155,6 +156,9 @@ TEST_CASE("state dict names follow the reference implementations") {
     CHECK(hat[0].first == "relative_position_index_SA");
     CHECK(hat[1].first == "relative_position_index_OCA");
     CHECK(hat[1].second.shape() == Shape{16, 36});
+    const std::vector<double> oca = to_vector(hat[1].second);  // the official values, negative ones included
+    CHECK(*std::min_element(oca.begin(), oca.end()) == -40);
+    CHECK(*std::max_element(oca.begin(), oca.end()) == 40);
     std::set<std::string> hat_names, drct_names;
     for (const auto& [n, t] : hat) hat_names.insert(n);
     CHECK(hat_names.count("layers.0.residual_group.blocks.0.conv_block.cab.3.attention.3.weight"));

@@ -206,6 +206,13 @@ TEST_CASE("train options: BasicSR-layout presets, round trip through config.yaml
     CHECK(b.schedule.restart_weights == a.schedule.restart_weights);
     CHECK(b.model == a.model);
     CHECK(b.patch == a.patch);
+    // A transformer's lists (a spec's [6,6] or an option file's YAML lists) survive config.yaml.
+    TrainOptions t = o;
+    t.model = "swinir:upscale=2,img_size=8,window_size=4,embed_dim=8,depths=[2,1],num_heads=[2,4],upsampler=";
+    const TrainOptions t2 = options_from_yaml(options_yaml(t), "config.yaml");
+    CHECK(options_yaml(t2).find("depths: [2, 1]") != std::string::npos);
+    CHECK(make_model(t2.model)->state_dict().size() == make_model(t.model)->state_dict().size());
+    CHECK(make_model(t2.model)->parameter_count() == make_model(t.model)->parameter_count());
     CHECK(error_of([] { options_from_yaml("train:\n  totl_iter: 5\n", "t.yaml"); })
               .find("unknown option 'train.totl_iter'") != std::string::npos);
     CHECK(error_of([] { options_from_yaml("scale: 3\ndatasets:\n  train:\n    gt_size: 100\n", "t.yaml"); })

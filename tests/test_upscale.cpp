@@ -58,6 +58,26 @@ TEST_CASE("x8 self-ensemble is equivariant to flips and transposes, unlike a sin
     CHECK(largest_difference(plain, plain_t).worst > 1e-4);  // a single pass is not
 }
 
+TEST_CASE("transformers: tiles in whole windows, self-ensemble, any image size") {
+    auto model = make_model("swinir:upscale=2,img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2],"
+                            "upsampler=pixelshuffledirect");
+    model->eval();
+    const Tensor image = uniform({3, 23, 18}, 0, 1);
+    const Tensor whole = upscale_image(*model, image, {});
+    CHECK(whole.shape() == Shape{3, 46, 36});
+    // A tile of 6 becomes 8 (two windows), the padding 5 becomes 8: 3 x 3 tiles, not 4 x 3.
+    int64_t calls = 0;
+    const Tensor tiled = upscale_image(*model, image, {.tile = 6, .pad = 5, .blend = 2, .progress = [&](int64_t, int64_t) { ++calls; }});
+    CHECK(calls == 3 * 3);
+    // Attention reaches further than any padding, so tiles are close to the whole image, not equal.
+    const Difference d = largest_difference(tiled, whole);
+    CHECK(d.worst > 0);
+    CHECK(d.worst < 0.1);
+    const Tensor ensemble = upscale_image(*model, image, {.tile = 8, .self_ensemble = true});
+    CHECK(ensemble.shape() == whole.shape());
+    CHECK(largest_difference(ensemble, whole).worst > 1e-4);  // eight passes averaged, not one
+}
+
 TEST_CASE("gray, gray+alpha and RGBA images keep their channels; alpha is upscaled beside the colour") {
     auto model = make_model("edsr:num_feat=4,num_block=1,upscale=3");
     model->eval();
