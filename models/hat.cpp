@@ -47,12 +47,7 @@ Hab::Hab(const HabArgs& a, std::shared_ptr<const RowIndex> index) : args_(a) {
     attn_ = &add("attn", WindowAttention(a.dim, a.window, a.heads, a.qkv_bias, a.qk_scale, std::move(index)));
     conv_block_ = &add("conv_block", Cab(a.dim, a.compress_ratio, a.squeeze_factor));
     norm2_ = &add("norm2", LayerNorm(a.dim));
-    auto& mlp = add("mlp", Module());
-    const int64_t hidden = static_cast<int64_t>(double(a.dim) * a.mlp_ratio);
-    fc1_ = &mlp.add("fc1", Linear(a.dim, hidden));
-    fc2_ = &mlp.add("fc2", Linear(hidden, a.dim));
-    init_transformer_linear(*fc1_);
-    init_transformer_linear(*fc2_);
+    mlp_ = &add("mlp", Mlp(a.dim, a.mlp_ratio));
 }
 
 Tensor Hab::operator()(const Tensor& x, int64_t H, int64_t W, const Tensor& mask, Generator* drop_gen) const {
@@ -65,7 +60,7 @@ Tensor Hab::operator()(const Tensor& x, int64_t H, int64_t W, const Tensor& mask
     if (s > 0) h = roll(roll(h, s, 1), s, 2);
     h = h.reshape({B, H * W, C});
     const Tensor t = x + (drop ? drop_path(h, args_.drop_path, drop_gen) : h) + conv_x * args_.conv_scale;
-    const Tensor m = (*fc2_)(gelu((*fc1_)((*norm2_)(t))));
+    const Tensor m = (*mlp_)((*norm2_)(t));
     return t + (drop ? drop_path(m, args_.drop_path, drop_gen) : m);
 }
 
@@ -83,11 +78,9 @@ Ocab::Ocab(int64_t dim, int64_t window, double overlap_ratio, int64_t heads, boo
     qkv_ = &add("qkv", Linear(dim, 3 * dim, qkv_bias));
     proj_ = &add("proj", Linear(dim, dim));
     norm2_ = &add("norm2", LayerNorm(dim));
-    auto& mlp = add("mlp", Module());
-    const int64_t hidden = static_cast<int64_t>(double(dim) * mlp_ratio);
-    fc1_ = &mlp.add("fc1", Linear(dim, hidden));
-    fc2_ = &mlp.add("fc2", Linear(hidden, dim));
-    for (Linear* l : {qkv_, proj_, fc1_, fc2_}) init_transformer_linear(*l);
+    mlp_ = &add("mlp", Mlp(dim, mlp_ratio));
+    init_transformer_linear(*qkv_);
+    init_transformer_linear(*proj_);
 }
 
 Tensor Ocab::operator()(const Tensor& x, int64_t H, int64_t W) const {
@@ -103,7 +96,7 @@ Tensor Ocab::operator()(const Tensor& x, int64_t H, int64_t W) const {
     const Tensor out = window_attention(heads(q), heads(kv[0]), heads(kv[1]), bias, Tensor(), scale_);
     const Tensor merged = window_reverse(out.permute({0, 2, 1, 3}).reshape({B_, w * w, C}), w, H, W).reshape({B, H * W, C});
     const Tensor t = (*proj_)(merged) + x;
-    return t + (*fc2_)(gelu((*fc1_)((*norm2_)(t))));
+    return t + (*mlp_)((*norm2_)(t));
 }
 
 // ---- RHAG and HAT ---------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ private:
     LayerNorm *norm1_, *norm2_;
     WindowAttention* attn_;
     Cab* conv_block_;
-    Linear *fc1_, *fc2_;
+    Mlp* mlp_;
 };
 
 class Ocab : public Module {
@@ -78,7 +78,8 @@ private:
     Tensor table_;
     std::shared_ptr<const RowIndex> index_;
     LayerNorm *norm1_, *norm2_;
-    Linear *qkv_, *proj_, *fc1_, *fc2_;
+    Linear *qkv_, *proj_;
+    Mlp* mlp_;
 };
 
 // RHAG: residual_group.blocks.* (HAB), residual_group.overlap_attn (OCAB), conv (1conv) or none.

@@ -70,6 +70,16 @@ Tensor WindowAttention::operator()(const Tensor& x, const Tensor& mask) const {
     return (*proj_)(out.permute({0, 2, 1, 3}).reshape({B_, N, C}));
 }
 
+Mlp::Mlp(int64_t dim, double mlp_ratio) {
+    const int64_t hidden = static_cast<int64_t>(double(dim) * mlp_ratio);
+    fc1_ = &add("fc1", Linear(dim, hidden));
+    fc2_ = &add("fc2", Linear(hidden, dim));
+    init_transformer_linear(*fc1_);
+    init_transformer_linear(*fc2_);
+}
+
+Tensor Mlp::operator()(const Tensor& x) const { return (*fc2_)(gelu((*fc1_)(x))); }
+
 // ---- the Swin transformer block -----------------------------------------------------------------
 
 Tensor shifted_window_mask(int64_t H, int64_t W, int64_t w, int64_t shift) {
@@ -97,12 +107,7 @@ SwinTransformerBlock::SwinTransformerBlock(const SwinBlockArgs& a) : args_(a) {
     norm1_ = &add("norm1", LayerNorm(a.dim));
     attn_ = &add("attn", WindowAttention(a.dim, args_.window, a.heads, a.qkv_bias, a.qk_scale));
     norm2_ = &add("norm2", LayerNorm(a.dim));
-    auto& mlp = add("mlp", Module());
-    const int64_t hidden = static_cast<int64_t>(double(a.dim) * a.mlp_ratio);
-    fc1_ = &mlp.add("fc1", Linear(a.dim, hidden));
-    fc2_ = &mlp.add("fc2", Linear(hidden, a.dim));
-    init_transformer_linear(*fc1_);
-    init_transformer_linear(*fc2_);
+    mlp_ = &add("mlp", Mlp(a.dim, a.mlp_ratio));
     if (args_.shift > 0)
         attn_mask_ = add_buffer("attn_mask", shifted_window_mask(args_.resolution, args_.resolution, args_.window, args_.shift));
 }
@@ -127,7 +132,7 @@ Tensor SwinTransformerBlock::operator()(const Tensor& x, int64_t H, int64_t W, G
     if (s > 0) h = roll(roll(h, s, 1), s, 2);
     h = h.reshape({B, H * W, C});
     const Tensor t = x + (drop ? drop_path(h, args_.drop_path, drop_gen) : h);
-    const Tensor m = (*fc2_)(gelu((*fc1_)((*norm2_)(t))));
+    const Tensor m = (*mlp_)((*norm2_)(t));
     return t + (drop ? drop_path(m, args_.drop_path, drop_gen) : m);
 }
 

@@ -57,6 +57,17 @@ private:
 // The Linear layers of the transformers start as timm's trunc_normal_(std=0.02) with zero bias.
 void init_transformer_linear(Linear& layer);
 
+// The transformer blocks' feed-forward part: fc2(gelu(fc1(x))), hidden width dim x mlp_ratio.
+class Mlp : public Module {
+public:
+    Mlp(int64_t dim, double mlp_ratio);
+    Tensor operator()(const Tensor& x) const;
+    std::string type_name() const override { return "Mlp"; }
+
+private:
+    Linear *fc1_, *fc2_;
+};
+
 // The (w^2 x w^2) relative-position index of Swin: pair (i, j) of a window's tokens reads row
 // (dy + w - 1) (2w - 1) + (dx + w - 1) of the table, (dy, dx) = position of i - position of j.
 std::vector<int64_t> relative_position_index(int64_t window);
@@ -83,7 +94,7 @@ private:
     SwinBlockArgs args_;
     LayerNorm *norm1_, *norm2_;
     WindowAttention* attn_;
-    Linear *fc1_, *fc2_;
+    Mlp* mlp_;
     Tensor attn_mask_;  // for resolution x resolution (shifted blocks only)
     mutable Tensor other_mask_;  // the last other size's mask
     mutable int64_t other_h_ = 0, other_w_ = 0;

@@ -156,12 +156,19 @@ const char* const kSwinIRLight =
     "swinir:upscale=4,img_size=64,window_size=8,embed_dim=60,depths=[6,6,6,6],num_heads=[6,6,6,6],mlp_ratio=2,"
     "upsampler=pixelshuffledirect,drop_path_rate=0";
 
+// DRCT x4 as published (embed 180, 6 dense groups, growth 32, window 16), one LR patch of 32 (four
+// windows) per step on the CPU.
+const char* const kDrct =
+    "drct:upscale=4,img_size=64,window_size=16,embed_dim=180,depths=[6,6,6,6,6,6],num_heads=[6,6,6,6,6,6],mlp_ratio=2,"
+    "drop_path_rate=0";
+
 std::vector<TrainCase> train_cases(Device device) {
     std::vector<TrainCase> cases = {
         {"edsr_baseline_x4_train", [device] { return std::make_unique<bench::Edsr>(64, 16, 4, device); }, 16, 48, 4},
         {"rdn_tiny_x2_train", [device] { return std::make_unique<bench::Rdn>(32, 4, 4, 32, device); }, 8, 24, 2},
         {"rrdbnet_x4_train", [device] { return std::make_unique<bench::RrdbNet>(64, 23, 32, device); }, 4, 32, 4},
         {"swinir_light_x4_train", [device] { return std::make_unique<bench::ModelNet>(kSwinIRLight, device); }, 4, 32, 4},
+        {"drct_x4_train", [device] { return std::make_unique<bench::ModelNet>(kDrct, device); }, 1, 32, 4},
     };
     if (device.is_cuda()) {  // the papers' networks with their published batch and LR patch sizes
         cases.push_back({"rdn_x2_paper_train", [device] { return std::make_unique<bench::Rdn>(64, 16, 8, 64, device); }, 16,

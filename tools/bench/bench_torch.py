@@ -31,6 +31,9 @@ import transformers  # noqa: E402  (tools/reference: SwinIR as srforge's models/
 # sr_bench's kSwinIRLight.
 SWINIR_LIGHT = dict(upscale=4, img_size=64, window_size=8, embed_dim=60, depths=[6] * 4, num_heads=[6] * 4, mlp_ratio=2,
                     upsampler="pixelshuffledirect", drop_path_rate=0.0)
+# sr_bench's kDrct.
+DRCT = dict(upscale=4, img_size=64, window_size=16, embed_dim=180, depths=[6] * 6, num_heads=[6] * 6, mlp_ratio=2,
+            drop_path_rate=0.0)
 
 
 class Counter:
@@ -186,7 +189,8 @@ def benchmarks(dev):
     train_rows = [("edsr_baseline_x4_train", lambda: EDSR(64, 16, 4), 16, 48, 4),
                   ("rdn_tiny_x2_train", lambda: RDN(32, 4, 4, 32), 8, 24, 2),
                   ("rrdbnet_x4_train", lambda: RRDBNet(64, 23, 32), 4, 32, 4),
-                  ("swinir_light_x4_train", lambda: transformers.SwinIR(**SWINIR_LIGHT), 4, 32, 4)]
+                  ("swinir_light_x4_train", lambda: transformers.SwinIR(**SWINIR_LIGHT), 4, 32, 4),
+                  ("drct_x4_train", lambda: transformers.DRCT(**DRCT), 1, 32, 4)]
     if dev.type == "cuda":  # the papers' networks with their published batch and LR patch sizes
         train_rows += [("rdn_x2_paper_train", lambda: RDN(64, 16, 8, 64), 16, 32, 2),
                        ("rrdbnet_x4_paper_train", lambda: RRDBNet(64, 23, 32), 16, 32, 4)]

@@ -41,6 +41,16 @@ def shift_mask(H, W, w, s):
     return torch.where(diff != 0, torch.tensor(-100.0), torch.tensor(0.0))
 
 
+def init_transformer(model):
+    """The official _init_weights: Linear weights trunc_normal_(std=0.02) and zero biases, LayerNorm 1 and 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias) if m.bias is not None else None
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight), nn.init.zeros_(m.bias)
+
+
 class Mlp(nn.Module):
     def __init__(self, dim, hidden):
         super().__init__()
@@ -173,12 +183,7 @@ class SwinIR(nn.Module):
             self.conv_last = nn.Conv2d(nf, in_chans, 3, 1, 1)
         else:
             self.upscale, self.conv_last = 1, nn.Conv2d(embed_dim, in_chans, 3, 1, 1)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias) if m.bias is not None else None
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight), nn.init.zeros_(m.bias)
+        init_transformer(self)
 
     def forward(self, x):
         H, W = x.shape[2:]
@@ -337,12 +342,7 @@ class WindowTransformerSR(nn.Module):
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1) if resi_connection == "1conv" else nn.Identity()
         self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, 64, 3, 1, 1), nn.LeakyReLU())
         self.upsample, self.conv_last = Upsample(upscale, 64), nn.Conv2d(64, in_chans, 3, 1, 1)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias) if m.bias is not None else None
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight), nn.init.zeros_(m.bias)
+        init_transformer(self)
 
     def forward(self, x):
         H, W = x.shape[2:]
