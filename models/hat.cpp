@@ -158,11 +158,11 @@ Hat::Hat(ModelArgs& args) {
     add_tail(c);
 }
 
-// The shifted windows' mask for this size (HAT computes it in every forward pass; kept while the
-// size stays).
-Tensor Hat::mask_for(int64_t H, int64_t W) {
-    if (H != mask_h_ || W != mask_w_ || !mask_.defined()) {
-        mask_ = shifted_window_mask(H, W, window_, window_ / 2);
+// The shifted windows' mask for this size on this device (HAT computes it in every forward pass;
+// kept while size and device stay).
+Tensor Hat::mask_for(int64_t H, int64_t W, Device device) {
+    if (H != mask_h_ || W != mask_w_ || !mask_.defined() || mask_.device() != device) {
+        mask_ = shifted_window_mask(H, W, window_, window_ / 2).to(device);
         mask_h_ = H;
         mask_w_ = W;
     }
@@ -170,7 +170,7 @@ Tensor Hat::mask_for(int64_t H, int64_t W) {
 }
 
 Tensor Hat::body(const Tensor& tokens, int64_t H, int64_t W) {
-    const Tensor mask = mask_for(H, W).to(tokens.device());
+    const Tensor mask = mask_for(H, W, tokens.device());
     Tensor t = tokens;
     for (const Rhag* layer : layers_) t = (*layer)(t, H, W, mask, drop_gen());
     return t;

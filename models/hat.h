@@ -102,7 +102,7 @@ public:
 
 private:
     Tensor body(const Tensor& tokens, int64_t H, int64_t W) override;
-    Tensor mask_for(int64_t H, int64_t W);
+    Tensor mask_for(int64_t H, int64_t W, Device device);
     int64_t window_ = 16;
     std::vector<Rhag*> layers_;
     Tensor mask_;
