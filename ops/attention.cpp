@@ -142,12 +142,10 @@ Tensor window_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
 }
 
 std::vector<OpSpec> attention_specs() {
-    // 4 windows x 2 images, 3 heads, 5 tokens of 2 per head; the mask has one -100 block per window.
+    // 4 windows x 2 images, 3 heads, 5 tokens of 2 per head.
     const Shape qkv{8, 3, 5, 2}, bias{3, 5, 5};
     auto masked = [](auto fn) {
-        return [fn](const Tensors& in) {
-            return Tensors{fn(in[0], in[1], in[2], in[3], in[4].detach(), 0.7)};
-        };
+        return [fn](const Tensors& in) { return Tensors{fn(in[0], in[1], in[2], in[3], in[4].detach(), 0.7)}; };
     };
     // A 0 / -100 pattern like the shifted windows' mask: window 0 sees everything; in the others
     // token i does not see token j when i + j + w is odd.
