@@ -138,8 +138,7 @@ Tensor SwinTransformerBlock::operator()(const Tensor& x, int64_t H, int64_t W, G
 
 // ---- residual groups ------------------------------------------------------------------------------
 
-ResidualConv::ResidualConv(int64_t dim, const std::string& kind) {
-    SR_CHECK(kind == "3conv", "ResidualConv: only 3conv is a sequence");
+ResidualConv::ResidualConv(int64_t dim) {
     convs_ = {&put(0, Conv2d(dim, dim / 4, 3, {.padding = 1})), &put(2, Conv2d(dim / 4, dim / 4, 1)),
               &put(4, Conv2d(dim / 4, dim, 3, {.padding = 1}))};
 }
@@ -157,7 +156,7 @@ Rstb::Rstb(const std::vector<SwinBlockArgs>& blocks, const std::string& resi_con
     if (resi_connection == "1conv")
         conv_ = &add("conv", Conv2d(dim, dim, 3, {.padding = 1}));
     else
-        conv3_ = &add("conv", ResidualConv(dim, resi_connection));
+        conv3_ = &add("conv", ResidualConv(dim));
 }
 
 Tensor tokens_to_image(const Tensor& t, int64_t H, int64_t W) {
@@ -243,7 +242,7 @@ void WindowTransformer::add_tail(const Common& c) {
     const int64_t embed = c.embed_dim, num_feat = 64;
     norm_ = &add("norm", LayerNorm(embed));
     if (c.resi_connection == "1conv") conv_after_body_ = &add("conv_after_body", Conv2d(embed, embed, 3, {.padding = 1}));
-    if (c.resi_connection == "3conv") conv_after_body3_ = &add("conv_after_body", ResidualConv(embed, c.resi_connection));
+    if (c.resi_connection == "3conv") conv_after_body3_ = &add("conv_after_body", ResidualConv(embed));
     if (upsampler_ == "pixelshuffle" || upsampler_ == "nearest+conv")
         conv_before_upsample_ = &add("conv_before_upsample", ModuleList()).put(0, Conv2d(embed, num_feat, 3, {.padding = 1}));
     if (upsampler_ == "pixelshuffle") {

@@ -104,10 +104,11 @@ private:
 Tensor tokens_to_image(const Tensor& tokens, int64_t H, int64_t W);
 Tensor image_to_tokens(const Tensor& image);
 
-// SwinIR's "1conv" (one 3x3 conv) or "3conv" (3x3 to C/4, LeakyReLU 0.2, 1x1, LeakyReLU, 3x3 back).
+// SwinIR's "3conv" residual connection, an nn.Sequential (conv.0, conv.2, conv.4): 3x3 to C/4,
+// LeakyReLU 0.2, 1x1, LeakyReLU 0.2, 3x3 back to C. ("1conv" is a single 3x3 Conv2d.)
 class ResidualConv : public ModuleList {
 public:
-    ResidualConv(int64_t dim, const std::string& kind);
+    explicit ResidualConv(int64_t dim);
     Tensor operator()(const Tensor& x) const;
     std::string type_name() const override { return "Sequential"; }
 
