@@ -14,5 +14,5 @@ tools/setup.sh > /dev/null
 out=$(mktemp -d)
 build/tools/sr_bench --device cuda --json "$@" | tee "$out/srforge.jsonl" >&2
 "$py" tools/bench/bench_torch.py --device cuda "$@" | tee "$out/torch.jsonl" >&2
-python3 tools/bench/compare.py "$out/srforge.jsonl" "$out/torch.jsonl"
+python3 tools/bench/compare.py --ours "$out/srforge.jsonl" --torch "$out/torch.jsonl"
 rm -rf "$out"
