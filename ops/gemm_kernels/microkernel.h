@@ -65,7 +65,8 @@ inline void microkernel(int64_t kc, const Operands& o, float* __restrict c, int6
 // The kernel entry point: picks the variant for where the operands are.
 template <class Isa, int MR, int NV>
 inline void run_microkernel(int64_t kc, const Operands& o, float* c, int64_t ldc) {
-    if (o.a_rows) microkernel<Isa, MR, NV, true, false>(kc, o, c, ldc);
+    if (o.a_rows && o.b_offsets) microkernel<Isa, MR, NV, true, true>(kc, o, c, ldc);
+    else if (o.a_rows) microkernel<Isa, MR, NV, true, false>(kc, o, c, ldc);
     else if (o.b_offsets) microkernel<Isa, MR, NV, false, true>(kc, o, c, ldc);
     else microkernel<Isa, MR, NV, false, false>(kc, o, c, ldc);
 }
