@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "autograd/backward.h"
@@ -66,6 +67,28 @@ ProcessGroup::~ProcessGroup() {
 std::vector<double> ProcessGroup::sum(std::vector<double> values) const {
     if (size_ > 1) check(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
     return values;
+}
+
+std::vector<std::string> ProcessGroup::gather_to_root(const std::string& bytes) const {
+    if (size_ == 1) return {bytes};
+    SR_CHECK(bytes.size() < size_t(std::numeric_limits<int>::max()), "distributed: ", bytes.size(),
+             " bytes of per-rank state are more than one MPI message holds");
+    constexpr int kTag = 17;
+    if (!is_root()) {
+        check(MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, 0, kTag, MPI_COMM_WORLD), "MPI_Send");
+        return {};
+    }
+    std::vector<std::string> all{bytes};
+    for (int r = 1; r < size_; ++r) {  // one message per rank: its size is read before it is received
+        MPI_Status status;
+        check(MPI_Probe(r, kTag, MPI_COMM_WORLD, &status), "MPI_Probe");
+        int count = 0;
+        check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+        std::string received(size_t(count), '\0');
+        check(MPI_Recv(received.data(), count, MPI_BYTE, r, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+        all.push_back(std::move(received));
+    }
+    return all;
 }
 
 void ProcessGroup::abort(int code) const {

@@ -10,7 +10,8 @@
 //     all-reduce g = (g_0 + ... + g_{N-1}) / N, the gradient of the mean over all N B samples
 //     step:      the same Adam update on every rank
 //   rank 0 alone logs, validates, draws samples and writes checkpoints; a checkpoint does not
-//   depend on N, so a run may resume with another number of ranks.
+//   depend on N, so a run may resume with another number of ranks. (Real-ESRGAN runs: each rank
+//   also degrades with its own draws and keeps its own pair pool; the checkpoint holds them all.)
 //
 // A process started without mpirun is a world of one and never initialises MPI. CPU ranks sum
 // gradients with MPI (Open MPI, Debian's libopenmpi-dev), GPU ranks with NCCL (from the CUDA
@@ -19,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +44,9 @@ public:
 
     // Each value summed over the ranks.
     std::vector<double> sum(std::vector<double> values) const;
+    // Every rank's `bytes`, in rank order, on rank 0 (a checkpoint of per-rank state); the other
+    // ranks get an empty list. Every rank must call it.
+    std::vector<std::string> gather_to_root(const std::string& bytes) const;
     // Ends every rank of the job with `code` (a rank that fails must not leave the others waiting
     // in an all-reduce that never completes).
     [[noreturn]] void abort(int code) const;

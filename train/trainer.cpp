@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <omp.h>
@@ -14,6 +15,7 @@
 #include "core/file.h"
 #include "core/gpu.h"
 #include "core/image_io.h"
+#include "core/safetensors.h"
 #include "models/spec.h"
 #include "models/upscale.h"
 #include "ops/reduce.h"
@@ -108,20 +110,6 @@ bool Trainer::average_over_ranks(StepLosses& losses) const {
 
 // ---- one iteration -----------------------------------------------------------------------------
 
-// The batch of an iteration on the training device. Synthetic (Real-ESRGAN) runs pass it through
-// the training-pair pool first, in iteration order (so the pool in a checkpoint is exact), and
-// sharpen the ground truth that comes out.
-Trainer::Batch Trainer::next_batch(int64_t iter) {
-    if (!o_.synthetic()) {
-        const auto [lq, gt] = batches_->take(iter, iter < o_.total_iter);
-        return {lq, gt, Tensor()};
-    }
-    auto [lq, gt] = data_->batch(iter);
-    std::tie(lq, gt) = pool_->exchange(lq, gt, o_.seed, iter);
-    const Tensor gt_usm = usm_sharp(gt);
-    return {lq.to(o_.device), gt.to(o_.device), gt_usm.to(o_.device)};
-}
-
 namespace {
 
 // The random stream of a network's own draws (stochastic depth) at one iteration of one rank:
@@ -133,7 +121,63 @@ uint64_t iteration_stream(uint64_t seed, int64_t iter, int rank) {
     return z ^ (z >> 31);
 }
 
+// The seed of a rank's own draws in a Real-ESRGAN run (its degradations and its pair pool's
+// shuffles): rank 0 keeps the run's seed, so a run of one process is what it always was.
+uint64_t rank_seed(uint64_t seed, int rank) { return rank == 0 ? seed : iteration_stream(seed, -1, rank); }
+
+// Pool states of every rank in one list, for the checkpoint: rank 0's under their own names (as a
+// run of one process writes them), rank r's under "rank<r>.". Every rank calls it (rank 0 receives
+// the others' states over MPI); the other ranks get their own state back.
+NamedTensors pools_of_every_rank(const PairPool& pool) {
+    const ProcessGroup& world = ProcessGroup::world();
+    const NamedTensors own = pool.state();
+    if (world.size() == 1) return own;
+    const std::vector<std::string> all = world.gather_to_root(serialize_safetensors(own));
+    if (!world.is_root()) return own;
+    NamedTensors out = own;
+    for (size_t r = 1; r < all.size(); ++r)
+        for (auto& [name, t] : parse_safetensors(all[r], "the pool of rank " + std::to_string(r)).tensors)
+            out.emplace_back("rank" + std::to_string(r) + "." + name, t);
+    return out;
+}
+
+// This rank's pool out of a checkpoint's pool states (see pools_of_every_rank); empty when the
+// checkpoint was written by fewer ranks, and this rank's pool then starts empty.
+NamedTensors pool_of_rank(const NamedTensors& every_rank, int rank) {
+    const std::string prefix = rank == 0 ? "" : "rank" + std::to_string(rank) + ".";
+    NamedTensors out;
+    for (const auto& [name, t] : every_rank) {
+        const bool others = name.rfind("rank", 0) == 0;
+        if (rank == 0 ? !others : name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+    }
+    return out;
+}
+
+// Ranks in a checkpoint's pool states: 1 + the highest "rank<r>." prefix.
+int ranks_with_pools(const NamedTensors& every_rank) {
+    int ranks = every_rank.empty() ? 0 : 1;
+    for (const auto& [name, t] : every_rank)
+        if (name.rfind("rank", 0) == 0) ranks = std::max(ranks, 1 + std::atoi(name.c_str() + 4));
+    return ranks;
+}
+
 }  // namespace
+
+
+// The batch of an iteration on the training device. Synthetic (Real-ESRGAN) runs pass it through
+// the training-pair pool first, in iteration order (so the pool in a checkpoint is exact), and
+// sharpen the ground truth that comes out.
+Trainer::Batch Trainer::next_batch(int64_t iter) {
+    if (!o_.synthetic()) {
+        const auto [lq, gt] = batches_->take(iter, iter < o_.total_iter);
+        return {lq, gt, Tensor()};
+    }
+    auto [lq, gt] = data_->batch(iter);
+    std::tie(lq, gt) = pool_->exchange(lq, gt, rank_seed(o_.seed, ProcessGroup::world().rank()), iter);
+    const Tensor gt_usm = usm_sharp(gt);
+    return {lq.to(o_.device), gt.to(o_.device), gt_usm.to(o_.device)};
+}
+
 
 // The generator's losses and, unless the discriminator is still warming up (net_d_init_iters) or
 // this is not one of its net_d_iters, its update. Returns SR for the discriminator.
@@ -281,8 +325,8 @@ void Trainer::validate(int64_t iter) {
 
 void Trainer::checkpoint(int64_t iter) {
     state_.iteration = iter;
+    if (pool_) state_.pool = pools_of_every_rank(*pool_);  // every rank takes part
     if (!ProcessGroup::world().is_root()) return;
-    if (pool_) state_.pool = pool_->state();
     const Trained g{o_.model, net_g_.get(), optim_g_.get()};
     const Trained d{o_.model_d, net_d_.get(), optim_d_.get()};
     save_checkpoint(latest_, g, ema_.get(), o_.gan() ? &d : nullptr, state_);
@@ -359,8 +403,6 @@ void Trainer::build_data() {
     const ProcessGroup& world = ProcessGroup::world();
     DataOptions d{.scale = o_.scale, .patch = o_.patch, .batch = o_.batch, .hflip = o_.hflip, .rotation = o_.rotation,
                   .workers = o_.workers, .cache_mb = o_.cache_mb, .seed = o_.seed, .first_sample = world.rank() * o_.batch};
-    SR_CHECK(world.size() == 1 || !o_.synthetic(), "train: ", o_.model_type, " runs in one process for now (its degradations and "
-             "training-pair pool are drawn per process); start it without mpirun");
     if (o_.synthetic()) {
         SR_CHECK(o_.crop_pad_size % o_.scale == 0 && o_.crop_pad_size >= o_.patch * o_.scale, "train: crop_pad_size ", o_.crop_pad_size,
                  " must be a multiple of the scale and at least the HR patch ", o_.patch * o_.scale);
@@ -370,7 +412,9 @@ void Trainer::build_data() {
         DegradeOptions degradation = o_.degradation;
         degradation.scale = o_.scale;
         const int64_t gt_size = o_.patch * o_.scale;
-        d.synthesize = [degradation, gt_size, seed = o_.seed](const Tensor& hr, int64_t iter) {
+        // Each rank degrades its own crops with its own draws and keeps its own pool of pairs, as
+        // each GPU process does in Real-ESRGAN (so N ranks are not one process of N times the batch).
+        d.synthesize = [degradation, gt_size, seed = rank_seed(o_.seed, world.rank())](const Tensor& hr, int64_t iter) {
             DegradedBatch b = degrade_batch(hr, degradation, seed, iter, gt_size);
             return std::pair<Tensor, Tensor>{b.lq, b.gt};
         };
@@ -503,7 +547,7 @@ void Trainer::open_run_folder() {
             std::printf("resuming %s from iteration %lld (%s%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str(),
                         basicsr ? ", a BasicSR training state: weights and optimiser continue, batches are srforge's own" : "");
     }
-    if (pool_ && !state_.pool.empty()) pool_->load_state(state_.pool);
+    if (pool_ && !state_.pool.empty()) restore_pool();
     if (state_.iteration >= o_.total_iter || !root) return;  // finished already: run() leaves the folder as it is
     if (state_.iteration == 0)  // the weights a fresh run starts from (tools/reference/train_reference.py uses them)
         net_g_->save((run / "net_g_init.safetensors").string(), {{"model", o_.model}, {"seed", std::to_string(o_.seed)}});
@@ -518,6 +562,19 @@ void Trainer::open_run_folder() {
         }
     }
     log_ = std::make_unique<RunLog>(log);
+}
+
+// Each rank takes its own pool from the checkpoint. A checkpoint of another number of ranks
+// resumes too, but the pools of ranks it lacks start empty (and the extra ones are dropped), so
+// that run does not continue bit for bit; rank 0 says so.
+void Trainer::restore_pool() {
+    const ProcessGroup& world = ProcessGroup::world();
+    const int saved = ranks_with_pools(state_.pool);
+    const NamedTensors own = pool_of_rank(state_.pool, world.rank());
+    if (!own.empty()) pool_->load_state(own);
+    if (saved != world.size() && world.is_root() && !o_.quiet)
+        std::printf("note: the checkpoint holds the pair pools of %d rank(s), this run has %d: %s\n", saved, world.size(),
+                    saved < world.size() ? "the pools of the new ranks start empty" : "the pools of the missing ranks are dropped");
 }
 
 TrainResult train(const TrainOptions& options) {

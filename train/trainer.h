@@ -87,6 +87,7 @@ private:
     void build_validation();
     void build_losses();
     void open_run_folder();
+    void restore_pool();
     Batch next_batch(int64_t iter);
     Tensor generator_step(int64_t iter, const Batch& batch, StepLosses& losses);
     void discriminator_step(int64_t iter, const Batch& batch, const Tensor& sr, StepLosses& losses);
