@@ -1,8 +1,10 @@
 #include "models/detect.h"
 
+#include <cmath>
 #include <map>
 #include <optional>
 #include <regex>
+#include <sstream>
 
 #include "models/spec.h"
 
@@ -137,6 +139,135 @@ std::optional<DetectedNetwork> srvgg_compact(const Shapes& s) {
     return d;
 }
 
+// ---- window-attention transformers (SwinIR, HAT, DRCT) --------------------------------------
+
+std::string number(double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+}
+
+std::string list(const std::vector<int64_t>& values) {
+    std::string out = "[";
+    for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+    return out + "]";
+}
+
+// r when rows = r^2, else 0 (bias tables have (2 w - 1)^2 rows, HAT's OCAB (w + ow - 1)^2).
+int64_t side_of_square(int64_t rows) {
+    const auto r = static_cast<int64_t>(std::llround(std::sqrt(double(rows))));
+    return r * r == rows ? r : 0;
+}
+
+// What the three families share, read off the shapes: input channels, embedding width, window
+// (from the first table: (2 w - 1)^2 rows), heads per group (each group's table has one column
+// per head), MLP ratio, biases and patch norm, the residual convolution and the upsampler.
+// `table` is the pattern of each group's first bias table, `fc1` the first MLP's first layer.
+// The spec is assembled in the official constructors' order: upscale first, upsampler last.
+struct TransformerArgs {
+    std::string upscale, shape, tail;  // "upscale=..,in_chans=..", "window_size=..,embed_dim=..", "upsampler=.."
+    int64_t window = 0;
+    std::string spec(const std::string& family, const std::string& size_and_depths, const std::string& extra) const {
+        return family + ":" + upscale + "," + size_and_depths + "," + shape + extra + "," + tail;
+    }
+};
+
+std::string upsampler_of(const Shapes& s) {
+    if (s.has("conv_up1.weight")) return "upsampler=nearest+conv";
+    if (s.has("conv_before_upsample.0.weight")) return "upsampler=pixelshuffle";
+    if (s.has("upsample.0.weight")) return "upsampler=pixelshuffledirect";
+    return "";  // none: SwinIR's denoising and JPEG networks
+}
+
+int64_t transformer_upscale(const Shapes& s, int64_t in) {
+    if (s.has("conv_up1.weight")) return 4;
+    if (s.has("conv_before_upsample.0.weight"))
+        return shuffle_scale(s, "upsample.0.weight", s.dim("conv_before_upsample.0.weight", 0), "upsample.%.weight");
+    if (s.has("upsample.0.weight")) {  // one convolution to in_chans x upscale^2, then the shuffle
+        const int64_t r = side_of_square(s.dim("upsample.0.weight", 0) / in);
+        SR_CHECK(r > 0, "detect: a one-step upsampler giving ", s.dim("upsample.0.weight", 0), " channels for ", in, " colours");
+        return r;
+    }
+    return 1;  // SwinIR's denoising and JPEG networks: no upsampler
+}
+
+TransformerArgs transformer_args(const Shapes& s, const std::string& table, const std::string& fc1) {
+    const int64_t embed = s.dim("conv_first.weight", 0), in = s.dim("conv_first.weight", 1);
+    const int64_t groups = s.count(table), side = side_of_square(s.dim(Shapes::at(table, 0), 0));
+    SR_CHECK(groups > 0 && side % 2 == 1, "detect: a window transformer whose bias table has ", s.dim(Shapes::at(table, 0), 0),
+             " rows, not (2 w - 1)^2");
+    TransformerArgs a;
+    a.window = (side + 1) / 2;
+    a.upscale = arg("upscale", transformer_upscale(s, in)) + "," + arg("in_chans", in);
+    std::vector<int64_t> heads;
+    for (int64_t g = 0; g < groups; ++g) heads.push_back(s.dim(Shapes::at(table, g), 1));
+    a.shape = arg("window_size", a.window) + "," + arg("embed_dim", embed) + ",num_heads=" + list(heads) +
+              ",mlp_ratio=" + number(double(s.dim(fc1, 0)) / double(embed));
+    if (!s.has(fc1.substr(0, fc1.find("mlp.fc1")) + "attn.qkv.bias")) a.shape += ",qkv_bias=false";
+    if (!s.has("patch_embed.norm.weight")) a.shape += ",patch_norm=false";
+    a.tail = s.has("conv_after_body.weight") ? "resi_connection=1conv" : s.has("conv_after_body.0.weight") ? "resi_connection=3conv"
+                                                                                                          : "resi_connection=identity";
+    const std::string up = upsampler_of(s);
+    if (!up.empty()) a.tail = up + "," + a.tail;
+    return a;
+}
+
+// img_size: the training size the attention masks were built for, (img_size / window)^2 windows
+// in the first shifted block's attn_mask; without one no block shifts (img_size <= window).
+int64_t trained_size(const Shapes& s, const std::string& mask, int64_t window) {
+    if (!s.has(mask)) return window;
+    const int64_t per_side = side_of_square(s.dim(mask, 0));
+    SR_CHECK(per_side > 0, "detect: an attn_mask of ", s.dim(mask, 0), " windows, not a square number");
+    return per_side * window;
+}
+
+// Each group's block count: "layers.<g>.residual_group.blocks.<b>".
+std::vector<int64_t> residual_group_depths(const Shapes& s, int64_t groups) {
+    std::vector<int64_t> depths;
+    for (int64_t g = 0; g < groups; ++g) depths.push_back(s.count("layers." + std::to_string(g) + ".residual_group.blocks.%.norm1.weight"));
+    return depths;
+}
+
+const char* const kGroupTable = "layers.%.residual_group.blocks.0.attn.relative_position_bias_table";
+const char* const kGroupFc1 = "layers.0.residual_group.blocks.0.mlp.fc1.weight";
+
+std::optional<DetectedNetwork> swinir(const Shapes& s) {
+    if (!s.has(Shapes::at(kGroupTable, 0)) || s.has("layers.0.residual_group.overlap_attn.qkv.weight")) return std::nullopt;
+    const TransformerArgs a = transformer_args(s, kGroupTable, kGroupFc1);
+    const int64_t img_size = trained_size(s, "layers.0.residual_group.blocks.1.attn_mask", a.window);
+    DetectedNetwork d{a.spec("swinir", arg("img_size", img_size) + ",depths=" + list(residual_group_depths(s, s.count(kGroupTable))), ""), {}, ""};
+    if (d.spec.find("upscale=1,") != std::string::npos)
+        d.note = "img_range is not stored in weights: 1 (SwinIR's denoising networks) assumed; its JPEG networks use img_range=255: "
+                 "give --model to say so";
+    return d;
+}
+
+std::optional<DetectedNetwork> hat(const Shapes& s) {
+    if (!s.has(Shapes::at(kGroupTable, 0)) || !s.has("layers.0.residual_group.overlap_attn.qkv.weight")) return std::nullopt;
+    const TransformerArgs a = transformer_args(s, kGroupTable, kGroupFc1);
+    const int64_t embed = s.dim("conv_first.weight", 0);
+    // OCAB's table has (window + overlap window - 1)^2 rows. (img_size is not stored: HAT builds
+    // its masks for each input, so the default does.)
+    const int64_t overlap = side_of_square(s.dim("layers.0.residual_group.overlap_attn.relative_position_bias_table", 0)) + 1 - a.window;
+    const std::string cab = "layers.0.residual_group.blocks.0.conv_block.cab.";
+    const std::string extra = "," + arg("compress_ratio", embed / s.dim(cab + "0.weight", 0)) + "," +
+                              arg("squeeze_factor", embed / s.dim(cab + "3.attention.1.weight", 0)) +
+                              ",overlap_ratio=" + number(double(overlap - a.window) / double(a.window));
+    return DetectedNetwork{a.spec("hat", "depths=" + list(residual_group_depths(s, s.count(kGroupTable))), extra), {},
+                           "conv_scale is not stored in weights: 0.01 (every published HAT's) assumed; give --model to say otherwise"};
+}
+
+std::optional<DetectedNetwork> drct(const Shapes& s) {
+    const std::string table = "layers.%.swin1.attn.relative_position_bias_table";
+    if (!s.has(Shapes::at(table, 0)) || !s.has("layers.0.adjust1.weight")) return std::nullopt;
+    const TransformerArgs a = transformer_args(s, table, "layers.0.swin1.mlp.fc1.weight");
+    // Every dense group has five Swin layers whatever depths says: only its length matters.
+    const std::vector<int64_t> depths(static_cast<size_t>(s.count(table)), 6);
+    const int64_t img_size = trained_size(s, "layers.0.swin2.attn_mask", a.window);
+    return DetectedNetwork{a.spec("drct", arg("img_size", img_size) + ",depths=" + list(depths), "," + arg("gc", s.dim("layers.0.adjust1.weight", 0))),
+                           {}, ""};
+}
+
 // The network the spec builds must have the file's names and shapes, all of them.
 void prove(const DetectedNetwork& d) {
     std::shared_ptr<Network> net = make_model(d.spec);
@@ -214,7 +345,7 @@ NamedTensors with_basicsr_names(const NamedTensors& tensors) {
 DetectedNetwork detect_network(const NamedTensors& tensors) {
     NamedTensors named = with_basicsr_names(tensors);
     const Shapes s(named);
-    for (auto* family : {rrdbnet, msrresnet, edsr, srresnet, rdn, rrdn, srvgg_compact}) {
+    for (auto* family : {rrdbnet, msrresnet, swinir, hat, drct, edsr, srresnet, rdn, rrdn, srvgg_compact}) {
         std::optional<DetectedNetwork> d = family(s);
         if (!d) continue;
         d->tensors = std::move(named);
@@ -225,7 +356,8 @@ DetectedNetwork detect_network(const NamedTensors& tensors) {
     for (size_t i = 0; i < tensors.size() && i < 5; ++i) first += (i ? ", " : "") + tensors[i].first;
     fail("detect: not a network srforge knows by its tensor names; looked for RRDBNet (conv_first, body.N.rdb1), the original "
          "ESRGAN (RRDB_trunk), EDSR (conv_after_body, upsample), EDSR-PyTorch (head, body, tail), MSRResNet (upconv1), SRResNet "
-         "(conv1.0, trunk), RDN (SFENet1, RDBs), RRDN (Pre_blocks_conv) and SRVGGNetCompact (body.N only); the file starts with ",
+         "(conv1.0, trunk), RDN (SFENet1, RDBs), RRDN (Pre_blocks_conv), SwinIR (layers.N.residual_group.blocks), HAT (its "
+         "overlap_attn), DRCT (layers.N.swin1, adjust1) and SRVGGNetCompact (body.N only); the file starts with ",
          first.empty() ? "no tensors" : first, ". Give --model");
 }
 

@@ -8,7 +8,8 @@
 // Families: rrdbnet (BasicSR names, and the original ESRGAN release's RRDB_trunk names, renamed),
 // edsr (BasicSR names, and EDSR-PyTorch's head/body/tail names, renamed), msrresnet, srresnet
 // (Lornatang), rdn (EDSR-PyTorch's UPNet and idealo ISR's UPN/SR variants; ISR's Keras layer
-// names renamed), rrdn (ISR).
+// names renamed), rrdn (ISR), swinir, hat and drct (the official releases' names; window, heads,
+// MLP ratio and upsampler from the tables and convolutions, img_size from the attention masks).
 #pragma once
 
 #include <string>

@@ -55,7 +55,8 @@ TEST_CASE("every generator is recognised from its tensors alone, with every argu
     const char* fixtures[] = {"edsr_x2",          "edsr_x3",         "msrresnet_x2",      "msrresnet_x3", "msrresnet_x4",
                               "rdn_isr_shuffle_x3", "rdn_isr_ups_x2", "rdn_x2",            "rdn_x3",       "rdn_x4",
                               "rrdbnet_x1",       "rrdbnet_x2",      "rrdbnet_x4",        "rrdn_x2",      "rrdn_x4",
-                              "srresnet_x2_eval", "srresnet_x4_eval", "srvgg_compact_x4"};
+                              "srresnet_x2_eval", "srresnet_x4_eval", "srvgg_compact_x4", "swinir_classical_x2",
+                              "swinir_lightweight_x3_odd", "swinir_real_x4_3conv", "hat_x2", "drct_x2", "drct_x4_gray_odd"};
     for (const char* name : fixtures) {
         CAPTURE(name);
         const SafetensorsFile f = read_safetensors(kModels + name + ".safetensors");
@@ -66,6 +67,31 @@ TEST_CASE("every generator is recognised from its tensors alone, with every argu
     const DetectedNetwork d = detect_network(state_of(f));
     CHECK(d.spec == "edsr:num_in_ch=3,num_out_ch=3,num_feat=8,num_block=1,upscale=4");
     CHECK(d.note.find("give --model") != std::string::npos);
+    // The transformers' constants that no weight holds: SwinIR's img_range, HAT's conv_scale. With
+    // the fixture's value added to the detected spec, the network is PyTorch's.
+    const struct {
+        const char* fixture;
+        const char* spec;
+        const char* stated;
+    } unstored[] = {
+        {"swinir_denoise_gray", "swinir:upscale=1,in_chans=1,img_size=8,depths=[2],window_size=4,embed_dim=8,num_heads=[2],mlp_ratio=4,resi_connection=1conv",
+         ",img_range=255"},
+        {"hat_x3_identity_odd", "hat:upscale=3,in_chans=3,depths=[1],window_size=4,embed_dim=8,num_heads=[2],mlp_ratio=4,compress_ratio=2,"
+                                "squeeze_factor=2,overlap_ratio=0.5,upsampler=pixelshuffle,resi_connection=identity", ",conv_scale=0.5"},
+    };
+    for (const auto& u : unstored) {
+        CAPTURE(u.fixture);
+        const SafetensorsFile t = read_safetensors(kModels + u.fixture + ".safetensors");
+        const DetectedNetwork found = detect_network(state_of(t));
+        CHECK(found.spec == u.spec);
+        CHECK(found.note.find("give --model") != std::string::npos);
+        std::shared_ptr<Network> net = make_model(found.spec + u.stated);
+        net->load_state_dict(found.tensors);
+        net->eval();
+        NoGradGuard no_grad;
+        const Difference diff = largest_difference(net->forward(t.at("input")), t.at("output"));
+        CHECK(diff.worst <= 1e-5 * std::max(diff.scale, 1e-3));
+    }
 }
 
 TEST_CASE("the original ESRGAN and EDSR-PyTorch names are renamed to BasicSR's") {

@@ -58,7 +58,7 @@ void check_in_runtime(Network& net, const std::string& model, const Tensor& x) {
 
 }  // namespace
 
-TEST_CASE("every generator exports to ONNX and onnxruntime gives srforge's output, at any size") {
+TEST_CASE("every convolutional generator exports to ONNX and onnxruntime gives srforge's output, at any size") {
     fs::remove_all(kDir);
     fs::create_directories(kDir);
     const char* fixtures[] = {"edsr_x2",        "edsr_x3",        "edsr_x4_res0.1",     "msrresnet_x2",     "msrresnet_x3",
@@ -82,6 +82,11 @@ TEST_CASE("every generator exports to ONNX and onnxruntime gives srforge's outpu
         check_in_runtime(*net, model, f.at("input").to(DType::F32));
         check_in_runtime(*net, model, uniform({1, f.at("input").size(1), 8, 12}, 0, 1));  // another size, same file
     }
+    // The window-attention transformers are not exported yet: one clear error, no file.
+    const std::string spec = "swinir:upscale=2,img_size=8,window_size=4,embed_dim=8,depths=[2],num_heads=[2],upsampler=pixelshuffle";
+    std::shared_ptr<Network> swinir = make_model(spec);
+    swinir->eval();
+    CHECK(error_of([&] { (void)export_onnx(*swinir, spec); }).find("from an op the exporter does not trace") != std::string::npos);
 }
 
 TEST_CASE("sr_export: a PyTorch checkpoint to ONNX in one step") {

@@ -101,6 +101,7 @@ TEST_CASE("checkpoints in the field's wrappers load into srforge's networks and 
     // Without a spec, the network is recognised by its names and shapes.
     check_network("edsr_legacy", kPth + "edsr_legacy.pth", false);
     check_network("srvgg_params", kPth + "srvgg_params.pth", false);  // Real-ESRGAN's compact network
+    check_network("swinir_params", kPth + "swinir_params.pth", false);  // img_size read off its attn_mask
 }
 
 TEST_CASE("the tools take a .pth directly") {
