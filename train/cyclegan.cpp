@@ -27,7 +27,15 @@ CycleGan::CycleGan(std::shared_ptr<Network> g_a, std::shared_ptr<Network> g_b, s
                    CycleGanOptions options)
     : parts_{part("g_A", std::move(g_a), options.adam), part("g_B", std::move(g_b), options.adam), part("d_A", std::move(d_a), options.adam),
              part("d_B", std::move(d_b), options.adam)},
-      options_(options), pool_a_(options.pool_size), pool_b_(options.pool_size) {}
+      options_(options), pool_a_(options.pool_size), pool_b_(options.pool_size) {
+    auto params_of = [&](size_t first) {
+        std::vector<Tensor> params = parts_[first].net->parameters();
+        for (const Tensor& p : parts_[first + 1].net->parameters()) params.push_back(p);
+        return params;
+    };
+    generators_ = std::make_unique<GradientAverager>(params_of(0));
+    discriminators_ = std::make_unique<GradientAverager>(params_of(2));
+}
 
 CycleGanLosses CycleGan::step(const Tensor& real_a, const Tensor& real_b, uint64_t seed, int64_t iteration, double lr_g, double lr_d) {
     const CycleGanOptions& o = options_;
@@ -58,7 +66,7 @@ CycleGanLosses CycleGan::step(const Tensor& real_a, const Tensor& real_b, uint64
         l.idt_b = idt_b.item();
         loss = loss + idt_a + idt_b;
     }
-    backward(loss);
+    generators_->backward(loss);
     parts_[0].optimizer->step();
     parts_[1].optimizer->step();
     // Discriminators, on fakes from the pools (detached: nothing flows back into the generators).
@@ -69,7 +77,7 @@ CycleGanLosses CycleGan::step(const Tensor& real_a, const Tensor& real_b, uint64
     const Tensor d_b_loss = (lsgan(d_b(real_a), true) + lsgan(d_b(shown_a), false)) * 0.5;
     l.d_a = d_a_loss.item();
     l.d_b = d_b_loss.item();
-    backward(d_a_loss + d_b_loss);
+    discriminators_->backward(d_a_loss + d_b_loss);
     parts_[2].optimizer->step();
     parts_[3].optimizer->step();
     return l;

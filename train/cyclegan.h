@@ -24,6 +24,7 @@
 
 #include "models/module.h"
 #include "ops/gan_loss.h"
+#include "train/distributed.h"
 #include "train/image_pool.h"
 #include "train/optim.h"
 
@@ -53,7 +54,8 @@ public:
     CycleGan(std::shared_ptr<Network> g_a, std::shared_ptr<Network> g_b, std::shared_ptr<Network> d_a, std::shared_ptr<Network> d_b,
              CycleGanOptions options = {});
     // One generator step at learning rate lr_g, then one discriminator step at lr_d. `seed` and
-    // `iteration` choose the pools' draws.
+    // `iteration` choose the pools' draws. Under mpirun each rank steps on its own batch and the
+    // gradients are averaged over the ranks before each optimiser step (train/distributed.h).
     CycleGanLosses step(const Tensor& real_a, const Tensor& real_b, uint64_t seed, int64_t iteration, double lr_g, double lr_d);
     CycleGanLosses step(const Tensor& real_a, const Tensor& real_b, uint64_t seed, int64_t iteration) {
         return step(real_a, real_b, seed, iteration, options_.adam.lr, options_.adam.lr);
@@ -71,6 +73,9 @@ private:
     std::array<CycleGanPart, 4> parts_;
     CycleGanOptions options_;
     ImagePool pool_a_, pool_b_;  // past fake_A (for D_B) and fake_B (for D_A)
+    // backward, with the gradients averaged over the ranks when there are several (a plain
+    // backward in one process): the generators' step and the discriminators' step.
+    std::unique_ptr<GradientAverager> generators_, discriminators_;
 };
 
 // The reference's init_weights('normal', 0.02): every convolution's weight from N(0, 0.02^2), its

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <omp.h>
 
 #include "core/factory.h"
@@ -52,14 +53,15 @@ TrainResult CycleGanTrainer::run() {
     for (int64_t iter = state_.iteration + 1; iter <= o_.total_iter; ++iter) {
         const double lr = o_.schedule.at(iter);
         const auto [real_a, real_b] = data_->batch(iter);
-        const CycleGanLosses l =
-            gan_->step(real_a.to(o_.device), real_b.to(o_.device), o_.seed, iter, lr, lr * o_.lr_d / o_.schedule.base);
-        log_->add(step_losses(iter, lr, l));
+        CycleGanLosses l = gan_->step(real_a.to(o_.device), real_b.to(o_.device), rank_seed(o_.seed, ProcessGroup::world().rank()), iter, lr,
+                                      lr * o_.lr_d / o_.schedule.base);
+        const bool stop = average_over_ranks(l);  // a Ctrl-C on any rank (read once: it still gets its checkpoint)
+        if (log_) log_->add(step_losses(iter, lr, l));
         result_.iterations = iter;
 
-        const bool stop = stop_requested();  // read once: a Ctrl-C right now still gets its checkpoint
         const IterationPlan plan = plan_iteration(o_, iter, stop);
-        log_->flush("The last good checkpoint (iteration " + std::to_string(state_.iteration) + ") is left as it was in " + latest_ + ".");
+        if (log_)
+            log_->flush("The last good checkpoint (iteration " + std::to_string(state_.iteration) + ") is left as it was in " + latest_ + ".");
         if (plan.validating) validate(iter);
         if (plan.saving) checkpoint(iter);
         if (stop) {
@@ -69,9 +71,21 @@ TrainResult CycleGanTrainer::run() {
     }
     if (finished_already(result_, state_)) return result_;  // nothing is trained, logged or written
     save_weights();
-    result_.losses = log_->losses();
-    result_.seconds = log_->seconds();
+    if (log_) result_.losses = log_->losses(), result_.seconds = log_->seconds();
     return result_;
+}
+
+// With several ranks: each loss becomes its mean over the ranks (each rank's is the mean over its
+// own batch), and the run stops when any rank was interrupted. Alone: the interrupt flag.
+bool CycleGanTrainer::average_over_ranks(CycleGanLosses& l) const {
+    const ProcessGroup& world = ProcessGroup::world();
+    if (world.size() == 1) return stop_requested();
+    double* fields[] = {&l.g_a, &l.g_b, &l.cycle_a, &l.cycle_b, &l.idt_a, &l.idt_b, &l.d_a, &l.d_b};
+    std::vector<double> values{stop_requested() ? 1.0 : 0.0};
+    for (double* f : fields) values.push_back(*f);
+    values = world.sum(values);
+    for (size_t i = 0; i < std::size(fields); ++i) *fields[i] = values[i + 1] / double(world.size());
+    return values[0] > 0;
 }
 
 // ---- validation and checkpoints ----------------------------------------------------------------
@@ -79,7 +93,7 @@ TrainResult CycleGanTrainer::run() {
 // G_A on every whole validation image (whole: its instance norms see the image's statistics),
 // scored against the ground truth; with val.save_img its outputs are kept.
 void CycleGanTrainer::validate(int64_t iter) {
-    if (val_.empty()) return;
+    if (val_.empty() || !ProcessGroup::world().is_root()) return;
     Network& g_a = gan_->g_a();
     g_a.eval();
     ImageScores mean;
@@ -131,15 +145,18 @@ std::vector<NamedTrained> CycleGanTrainer::parts() const {
 
 void CycleGanTrainer::checkpoint(int64_t iter) {
     state_.iteration = iter;
-    state_.pool.clear();
-    for (const auto& [name, t] : gan_->pool_a().state()) state_.pool.emplace_back("A." + name, t);
-    for (const auto& [name, t] : gan_->pool_b().state()) state_.pool.emplace_back("B." + name, t);
+    NamedTensors pools;
+    for (const auto& [name, t] : gan_->pool_a().state()) pools.emplace_back("A." + name, t);
+    for (const auto& [name, t] : gan_->pool_b().state()) pools.emplace_back("B." + name, t);
+    state_.pool = gather_rank_states(pools);  // every rank takes part; rank 0 writes
+    if (!ProcessGroup::world().is_root()) return;
     save_checkpoint(latest_, parts(), state_);
     if (iter % o_.save_freq == 0)
         copy_file_atomic(latest_, (fs::path(run_dir_) / "checkpoints" / ("iter_" + std::to_string(iter) + ".safetensors")).string());
 }
 
 void CycleGanTrainer::save_weights() {
+    if (!ProcessGroup::world().is_root()) return;
     for (const NamedTrained& p : parts())
         p.trained.net->save((fs::path(run_dir_) / ("net_" + p.name + ".safetensors")).string(), {{"model", p.trained.spec}});
 }
@@ -148,14 +165,14 @@ void CycleGanTrainer::save_weights() {
 
 CycleGanTrainer::CycleGanTrainer(const TrainOptions& options) : o_(options) {
     check_options(o_);
-    SR_CHECK(ProcessGroup::world().size() == 1, "train: CycleGANModel runs in one process for now; start it without mpirun");
-    if (o_.threads > 0) omp_set_num_threads(o_.threads);
+    share_machine(o_.threads, o_.device);  // the cores (and GPUs) of a machine among its ranks
     if (o_.device.is_cuda()) gpu::set_precision(o_.precision);
     build_networks();
     const auto [folder_a, folder_b] = domain_folders(o_.train_set);
     data_ = std::make_unique<UnpairedData>(folder_a, folder_b,
                                            DataOptions{.scale = 1, .patch = o_.patch, .batch = o_.batch, .hflip = o_.hflip, .rotation = o_.rotation,
-                                                       .workers = o_.workers, .cache_mb = o_.cache_mb, .seed = o_.seed});
+                                                       .workers = o_.workers, .cache_mb = o_.cache_mb, .seed = o_.seed,
+                                                       .first_sample = ProcessGroup::world().rank() * o_.batch});
     build_validation();
     open_run_folder();
 }
@@ -213,28 +230,36 @@ void CycleGanTrainer::build_validation() {
     result_.baseline = "the input";
 }
 
+// Each rank's image pools from the checkpoint (as Trainer::restore_pool: a checkpoint of another
+// number of ranks resumes, new ranks with empty pools; rank 0 says so).
+void CycleGanTrainer::restore_pools() {
+    const ProcessGroup& world = ProcessGroup::world();
+    NamedTensors pool_a, pool_b;
+    for (const auto& [name, t] : rank_state(state_.pool, world.rank())) (name.rfind("A.", 0) == 0 ? pool_a : pool_b).emplace_back(name.substr(2), t);
+    if (!pool_a.empty()) gan_->pool_a().load_state(pool_a);
+    if (!pool_b.empty()) gan_->pool_b().load_state(pool_b);
+    const int saved = ranks_in_state(state_.pool);
+    if (saved > 0 && saved != world.size() && world.is_root() && !o_.quiet)
+        std::printf("note: the checkpoint holds the image pools of %d rank(s), this run has %d: %s\n", saved, world.size(),
+                    saved < world.size() ? "the pools of the new ranks start empty" : "the pools of the missing ranks are dropped");
+}
+
 // The run folder, locked while this run uses it; continue from its checkpoint when there is one.
 void CycleGanTrainer::open_run_folder() {
-    const fs::path run = fs::path(o_.out_dir) / o_.name;
-    run_dir_ = run.string();
-    latest_ = (run / "checkpoints" / "latest.safetensors").string();
-    SR_CHECK(o_.resume_state.empty() || fs::exists(o_.resume_state), "train: path.resume_state '", o_.resume_state, "' does not exist");
-    fs::create_directories(run / "samples");
-    fs::create_directories(run / "checkpoints");
-    lock_ = std::make_unique<FolderLock>(run_dir_, "train: the run folder");
-    for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
+    const RunFolder folder = prepare_run_folder(o_, lock_);
+    std::tie(run_dir_, latest_) = std::tie(folder.dir, folder.latest);
+    const fs::path run(run_dir_);
+    const std::string& from = folder.resume_from;
     state_.seed = o_.seed;
-    if (const std::string from = checkpoint_to_resume(o_, latest_); !from.empty()) {
+    const bool root = ProcessGroup::world().is_root();  // the other ranks only read the run folder
+    if (!from.empty()) {
         state_ = load_checkpoint(from, parts());
         SR_CHECK(state_.seed == o_.seed, "train: ", from, " was made with seed ", state_.seed, ", this run has seed ", o_.seed,
                  ": its batches would differ. Use --seed ", state_.seed, ", or --restart, or another --name");
-        NamedTensors pool_a, pool_b;
-        for (const auto& [name, t] : state_.pool) (name.rfind("A.", 0) == 0 ? pool_a : pool_b).emplace_back(name.substr(2), t);
-        gan_->pool_a().load_state(pool_a);
-        gan_->pool_b().load_state(pool_b);
-        if (!o_.quiet) std::printf("resuming %s from iteration %lld (%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str());
+        restore_pools();
+        if (!o_.quiet && root) std::printf("resuming %s from iteration %lld (%s)\n", run_dir_.c_str(), (long long)state_.iteration, from.c_str());
     }
-    if (state_.iteration >= o_.total_iter) return;  // finished already: run() leaves the folder as it is
+    if (state_.iteration >= o_.total_iter || !root) return;  // finished already: run() leaves the folder as it is
     if (state_.iteration == 0) gan_->g_a().save((run / "net_g_A_init.safetensors").string(), {{"model", specs_[0]}, {"seed", std::to_string(o_.seed)}});
     write_file_atomic((run / "config.yaml").string(), options_yaml(o_));
     RunLogOptions log{.run_dir = run_dir_, .part_names = kPartNames, .val_columns = {}, .val_tags = {}, .print_freq = o_.print_freq,

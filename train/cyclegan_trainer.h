@@ -48,6 +48,8 @@ private:
     void build_networks();
     void build_validation();
     void open_run_folder();
+    void restore_pools();
+    bool average_over_ranks(CycleGanLosses& losses) const;
     std::vector<NamedTrained> parts() const;
     void validate(int64_t iter);
     void checkpoint(int64_t iter);

@@ -6,16 +6,19 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <omp.h>
 #include <string>
 
 #include "autograd/backward.h"
 #include "core/error.h"
 #include "core/factory.h"
 #include "core/gpu.h"
+#include "core/safetensors.h"
 
 namespace sr {
 
@@ -96,6 +99,56 @@ void ProcessGroup::abort(int code) const {
     std::exit(code);
 }
 
+void share_machine(int threads, Device& device) {
+    const ProcessGroup& world = ProcessGroup::world();
+    if (threads > 0) omp_set_num_threads(threads);
+    else if (world.local_size() > 1) omp_set_num_threads(std::max(1, omp_get_num_procs() / world.local_size()));
+    if (world.local_size() > 1 && device.is_cuda()) device = Device::cuda(world.local_rank());
+}
+
+uint64_t rank_seed(uint64_t seed, int rank) {
+    if (rank == 0) return seed;
+    uint64_t z = seed + uint64_t(rank) * 0x9E3779B97F4A7C15ull;  // splitmix64's step and mix
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+NamedTensors gather_rank_states(const NamedTensors& own) {
+    const ProcessGroup& world = ProcessGroup::world();
+    if (world.size() == 1) return own;
+    const std::vector<std::string> all = world.gather_to_root(serialize_safetensors(own));
+    if (!world.is_root()) return own;
+    NamedTensors out = own;
+    for (size_t r = 1; r < all.size(); ++r)
+        for (auto& [name, t] : parse_safetensors(all[r], "the state of rank " + std::to_string(r)).tensors)
+            out.emplace_back("rank" + std::to_string(r) + "." + name, t);
+    return out;
+}
+
+namespace {
+
+bool is_rank_prefixed(const std::string& name) { return name.rfind("rank", 0) == 0 && name.size() > 4 && std::isdigit(name[4]); }
+
+}  // namespace
+
+NamedTensors rank_state(const NamedTensors& every_rank, int rank) {
+    const std::string prefix = "rank" + std::to_string(rank) + ".";
+    NamedTensors out;
+    for (const auto& [name, t] : every_rank) {
+        if (rank == 0 && !is_rank_prefixed(name)) out.emplace_back(name, t);
+        if (rank > 0 && name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+    }
+    return out;
+}
+
+int ranks_in_state(const NamedTensors& every_rank) {
+    int ranks = every_rank.empty() ? 0 : 1;
+    for (const auto& [name, t] : every_rank)
+        if (is_rank_prefixed(name)) ranks = std::max(ranks, 1 + std::atoi(name.c_str() + 4));
+    return ranks;
+}
+
 // ---- GradientAverager --------------------------------------------------------------------------
 
 struct GradientAverager::Bucket {
@@ -111,6 +164,7 @@ struct GradientAverager::Bucket {
 };
 
 GradientAverager::GradientAverager(std::vector<Tensor> params, double bucket_mb) : params_(std::move(params)) {
+    if (ProcessGroup::world().size() == 1) return;  // backward() is plain backward: no buckets (any dtype)
     // As DDP: a small first bucket (1 MB), so that communication starts early, then bucket_mb.
     auto elements = [](double mb) { return size_t(std::max(1.0, mb * double(1 << 20) / sizeof(float))); };
     const size_t first_limit = std::min(elements(1), elements(bucket_mb)), limit = elements(bucket_mb);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "models/module.h"  // NamedTensors
 
 namespace sr {
 
@@ -57,6 +58,23 @@ private:
     bool mpi_ = false;
 };
 
+// How the ranks on one machine share it: `threads` OpenMP threads each (0: the machine's cores
+// divided among them), and with a CUDA `device` the k-th rank on the machine takes GPU k.
+void share_machine(int threads, Device& device);
+
+// The seed of a rank's own random draws where ranks draw independently of each other (Real-ESRGAN's
+// degradations, the pools of training pairs or past fakes): rank 0 keeps `seed`, so a process
+// started without mpirun is what it always was.
+uint64_t rank_seed(uint64_t seed, int rank);
+
+// Per-rank state in one checkpoint (the pools). gather_rank_states: on rank 0, every rank's `own`,
+// rank r's names prefixed "rank<r>." (rank 0's unprefixed, as one process writes them); the other
+// ranks get their own back. Every rank must call it. rank_state: rank r's part of such a list,
+// unprefixed (empty when the list came from fewer ranks); ranks_in_state: how many ranks it holds.
+NamedTensors gather_rank_states(const NamedTensors& own);
+NamedTensors rank_state(const NamedTensors& every_rank, int rank);
+int ranks_in_state(const NamedTensors& every_rank);
+
 // backward() with the gradients of `params` averaged over the ranks, overlapped with it, as
 // PyTorch's DistributedDataParallel: the parameters are cut into buckets of about bucket_mb (the
 // first of 1 MB), in reverse order (the order backward completes them: the last layers first). The moment every
@@ -64,7 +82,7 @@ private:
 // one buffer and its all-reduce starts (MPI_Iallreduce) while backward goes on; after backward the
 // rest is waited for and the averages are written back. Alone, it is plain backward(). A sum of
 // two ranks is the same bits on both (a + b = b + a), so their weights stay identical; beyond two,
-// MPI's reduction order decides. F32 gradients.
+// MPI's reduction order decides. F32 gradients (any dtype alone).
 //
 //   textbook form, without overlap: backward(loss); world.average(every parameter's gradient)
 class GradientAverager {

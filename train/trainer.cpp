@@ -121,48 +121,7 @@ uint64_t iteration_stream(uint64_t seed, int64_t iter, int rank) {
     return z ^ (z >> 31);
 }
 
-// The seed of a rank's own draws in a Real-ESRGAN run (its degradations and its pair pool's
-// shuffles): rank 0 keeps the run's seed, so a run of one process is what it always was.
-uint64_t rank_seed(uint64_t seed, int rank) { return rank == 0 ? seed : iteration_stream(seed, -1, rank); }
-
-// Pool states of every rank in one list, for the checkpoint: rank 0's under their own names (as a
-// run of one process writes them), rank r's under "rank<r>.". Every rank calls it (rank 0 receives
-// the others' states over MPI); the other ranks get their own state back.
-NamedTensors pools_of_every_rank(const PairPool& pool) {
-    const ProcessGroup& world = ProcessGroup::world();
-    const NamedTensors own = pool.state();
-    if (world.size() == 1) return own;
-    const std::vector<std::string> all = world.gather_to_root(serialize_safetensors(own));
-    if (!world.is_root()) return own;
-    NamedTensors out = own;
-    for (size_t r = 1; r < all.size(); ++r)
-        for (auto& [name, t] : parse_safetensors(all[r], "the pool of rank " + std::to_string(r)).tensors)
-            out.emplace_back("rank" + std::to_string(r) + "." + name, t);
-    return out;
-}
-
-// This rank's pool out of a checkpoint's pool states (see pools_of_every_rank); empty when the
-// checkpoint was written by fewer ranks, and this rank's pool then starts empty.
-NamedTensors pool_of_rank(const NamedTensors& every_rank, int rank) {
-    const std::string prefix = rank == 0 ? "" : "rank" + std::to_string(rank) + ".";
-    NamedTensors out;
-    for (const auto& [name, t] : every_rank) {
-        const bool others = name.rfind("rank", 0) == 0;
-        if (rank == 0 ? !others : name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-    }
-    return out;
-}
-
-// Ranks in a checkpoint's pool states: 1 + the highest "rank<r>." prefix.
-int ranks_with_pools(const NamedTensors& every_rank) {
-    int ranks = every_rank.empty() ? 0 : 1;
-    for (const auto& [name, t] : every_rank)
-        if (name.rfind("rank", 0) == 0) ranks = std::max(ranks, 1 + std::atoi(name.c_str() + 4));
-    return ranks;
-}
-
 }  // namespace
-
 
 // The batch of an iteration on the training device. Synthetic (Real-ESRGAN) runs pass it through
 // the training-pair pool first, in iteration order (so the pool in a checkpoint is exact), and
@@ -325,7 +284,7 @@ void Trainer::validate(int64_t iter) {
 
 void Trainer::checkpoint(int64_t iter) {
     state_.iteration = iter;
-    if (pool_) state_.pool = pools_of_every_rank(*pool_);  // every rank takes part
+    if (pool_) state_.pool = gather_rank_states(pool_->state());  // every rank takes part
     if (!ProcessGroup::world().is_root()) return;
     const Trained g{o_.model, net_g_.get(), optim_g_.get()};
     const Trained d{o_.model_d, net_d_.get(), optim_d_.get()};
@@ -350,10 +309,7 @@ void Trainer::save_weights() {
 Trainer::Trainer(const TrainOptions& options) : o_(options) {
     check_options(o_);
     gan_type_ = parse_gan_type(o_.gan_type);
-    const ProcessGroup& world = ProcessGroup::world();
-    if (o_.threads > 0) omp_set_num_threads(o_.threads);
-    else if (world.local_size() > 1) omp_set_num_threads(std::max(1, omp_get_num_procs() / world.local_size()));  // ranks share the cores
-    if (world.local_size() > 1 && o_.device.is_cuda()) o_.device = Device::cuda(world.local_rank());  // one GPU per rank
+    share_machine(o_.threads, o_.device);  // the cores (and GPUs) of a machine among its ranks
     if (o_.device.is_cuda()) gpu::set_precision(o_.precision);
     build_networks();
     build_data();
@@ -519,21 +475,28 @@ std::string checkpoint_to_resume(const TrainOptions& o, const std::string& lates
     return path;
 }
 
+RunFolder prepare_run_folder(const TrainOptions& o, std::unique_ptr<FolderLock>& lock) {
+    const fs::path run = fs::path(o.out_dir) / o.name;
+    RunFolder folder{run.string(), (run / "checkpoints" / "latest.safetensors").string(), ""};
+    SR_CHECK(o.resume_state.empty() || fs::exists(o.resume_state), "train: path.resume_state '", o.resume_state, "' does not exist");
+    if (ProcessGroup::world().is_root()) {
+        fs::create_directories(run / "samples");
+        fs::create_directories(run / "checkpoints");
+        lock = std::make_unique<FolderLock>(folder.dir, "train: the run folder");
+        for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
+    }
+    folder.resume_from = fs::exists(run / "checkpoints") ? checkpoint_to_resume(o, folder.latest) : o.resume_state;
+    return folder;
+}
+
 // The run folder, locked while this run uses it; continue from its checkpoint (or
 // path.resume_state) when there is one.
 void Trainer::open_run_folder() {
-    const fs::path run = fs::path(o_.out_dir) / o_.name;
-    run_dir_ = run.string();
-    latest_ = (run / "checkpoints" / "latest.safetensors").string();
-    SR_CHECK(o_.resume_state.empty() || fs::exists(o_.resume_state), "train: path.resume_state '", o_.resume_state, "' does not exist");
+    const RunFolder folder = prepare_run_folder(o_, lock_);
+    std::tie(run_dir_, latest_) = std::tie(folder.dir, folder.latest);
+    const fs::path run(run_dir_);
+    const std::string& from = folder.resume_from;
     const bool root = ProcessGroup::world().is_root();  // the other ranks only read the run folder
-    if (root) {
-        fs::create_directories(run / "samples");
-        fs::create_directories(run / "checkpoints");
-        lock_ = std::make_unique<FolderLock>(run_dir_, "train: the run folder");
-        for (const fs::path& dir : {run, run / "checkpoints", run / "samples"}) remove_stale_temp_files(dir.string());
-    }
-    const std::string from = fs::exists(run / "checkpoints") ? checkpoint_to_resume(o_, latest_) : o_.resume_state;
     state_.seed = o_.seed;
     if (!from.empty()) {
         const Trained g{o_.model, net_g_.get(), optim_g_.get()};
@@ -569,10 +532,10 @@ void Trainer::open_run_folder() {
 // that run does not continue bit for bit; rank 0 says so.
 void Trainer::restore_pool() {
     const ProcessGroup& world = ProcessGroup::world();
-    const int saved = ranks_with_pools(state_.pool);
-    const NamedTensors own = pool_of_rank(state_.pool, world.rank());
+    const int saved = ranks_in_state(state_.pool);
+    const NamedTensors own = rank_state(state_.pool, world.rank());
     if (!own.empty()) pool_->load_state(own);
-    if (saved != world.size() && world.is_root() && !o_.quiet)
+    if (saved > 0 && saved != world.size() && world.is_root() && !o_.quiet)
         std::printf("note: the checkpoint holds the pair pools of %d rank(s), this run has %d: %s\n", saved, world.size(),
                     saved < world.size() ? "the pools of the new ranks start empty" : "the pools of the missing ranks are dropped");
 }

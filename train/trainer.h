@@ -146,6 +146,14 @@ bool finished_already(TrainResult& result, const RunState& state);  // true (and
 // latest, else (a folder whose latest was lost) its newest checkpoints/iter_N; empty for a fresh start.
 std::string checkpoint_to_resume(const TrainOptions& options, const std::string& latest);
 
+// The run folder OUT/NAME of every training loop: rank 0 creates it (samples/, checkpoints/),
+// locks it into `lock` for the run and clears temporary files a killed run left; the other ranks
+// only read it. resume_from: checkpoint_to_resume's answer ("" for a fresh run).
+struct RunFolder {
+    std::string dir, latest, resume_from;
+};
+RunFolder prepare_run_folder(const TrainOptions& options, std::unique_ptr<FolderLock>& lock);
+
 // Ctrl-C handling: the first SIGINT asks the running loop to checkpoint and stop (train() then
 // returns with interrupted set); a second one ends the process.
 void install_interrupt_handler();
