@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
-#include <omp.h>
 
 #include "core/factory.h"
 #include "core/file.h"

@@ -4,10 +4,8 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
-#include <omp.h>
 #include <optional>
 
 #include "autograd/backward.h"
@@ -15,7 +13,6 @@
 #include "core/file.h"
 #include "core/gpu.h"
 #include "core/image_io.h"
-#include "core/safetensors.h"
 #include "models/spec.h"
 #include "models/upscale.h"
 #include "ops/reduce.h"
@@ -110,19 +107,6 @@ bool Trainer::average_over_ranks(StepLosses& losses) const {
 
 // ---- one iteration -----------------------------------------------------------------------------
 
-namespace {
-
-// The random stream of a network's own draws (stochastic depth) at one iteration of one rank:
-// distinct for every (seed, iteration, rank), mixed as splitmix64 mixes its state.
-uint64_t iteration_stream(uint64_t seed, int64_t iter, int rank) {
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(iter) * 0xBF58476D1CE4E5B9ull + uint64_t(rank) * 0x94D049BB133111EBull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-}  // namespace
-
 // The batch of an iteration on the training device. Synthetic (Real-ESRGAN) runs pass it through
 // the training-pair pool first, in iteration order (so the pool in a checkpoint is exact), and
 // sharpen the ground truth that comes out.
@@ -137,6 +121,18 @@ Trainer::Batch Trainer::next_batch(int64_t iter) {
     return {lq.to(o_.device), gt.to(o_.device), gt_usm.to(o_.device)};
 }
 
+namespace {
+
+// The random stream of a network's own draws (stochastic depth) at one iteration of one rank:
+// distinct for every (seed, iteration, rank), mixed as splitmix64 mixes its state.
+uint64_t iteration_stream(uint64_t seed, int64_t iter, int rank) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(iter) * 0xBF58476D1CE4E5B9ull + uint64_t(rank) * 0x94D049BB133111EBull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
 
 // The generator's losses and, unless the discriminator is still warming up (net_d_init_iters) or
 // this is not one of its net_d_iters, its update. Returns SR for the discriminator.
