@@ -128,7 +128,16 @@ NamedTensors gather_rank_states(const NamedTensors& own) {
 
 namespace {
 
-bool is_rank_prefixed(const std::string& name) { return name.rfind("rank", 0) == 0 && name.size() > 4 && std::isdigit(name[4]); }
+bool is_rank_prefixed(const std::string& name) {
+    return name.rfind("rank", 0) == 0 && name.size() > 4 && std::isdigit(static_cast<unsigned char>(name[4]));
+}
+
+// r of a "rank<r>." name (a checkpoint's names are untrusted: the digits are read with a bound).
+int rank_of(const std::string& name) {
+    int64_t r = 0;
+    for (size_t i = 4; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])) && r < (1 << 24); ++i) r = r * 10 + (name[i] - '0');
+    return static_cast<int>(std::min<int64_t>(r, 1 << 24));
+}
 
 }  // namespace
 
@@ -145,7 +154,7 @@ NamedTensors rank_state(const NamedTensors& every_rank, int rank) {
 int ranks_in_state(const NamedTensors& every_rank) {
     int ranks = every_rank.empty() ? 0 : 1;
     for (const auto& [name, t] : every_rank)
-        if (is_rank_prefixed(name)) ranks = std::max(ranks, 1 + std::atoi(name.c_str() + 4));
+        if (is_rank_prefixed(name)) ranks = std::max(ranks, 1 + rank_of(name));
     return ranks;
 }
 
