@@ -13,6 +13,7 @@ const CpuInfo& cpu_info() {
         c.avx2 = __builtin_cpu_supports("avx2");
         c.fma = __builtin_cpu_supports("fma");
         c.avx512f = __builtin_cpu_supports("avx512f");
+        c.avx512bf16 = c.avx512f && __builtin_cpu_supports("avx512bf16");
 #endif
         c.threads = omp_get_max_threads();
         std::ifstream cpuinfo("/proc/cpuinfo");

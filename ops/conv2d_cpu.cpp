@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ops/conv2d.h"
+#include "core/half.h"
 #include "ops/gemm.h"
 
 namespace sr {
@@ -240,9 +241,15 @@ struct PaddedGrid {
 
 bool use_padded_grid(const ConvShape& s) { return s.opt.stride.h == 1 && s.opt.stride.w == 1 && !is_pointwise(s); }
 
-// xp = one group of one sample, zero-padded, with zero slack at the end.
+// In bf16 mode (ops/gemm.h) the GEMMs round their operands to bfloat16. The padded input and the
+// weights are rounded once where they are made, so that the GEMMs still read them in place.
+bool bf16_products() { return gemm_precision() == GemmPrecision::bf16; }
+
+// xp = one group of one sample, zero-padded, with zero slack at the end (rounded to bf16 values
+// in bf16 mode).
 void pad_into(const ConvShape& s, const PaddedGrid& g, const float* x, float* xp) {
     const int64_t ph = s.opt.padding.h, pw = s.opt.padding.w;
+    const bool round = bf16_products();
 #pragma omp parallel for if (!omp_in_parallel() && g.size() > 65536)
     for (int64_t c = 0; c < g.channels; ++c) {
         float* dst = xp + c * g.plane();
@@ -254,6 +261,7 @@ void pad_into(const ConvShape& s, const PaddedGrid& g, const float* x, float* xp
             std::fill(row + pw + s.W, row + g.Wp, 0.0f);
         }
         std::fill(dst + (s.H + ph) * g.Wp, dst + g.plane(), 0.0f);
+        if (round) round_to_bfloat16(dst, g.plane());
     }
     std::fill(xp + g.channels * g.plane(), xp + g.size(), 0.0f);
 }
@@ -263,6 +271,7 @@ class ShiftedRows final : public GemmOperand {
 public:
     ShiftedRows(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
     float at(int64_t k, int64_t j) const override { return xp_[g_.offset(k) + j]; }
+    bool holds_bf16_values() const override { return bf16_; }  // pad_into rounded xp
     const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
         // (c, kh, kw) of row r0, then stepped along without divisions.
         int64_t c = r0 / (g_.KH * g_.KW), kh = (r0 / g_.KW) % g_.KH, kw = r0 % g_.KW;
@@ -282,6 +291,7 @@ public:
 private:
     const PaddedGrid& g_;
     const float* xp_;
+    bool bf16_ = bf16_products();
 };
 
 // A row-major matrix (the weights W [OC/g, K]) read in place as the A operand, one row per
@@ -291,8 +301,9 @@ private:
 // would be read up to a panel past its last column, so it is for A only.)
 class WeightRows final : public GemmOperand {
 public:
-    WeightRows(const float* w, int64_t K) : w_(w), K_(K) {}
+    WeightRows(const float* w, int64_t K, bool bf16_values) : w_(w), K_(K), bf16_(bf16_values) {}
     float at(int64_t row, int64_t col) const override { return w_[row * K_ + col]; }
+    bool holds_bf16_values() const override { return bf16_; }
     const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
         for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * K_;
         return w_;
@@ -301,6 +312,7 @@ public:
 private:
     const float* w_;
     int64_t K_;
+    bool bf16_;
 };
 
 // A per-thread scratch buffer of at least n floats.
@@ -342,6 +354,12 @@ void bias_activation(float* dst, const float* src, int64_t n, float bias, const 
 void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
                    int64_t y_bs, bool accumulate) {
     const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    std::vector<float> rounded_w;
+    if (bf16_products()) {
+        rounded_w.assign(w, w + s.OC * K);
+        round_to_bfloat16(rounded_w.data(), s.OC * K);
+        w = rounded_w.data();
+    }
     for_each_sample(s.N, [&](int64_t n) {
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
@@ -354,7 +372,7 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
                 float* xp = scratch(xp_buffer, grid.size());
                 float* yp = scratch(y_buffer, OCg * grid.L);
                 pad_into(s, grid, xg, xp);
-                gemm_packed(OCg, grid.L, K, WeightRows(w + g * OCg * K, K), ShiftedRows(grid, xp), yp, grid.L, false);
+                gemm_packed(OCg, grid.L, K, WeightRows(w + g * OCg * K, K, bf16_products()), ShiftedRows(grid, xp), yp, grid.L, false);
 #pragma omp parallel for if (!omp_in_parallel() && OCg * P > 65536)
                 for (int64_t o = 0; o < OCg; ++o) {
                     const float b = bias ? bias[g * OCg + o] : 0.0f;

@@ -10,6 +10,7 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "ops/gemm_kernels/kernels.h"
 
 namespace sr {
@@ -32,103 +33,228 @@ KernelSet& active_kernels() {
     return kernels;
 }
 
+// The bf16 products: pair kernels on bf16 panels, or (pairs false) the float kernels on panels
+// rounded to bf16 values.
+struct Bf16Kernels {
+    bool pairs = false;
+    KernelSet set{};
+};
+
+Bf16Kernels best_bf16_kernels() {
+    if (cpu_info().avx512bf16) return {true, gemm_kernels::avx512bf16_kernels()};
+    return {};
+}
+
+Bf16Kernels& active_bf16_kernels() {
+    static Bf16Kernels kernels = best_bf16_kernels();
+    return kernels;
+}
+
+std::atomic<GemmPrecision> g_precision{GemmPrecision::fp32};
+
 // The tile shape that wastes least on the ragged edges of an M x N product (the first on ties).
-Kernel kernel_for(int64_t M, int64_t N) {
-    const KernelSet& set = active_kernels();
+Kernel kernel_for(const KernelSet& set, int64_t M, int64_t N) {
     auto padded = [&](const Kernel& k) { return ((M + k.mr - 1) / k.mr * k.mr) * ((N + k.nr - 1) / k.nr * k.nr); };
     return padded(set.shapes[1]) < padded(set.shapes[0]) ? set.shapes[1] : set.shapes[0];
 }
 
 // Cache blocking. KC x NR floats of B (16 KB for AVX2) stay in L1 while a panel of A streams
 // past; MC x KC of A (144 KB) stays in L2; KC x NC of B (4 MB) in L3. MC and NC are whole
-// numbers of panels.
+// numbers of panels. (bf16 pair panels take half the bytes; the blocks are kept the same.)
 constexpr int64_t KC = 256;
-int64_t mc_for(const Kernel& k) { return k.mr * 24; }
-int64_t nc_for(const Kernel& k) { return k.nr * 255; }
 
-// A growable 64-byte aligned float buffer, one per thread, reused across calls (packing
-// buffers are megabytes; allocating them per call would cost page faults every time).
+// How the operands reach the micro-kernel: float panels (or rows in place), float panels rounded
+// to bf16 values, or bf16 pair panels.
+enum class OperandForm { floats, rounded_floats, bf16_pairs };
+
+// One GEMM's kernel, operand form and block sizes.
+struct Plan {
+    Kernel kern;
+    OperandForm form;
+    int64_t MR, NR, MC, NC;
+};
+
+Plan plan_for(int64_t M, int64_t N) {
+    auto plan = [](const Kernel& k, OperandForm form) { return Plan{k, form, k.mr, k.nr, k.mr * 24, k.nr * 255}; };
+    if (g_precision == GemmPrecision::fp32) return plan(kernel_for(active_kernels(), M, N), OperandForm::floats);
+    const Bf16Kernels& bf16 = active_bf16_kernels();
+    if (bf16.pairs) return plan(kernel_for(bf16.set, M, N), OperandForm::bf16_pairs);
+    return plan(kernel_for(active_kernels(), M, N), OperandForm::rounded_floats);
+}
+
+// Two k steps per bf16 pair.
+int64_t pair_steps(int64_t kc) { return (kc + 1) / 2; }
+
+// A growable 64-byte aligned buffer, one per thread, reused across calls (packing buffers are
+// megabytes; allocating them per call would cost page faults every time).
 class PackBuffer {
 public:
-    float* get(size_t floats) {
-        if (floats > size_) {
+    template <class T>
+    T* get(size_t count) {
+        const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
+        if (bytes > size_) {
             std::free(data_);
-            size_ = floats;
-            data_ = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+            size_ = bytes;
+            data_ = std::aligned_alloc(64, bytes);
             SR_CHECK(data_ != nullptr, "gemm: out of memory for packing buffers");
         }
-        return data_;
+        return static_cast<T*>(data_);
     }
     ~PackBuffer() { std::free(data_); }
 
 private:
-    float* data_ = nullptr;
+    void* data_ = nullptr;
     size_t size_ = 0;
 };
+
+// Where one thread packs: B's panels are shared by the team, A's are its own. The pair arrays
+// are used only for bf16 pair panels (the float panels are then their staging area).
+struct PackSpace {
+    float* b = nullptr;
+    uint32_t* b_pairs = nullptr;
+    float* a = nullptr;
+    uint32_t* a_pairs = nullptr;
+};
+
+// A freshly packed float panel (kc steps of `width` values) into the form the kernel reads:
+// rounded to bf16 values in place, or converted to pairs, word s * width + i holding step 2s in
+// its low half and step 2s + 1 (zero past kc) in its high half.
+void finish_panel(OperandForm form, float* panel, int64_t kc, int64_t width, uint32_t* pairs) {
+    if (form == OperandForm::rounded_floats) {
+        round_to_bfloat16(panel, kc * width);
+    } else if (form == OperandForm::bf16_pairs) {
+        for (int64_t s = 0; s < pair_steps(kc); ++s)
+            for (int64_t i = 0; i < width; ++i) {
+                const uint32_t low = float_to_bfloat16(panel[2 * s * width + i]);
+                const uint32_t high = 2 * s + 1 < kc ? float_to_bfloat16(panel[(2 * s + 1) * width + i]) : 0u;
+                pairs[s * width + i] = low | high << 16;
+            }
+    }
+}
+
+// Where the micro-kernels read the current block of an operand: rows in place (row r of the
+// block at base + offsets[r]), packed float panels, or packed bf16 pair panels.
+struct Block {
+    const float* base = nullptr;
+    const int64_t* offsets = nullptr;
+    const float* panels = nullptr;
+    const uint32_t* pairs = nullptr;
+};
+
+// Rows may be read in place by the float kernels, in fp32 and, for operands already rounded at
+// their source, in bf16; the pair kernels always read packed pairs.
+bool in_place_allowed(const Plan& p, const GemmOperand& x) {
+    return p.form == OperandForm::floats || (p.form == OperandForm::rounded_floats && x.holds_bf16_values());
+}
+
+Block packed_block(const Plan& p, const float* panels, const uint32_t* pairs) {
+    return p.form == OperandForm::bf16_pairs ? Block{.pairs = pairs} : Block{.panels = panels};
+}
+
+// B[pc : pc + kc, jc : jc + nc], for the whole team: read in place, or packed with the panels
+// shared out (the loop's closing barrier: every panel is packed before any tile uses it).
+Block prepare_b(const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                const PackSpace& space, int64_t* offsets) {
+    if (in_place_allowed(p, B))
+        if (const float* base = B.rows_in_place(pc, kc, offsets)) return {.base = base, .offsets = offsets};
+    const int64_t n_panels = (nc + p.NR - 1) / p.NR;
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < n_panels; ++q) {
+        float* panel = space.b + q * kc * p.NR;
+        B.pack_b(pc, kc, jc + q * p.NR, std::min(p.NR, nc - q * p.NR), static_cast<int>(p.NR), panel);
+        finish_panel(p.form, panel, kc, p.NR, space.b_pairs + q * pair_steps(kc) * p.NR);
+    }
+    return packed_block(p, space.b, space.b_pairs);
+}
+
+// A[ic : ic + mc, pc : pc + kc], by each thread for itself (it is small, and every thread needs
+// all of it): read in place, or packed.
+Block prepare_a(const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc,
+                const PackSpace& space, int64_t* offsets) {
+    if (in_place_allowed(p, A))
+        if (const float* base = A.rows_in_place(ic, mc, offsets)) return {.base = base, .offsets = offsets};
+    A.pack_a(ic, mc, pc, kc, static_cast<int>(p.MR), space.a);
+    for (int64_t q = 0; q * p.MR < mc; ++q)
+        finish_panel(p.form, space.a + q * kc * p.MR, kc, p.MR, space.a_pairs + q * pair_steps(kc) * p.MR);
+    return packed_block(p, space.a, space.a_pairs);
+}
 
 // A row of zeros for the ragged edge of an A operand read in place.
 alignas(64) const float kZeroRow[KC] = {};
 
+// One MR x NR tile of C: panel iq of the A block and panel jq of the B block, at C[i, j], of
+// which rows x cols lie inside C.
+struct Tile {
+    int64_t iq, jq, i, j, rows, cols;
+};
+
+// The micro-kernel's operands for tile t in k block [pc, pc + kc). `a_rows` is room for MR row
+// pointers when A is read in place.
+gemm_kernels::Operands tile_operands(const Plan& p, const Block& a, const Block& b, const Tile& t, int64_t pc,
+                                     int64_t kc, const float** a_rows) {
+    gemm_kernels::Operands o;
+    if (a.base) {
+        for (int64_t r = 0; r < p.MR; ++r) a_rows[r] = r < t.rows ? a.base + a.offsets[t.iq * p.MR + r] + pc : kZeroRow;
+        o.a_rows = a_rows;
+    } else if (a.pairs) {
+        o.a_pairs = a.pairs + t.iq * pair_steps(kc) * p.MR;
+    } else {
+        o.a = a.panels + t.iq * kc * p.MR;
+    }
+    if (b.base) {
+        o.b = b.base + t.j;
+        o.b_offsets = b.offsets;
+    } else if (b.pairs) {
+        o.b_pairs = b.pairs + t.jq * pair_steps(kc) * p.NR;
+    } else {
+        o.b = b.panels + t.jq * kc * p.NR;
+    }
+    return o;
+}
+
+// Runs the micro-kernel on one tile; a ragged tile is computed whole into a scratch tile, and
+// only its valid part stored or added.
+void run_tile(const Kernel& kern, int64_t kc, gemm_kernels::Operands o, const Tile& t, float* C, int64_t ldc) {
+    if (t.rows == kern.mr && t.cols == kern.nr) {
+        kern.fn(kc, o, C + t.i * ldc + t.j, ldc);
+        return;
+    }
+    alignas(64) float edge[16 * 64];  // MR <= 16, NR <= 64
+    const bool overwrite = o.overwrite_c;
+    o.overwrite_c = true;
+    kern.fn(kc, o, edge, kern.nr);
+    for (int64_t r = 0; r < t.rows; ++r)
+        for (int64_t c = 0; c < t.cols; ++c) {
+            float& dst = C[(t.i + r) * ldc + t.j + c];
+            dst = overwrite ? edge[r * kern.nr + c] : dst + edge[r * kern.nr + c];
+        }
+}
+
 // The body of gemm_packed, run by every thread of the team (or by one thread alone).
-// `b_pack` is shared by the team; each thread packs its own A block.
 void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
-               bool accumulate, const Kernel& kern, float* b_pack, float* a_pack) {
-    const int64_t MC = mc_for(kern), NC = nc_for(kern), MR = kern.mr, NR = kern.nr;
+               bool accumulate, const Plan& p, const PackSpace& space) {
     // K split into equal blocks of at most KC (288 = 2 x 144, not 256 + 32: a short block spends
     // too long loading and storing C for the few steps it runs).
     const int64_t k_block = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
-    alignas(64) float edge[16 * 64];  // an MR x NR tile for the ragged edges (MR <= 16, NR <= 64)
-    std::vector<int64_t> a_offsets(static_cast<size_t>(MC)), b_offsets(static_cast<size_t>(KC));
-    for (int64_t jc = 0; jc < N; jc += NC) {
-        const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
+    std::vector<int64_t> a_offsets(static_cast<size_t>(p.MC)), b_offsets(static_cast<size_t>(KC));
+    for (int64_t jc = 0; jc < N; jc += p.NC) {
+        const int64_t nc = std::min(p.NC, N - jc), n_panels = (nc + p.NR - 1) / p.NR;
         for (int64_t pc = 0; pc < K; pc += k_block) {
             const int64_t kc = std::min(k_block, K - pc);
-            // B[pc : pc + kc, jc : jc + nc]: read in place, or packed with the panels shared out.
-            const float* b_base = B.rows_in_place(pc, kc, b_offsets.data());
-            if (!b_base) {
-#pragma omp for schedule(static)
-                for (int64_t q = 0; q < n_panels; ++q)
-                    B.pack_b(pc, kc, jc + q * NR, std::min(NR, nc - q * NR), static_cast<int>(NR), b_pack + q * kc * NR);
-            }
-            for (int64_t ic = 0; ic < M; ic += MC) {
-                const int64_t mc = std::min(MC, M - ic), m_panels = (mc + MR - 1) / MR;
-                // A[ic : ic + mc, pc : pc + kc]: read in place, or packed by each thread for itself
-                // (it is small, and every thread needs all of it).
-                const float* a_base = A.rows_in_place(ic, mc, a_offsets.data());
-                if (!a_base) A.pack_a(ic, mc, pc, kc, static_cast<int>(MR), a_pack);
+            const Block b = prepare_b(B, p, pc, kc, jc, nc, space, b_offsets.data());
+            for (int64_t ic = 0; ic < M; ic += p.MC) {
+                const int64_t mc = std::min(p.MC, M - ic), m_panels = (mc + p.MR - 1) / p.MR;
+                const Block a = prepare_a(A, p, ic, mc, pc, kc, space, a_offsets.data());
 #pragma omp for collapse(2) schedule(static)
                 for (int64_t jq = 0; jq < n_panels; ++jq) {
                     for (int64_t iq = 0; iq < m_panels; ++iq) {
-                        const int64_t i = ic + iq * MR, j = jc + jq * NR;
-                        const int64_t rows = std::min(MR, M - i), cols = std::min(NR, N - j);
-                        gemm_kernels::Operands o;
-                        o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
+                        Tile t{iq, jq, ic + iq * p.MR, jc + jq * p.NR, 0, 0};
+                        t.rows = std::min(p.MR, M - t.i);
+                        t.cols = std::min(p.NR, N - t.j);
                         const float* a_rows[16];
-                        if (a_base) {
-                            for (int64_t r = 0; r < MR; ++r) a_rows[r] = r < rows ? a_base + a_offsets[iq * MR + r] + pc : kZeroRow;
-                            o.a_rows = a_rows;
-                        } else {
-                            o.a = a_pack + iq * kc * MR;
-                        }
-                        if (b_base) {
-                            o.b = b_base + j;
-                            o.b_offsets = b_offsets.data();
-                        } else {
-                            o.b = b_pack + jq * kc * NR;
-                        }
-                        if (rows == MR && cols == NR) {
-                            kern.fn(kc, o, C + i * ldc + j, ldc);
-                            continue;
-                        }
-                        // A ragged tile: compute the full tile into `edge`, then store or add the valid part.
-                        const bool overwrite = o.overwrite_c;
-                        o.overwrite_c = true;
-                        kern.fn(kc, o, edge, NR);
-                        for (int64_t r = 0; r < rows; ++r)
-                            for (int64_t c = 0; c < cols; ++c) {
-                                float& dst = C[(i + r) * ldc + j + c];
-                                dst = overwrite ? edge[r * NR + c] : dst + edge[r * NR + c];
-                            }
+                        gemm_kernels::Operands o = tile_operands(p, a, b, t, pc, kc, a_rows);
+                        o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
+                        run_tile(p.kern, kc, o, t, C, ldc);
                     }
                 }
             }
@@ -139,7 +265,12 @@ void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Gemm
 }  // namespace
 
 const char* gemm_kernel_name() { return active_kernels().name; }
-GemmPeakLoop gemm_peak_loop() { return active_kernels().peak_loop; }
+
+GemmPeakLoop gemm_peak_loop() {
+    const Bf16Kernels& bf16 = active_bf16_kernels();
+    if (g_precision == GemmPrecision::bf16 && bf16.pairs) return bf16.set.peak_loop;
+    return active_kernels().peak_loop;
+}
 
 bool select_gemm_kernel(const std::string& name) {
     const CpuInfo& cpu = cpu_info();
@@ -151,7 +282,36 @@ bool select_gemm_kernel(const std::string& name) {
     return true;
 }
 
+void set_gemm_precision(GemmPrecision precision) { g_precision = precision; }
+GemmPrecision gemm_precision() { return g_precision; }
+
+std::string gemm_bf16_kernel_name() {
+    const Bf16Kernels& bf16 = active_bf16_kernels();
+    return bf16.pairs ? std::string(bf16.set.name) : std::string("bf16-rounded operands on ") + active_kernels().name;
+}
+
+bool select_gemm_bf16_kernel(const std::string& name) {
+    if (name == "native" && cpu_info().avx512bf16) active_bf16_kernels() = {true, gemm_kernels::avx512bf16_kernels()};
+    else if (name == "generic") active_bf16_kernels() = {true, gemm_kernels::generic_bf16_kernels()};
+    else if (name == "rounded") active_bf16_kernels() = {};
+    else if (name == "best") active_bf16_kernels() = best_bf16_kernels();
+    else return false;
+    return true;
+}
+
+// The default packers copy rows in place when the operand has them (conv2d's shifted rows and
+// weight rows, packed in bf16 mode), else read element by element.
 void GemmOperand::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const {
+    static thread_local std::vector<int64_t> offsets;
+    offsets.resize(static_cast<size_t>(mc));
+    if (const float* base = rows_in_place(i0, mc, offsets.data())) {
+        for (int64_t q = 0; q * mr < mc; ++q)
+            for (int64_t r = 0; r < mr; ++r) {
+                const float* src = q * mr + r < mc ? base + offsets[q * mr + r] + k0 : nullptr;
+                for (int64_t k = 0; k < kc; ++k) dst[(q * kc + k) * mr + r] = src ? src[k] : 0.0f;
+            }
+        return;
+    }
     for (int64_t q = 0; q * mr < mc; ++q)
         for (int64_t k = 0; k < kc; ++k)
             for (int64_t r = 0; r < mr; ++r)
@@ -159,6 +319,19 @@ void GemmOperand::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
 }
 
 void GemmOperand::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const {
+    static thread_local std::vector<int64_t> offsets;
+    offsets.resize(static_cast<size_t>(kc));
+    if (const float* base = rows_in_place(k0, kc, offsets.data())) {
+        for (int64_t q = 0; q * nr < nc; ++q) {
+            const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
+            for (int64_t k = 0; k < kc; ++k) {
+                float* panel_row = dst + (q * kc + k) * nr;
+                std::copy_n(base + offsets[k] + j0 + q * nr, cols, panel_row);
+                std::fill(panel_row + cols, panel_row + nr, 0.0f);
+            }
+        }
+        return;
+    }
     for (int64_t q = 0; q * nr < nc; ++q)
         for (int64_t k = 0; k < kc; ++k)
             for (int64_t j = 0; j < nr; ++j)
@@ -208,20 +381,24 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Ge
             for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
         return;
     }
-    const Kernel kern = kernel_for(M, N);
-    const int64_t NC = nc_for(kern), MC = mc_for(kern);
-    const size_t b_size = static_cast<size_t>(KC * (std::min(NC, N) + kern.nr));
-    const size_t a_size = static_cast<size_t>(KC * (MC + kern.mr));
+    const Plan plan = plan_for(M, N);
+    const bool pairs = plan.form == OperandForm::bf16_pairs;
+    const int64_t b_columns = std::min(plan.NC, N) + plan.NR, a_rows = plan.MC + plan.MR;
     // Inside an enclosing parallel region (conv2d runs samples in parallel) this GEMM gets a team
     // of one: the nested region is inactive, and its worksharing loops bind to it, not to the
     // enclosing team.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    static thread_local PackBuffer b_buffer;
-    float* b_pack = b_buffer.get(b_size);
+    static thread_local PackBuffer b_buffer, b_pairs_buffer;
+    PackSpace shared;
+    shared.b = b_buffer.get<float>(static_cast<size_t>(KC * b_columns));
+    if (pairs) shared.b_pairs = b_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * b_columns));
 #pragma omp parallel num_threads(threads)
     {
-        static thread_local PackBuffer a_buffer;
-        gemm_team(M, N, K, A, B, C, ldc, accumulate, kern, b_pack, a_buffer.get(a_size));
+        static thread_local PackBuffer a_buffer, a_pairs_buffer;
+        PackSpace space = shared;
+        space.a = a_buffer.get<float>(static_cast<size_t>(KC * a_rows));
+        if (pairs) space.a_pairs = a_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * a_rows));
+        gemm_team(M, N, K, A, B, C, ldc, accumulate, plan, space);
     }
 }
 

@@ -39,6 +39,10 @@ public:
     // past the last column (the values are ignored), so the memory must allow that.
     // nullptr (the default): pack.
     virtual const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const;
+    // True when every element already is a bfloat16 value (rounded where it was made, as conv2d
+    // rounds its padded input and weights in bf16 mode): in bf16 mode the float kernels may then
+    // read its rows in place as in fp32, instead of packing them to round them.
+    virtual bool holds_bf16_values() const { return false; }
 };
 
 // element(r, c) = data[r * row_stride + c * col_stride]; a transpose swaps the two strides.
@@ -72,12 +76,43 @@ template <class T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                     int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// ---- bf16 products (--precision bf16 on the CPU) --------------------------------------------------
+//
+// In bf16 mode every float GEMM (convolutions, linear layers, matmul, attention) rounds its
+// operands to bfloat16 (to nearest, ties to even, as PyTorch's autocast does) while packing them
+// and sums the exact products in float. Weights, gradients and optimiser state stay float: only
+// the products' inputs lose precision. With AVX512-BF16 the panels are stored as bf16 pairs (half
+// the bytes) and multiplied by vdpbf16ps; on other CPUs the float kernels multiply the rounded
+// values: the same numbers, but no faster than fp32. The double path is never affected.
+enum class GemmPrecision { fp32, bf16 };
+void set_gemm_precision(GemmPrecision precision);
+GemmPrecision gemm_precision();
+// Remembers the precision when made and restores it when it ends (a trainer holds one, so a bf16
+// run leaves the process in the precision it found).
+class GemmPrecisionScope {
+public:
+    GemmPrecisionScope() : previous_(gemm_precision()) {}
+    ~GemmPrecisionScope() { set_gemm_precision(previous_); }
+    GemmPrecisionScope(const GemmPrecisionScope&) = delete;
+    GemmPrecisionScope& operator=(const GemmPrecisionScope&) = delete;
+
+private:
+    GemmPrecision previous_;
+};
+// How bf16 products are computed: "avx512bf16 8x48 12x32", "generic-bf16 4x8" or "bf16-rounded
+// operands on <the float kernel>".
+std::string gemm_bf16_kernel_name();
+// "native" (AVX512-BF16; false without it), "generic" (the pair arithmetic in plain C++),
+// "rounded" (the float kernels on rounded operands) or "best". For tests and benchmarks.
+bool select_gemm_bf16_kernel(const std::string& name);
+
 // The micro-kernel in use, e.g. "avx2+fma 4x24" (for sr_bench's machine line).
 const char* gemm_kernel_name();
 // Switches micro-kernel: "avx512", "avx2", "generic" or "best". False (and no change) when the
 // CPU lacks the instructions. For tests and benchmarks; not thread-safe against running GEMMs.
 bool select_gemm_kernel(const std::string& name);
-// The active kernel's FMA loop (see ops/gemm_kernels/kernels.h), for measuring the peak.
+// The active kernel's FMA loop (see ops/gemm_kernels/kernels.h), for measuring the peak; in bf16
+// mode with pair kernels, their dot-product loop.
 using GemmPeakLoop = double (*)(int64_t iterations, float* sink);
 GemmPeakLoop gemm_peak_loop();
 

@@ -19,11 +19,10 @@
 
 namespace sr::gemm_kernels {
 
-template <class Isa, int MR, int NV, bool kRowsA, bool kRowsB>
-inline void microkernel(int64_t kc, const Operands& o, float* __restrict c, int64_t ldc) {
-    using V = typename Isa::V;
+// The accumulators start at zero, with the C tile prefetched for the store at the end.
+template <class Isa, int MR, int NV>
+inline void start_tile(typename Isa::V (&acc)[MR][NV], float* c, int64_t ldc) {
     constexpr int W = Isa::kWidth;
-    V acc[MR][NV];
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
         __builtin_prefetch(c + i * ldc, 1);  // the C tile is read and written once, at the end
@@ -31,6 +30,27 @@ inline void microkernel(int64_t kc, const Operands& o, float* __restrict c, int6
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = Isa::zero();
     }
+}
+
+// C = acc (overwrite) or C += acc.
+template <class Isa, int MR, int NV>
+inline void store_tile(const typename Isa::V (&acc)[MR][NV], bool overwrite, float* c, int64_t ldc) {
+    constexpr int W = Isa::kWidth;
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) {
+            float* cp = c + i * ldc + v * W;
+            Isa::storeu(cp, overwrite ? acc[i][v] : Isa::add(Isa::loadu(cp), acc[i][v]));
+        }
+}
+
+template <class Isa, int MR, int NV, bool kRowsA, bool kRowsB>
+inline void microkernel(int64_t kc, const Operands& o, float* __restrict c, int64_t ldc) {
+    using V = typename Isa::V;
+    constexpr int W = Isa::kWidth;
+    V acc[MR][NV];
+    start_tile<Isa, MR, NV>(acc, c, ldc);
     const float* __restrict a = o.a;
     const float* __restrict b = o.b;
     const float* a_rows[MR];
@@ -53,13 +73,7 @@ inline void microkernel(int64_t kc, const Operands& o, float* __restrict c, int6
             for (int v = 0; v < NV; ++v) acc[i][v] = Isa::fma(av, bv[v], acc[i][v]);
         }
     }
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) {
-            float* cp = c + i * ldc + v * W;
-            Isa::storeu(cp, o.overwrite_c ? acc[i][v] : Isa::add(Isa::loadu(cp), acc[i][v]));
-        }
+    store_tile<Isa, MR, NV>(acc, o.overwrite_c, c, ldc);
 }
 
 // The kernel entry point: picks the variant for where the operands are.
@@ -69,6 +83,46 @@ inline void run_microkernel(int64_t kc, const Operands& o, float* c, int64_t ldc
     else if (o.a_rows) microkernel<Isa, MR, NV, true, false>(kc, o, c, ldc);
     else if (o.b_offsets) microkernel<Isa, MR, NV, false, true>(kc, o, c, ldc);
     else microkernel<Isa, MR, NV, false, false>(kc, o, c, ldc);
+}
+
+// The bf16 micro-kernel: the same register tile, two k steps per instruction. Per pair step it
+// loads NV vectors of B pairs, broadcasts one 32-bit pair of A per row and issues MR x NV pair
+// dot products (vdpbf16ps: acc += a_hi b_hi, then += a_lo b_lo, each product exact in float).
+// Its panels are half the bytes of float panels: less cache and memory traffic per FLOP.
+template <class Isa, int MR, int NV>
+inline void microkernel_bf16(int64_t kc, const Operands& o, float* __restrict c, int64_t ldc) {
+    using V = typename Isa::V;
+    using Pairs = typename Isa::Pairs;
+    constexpr int W = Isa::kWidth;
+    V acc[MR][NV];
+    start_tile<Isa, MR, NV>(acc, c, ldc);
+    const uint32_t* __restrict a = o.a_pairs;
+    const uint32_t* __restrict b = o.b_pairs;
+    const int64_t steps = (kc + 1) / 2;
+#pragma GCC unroll 2
+    for (int64_t s = 0; s < steps; ++s) {
+        Pairs bv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) bv[v] = Isa::load_pairs(b + s * (NV * W) + v * W);
+#pragma GCC unroll 32
+        for (int i = 0; i < MR; ++i) {
+            const Pairs av = Isa::broadcast_pair(a + s * MR + i);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[i][v] = Isa::dot_pairs(acc[i][v], av, bv[v]);
+        }
+    }
+    store_tile<Isa, MR, NV>(acc, o.overwrite_c, c, ldc);
+}
+
+// Sums a peak loop's chains into *sink, so the compiler cannot drop them.
+template <class Isa, int kChains>
+inline void keep_alive(const typename Isa::V (&acc)[kChains], float* sink) {
+    typename Isa::V total = acc[0];
+#pragma GCC unroll 12
+    for (int i = 1; i < kChains; ++i) total = Isa::add(total, acc[i]);
+    float lanes[Isa::kWidth];
+    Isa::storeu(lanes, total);
+    *sink = lanes[0];
 }
 
 // kChains independent chains of FMAs: enough to cover the FMA latency times the number of FMA
@@ -85,13 +139,26 @@ inline double peak_loop(int64_t iterations, float* sink) {
     for (int64_t it = 0; it < iterations; ++it)
 #pragma GCC unroll 12
         for (int i = 0; i < kChains; ++i) acc[i] = Isa::fma(acc[i], va, vb);
-    V total = acc[0];
-#pragma GCC unroll 12
-    for (int i = 1; i < kChains; ++i) total = Isa::add(total, acc[i]);
-    float lanes[Isa::kWidth];
-    Isa::storeu(lanes, total);
-    *sink = lanes[0];
+    keep_alive<Isa, kChains>(acc, sink);
     return double(iterations) * kChains * Isa::kWidth * 2;
+}
+
+// The bf16 peak: kChains chains of pair dot products, 4 FLOPs per lane each.
+template <class Isa>
+inline double peak_loop_bf16(int64_t iterations, float* sink) {
+    using V = typename Isa::V;
+    constexpr int kChains = 12;
+    V acc[kChains];
+    const float start = 1e-3f;
+    const uint32_t pair = 0x3F7F3F7Fu;  // (0.996, 0.996) in bf16
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) acc[i] = Isa::broadcast(&start);
+    const typename Isa::Pairs va = Isa::broadcast_pair(&pair);
+    for (int64_t it = 0; it < iterations; ++it)
+#pragma GCC unroll 12
+        for (int i = 0; i < kChains; ++i) acc[i] = Isa::dot_pairs(acc[i], va, va);
+    keep_alive<Isa, kChains>(acc, sink);
+    return double(iterations) * kChains * Isa::kWidth * 4;
 }
 
 }  // namespace sr::gemm_kernels
