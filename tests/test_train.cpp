@@ -13,6 +13,7 @@
 
 #include "autograd/node.h"
 #include "core/file.h"
+#include "core/half.h"
 #include "core/image_io.h"
 #include "core/pth.h"
 #include "core/safetensors.h"
@@ -21,6 +22,7 @@
 #include "models/upscale.h"
 #include "ops/activation.h"
 #include "ops/elementwise.h"
+#include "ops/gemm.h"
 #include "ops/layout.h"
 #include "ops/pad.h"
 #include "ops/reduce.h"
@@ -431,6 +433,45 @@ TEST_CASE("train: a run resumed from its checkpoint repeats the uninterrupted ru
     split.model = straight.model;
     split.seed = 8;
     CHECK(error_of([&] { train(split); }).find("was made with seed 7, this run has seed 8") != std::string::npos);
+}
+
+TEST_CASE("train: --precision bf16 on the CPU stays near fp32, keeps float weights, resumes bit for bit") {
+    const fs::path data = make_dataset("bf16_data", 4, 1, 32, 32, 2);
+    const fs::path out = fresh_dir("bf16_runs");
+    TrainOptions fp32 = tiny_run(data, out);
+    fp32.name = "fp32";
+    const TrainResult a = train(fp32);
+    TrainOptions bf16 = tiny_run(data, out);
+    bf16.name = "bf16";
+    bf16.precision = "bf16";
+    const TrainResult b = train(bf16);
+    CHECK(gemm_precision() == GemmPrecision::fp32);  // the trainer leaves the process as it found it
+    REQUIRE(a.losses.size() == b.losses.size());
+    bool differ = false;
+    for (size_t i = 0; i < a.losses.size(); ++i) {
+        CHECK(b.losses[i] == doctest::Approx(a.losses[i]).epsilon(0.02));
+        differ = differ || b.losses[i] != a.losses[i];
+    }
+    CHECK(differ);  // the products really ran in bf16
+    // The master weights stay float: not every weight is a bfloat16 value.
+    const SafetensorsFile weights = read_safetensors((out / "bf16" / "net_g_latest.safetensors").string());
+    bool off_grid = false;
+    for (const auto& [name, t] : weights.tensors)
+        for (double v : to_vector(t)) off_grid = off_grid || float(v) != round_to_bfloat16(float(v));
+    CHECK(off_grid);
+    // Stopped at 3 and resumed to 6: the same run.
+    TrainOptions split = bf16;
+    split.name = "bf16_split";
+    split.total_iter = 3;
+    train(split);
+    split.total_iter = 6;
+    const TrainResult second = train(split);
+    REQUIRE(second.losses.size() == 3);
+    for (int i = 0; i < 3; ++i) CHECK(second.losses[size_t(i)] == b.losses[size_t(i + 3)]);
+    // tf32 is a GPU mode.
+    TrainOptions tf32 = tiny_run(data, out);
+    tf32.precision = "tf32";
+    CHECK(error_of([&] { train(tf32); }).find("precision tf32 needs --device cuda") != std::string::npos);
 }
 
 TEST_CASE("train: a transformer with stochastic depth resumes bit for bit (its drops follow the iteration)") {

@@ -9,6 +9,9 @@
 //   sr_bench                 everything
 //   sr_bench --only conv     rows whose name contains "conv"
 //   sr_bench --json          JSON lines: {"name", "median_ms", "gflops", "threads"}
+//   sr_bench --precision bf16   convolutions and products in bf16 (ops/gemm.h; on the GPU core/gpu.h,
+//                            which also has tf32); on the CPU the peak is then that of the bf16
+//                            dot-product instructions where the CPU has them
 //   sr_bench --device cuda   the same rows on the GPU (SGEMM through cuBLAS, convolutions through
 //                            cuDNN), plus RDN and RRDBNet training steps at their papers' batch and
 //                            patch sizes; each row also gives images/s and peak GPU memory. The
@@ -39,7 +42,7 @@ namespace {
 struct BenchOptions {
     bool json = false;
     int repeat = 5, warmup = 2;
-    std::string only;
+    std::string only, precision = "fp32";
     Device device = Device::cpu();
 };
 
@@ -218,14 +221,17 @@ std::vector<Bench> make_benchmarks(Device device) {
 
 BenchOptions parse(int argc, char** argv) {
     BenchOptions o;
-    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda]",
+    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda] [--precision P]",
             "How fast srforge runs on this machine: the median ms and GFLOP/s of each benchmark.");
     cli.string_flag("--only", "NAME", "only the rows whose name contains NAME", o.only);
     cli.integer_flag("--repeat", "N", "timed runs per row, 5 or more", o.repeat, 5);
     cli.integer_flag("--warmup", "N", "untimed runs before them", o.warmup);
     cli.switch_flag("--json", "JSON lines instead of the table", o.json);
     cli.device_flag("--device", "cuda: the GPU rows, with images/s and peak GPU memory", o.device);
+    cli.string_flag("--precision", "P", "fp32 (default), bf16, or tf32 with --device cuda", o.precision);
     cli.parse(argc, argv);
+    SR_CHECK(o.precision == "fp32" || o.precision == "bf16" || (o.precision == "tf32" && o.device.is_cuda()),
+             "--precision must be fp32 or bf16 (or tf32 with --device cuda), got '", o.precision, "'");
     return o;
 }
 
@@ -268,13 +274,19 @@ void print_gpu_header(const BenchOptions& o) {
 void print_cpu_header(const BenchOptions& o, double peak, int threads) {
     const CpuInfo& cpu = cpu_info();
     if (o.json) {
+        const std::string kernel = gemm_precision() == GemmPrecision::bf16 ? gemm_bf16_kernel_name() : gemm_kernel_name();
         std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"peak_gflops\": %.1f}\n", cpu.model.c_str(),
-                    threads, gemm_kernel_name(), peak);
+                    threads, kernel.c_str(), peak);
         return;
     }
-    std::printf("machine: %s, %d threads, SIMD: %s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,
-                cpu.avx512f ? "AVX-512 " : "", cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "", gemm_kernel_name());
-    std::printf("measured fp32 peak: %.1f GFLOP/s (FMA loop, all threads)\n", peak);
+    std::printf("machine: %s, %d threads, SIMD: %s%s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,
+                cpu.avx512f ? "AVX-512 " : "", cpu.avx512bf16 ? "AVX512-BF16 " : "", cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "",
+                gemm_kernel_name());
+    if (gemm_precision() == GemmPrecision::bf16)
+        std::printf("precision bf16: %s; measured peak of its instructions: %.1f GFLOP/s (all threads)\n",
+                    gemm_bf16_kernel_name().c_str(), peak);
+    else
+        std::printf("measured fp32 peak: %.1f GFLOP/s (FMA loop, all threads)\n", peak);
     std::printf("%-26s %12s %10s %8s   (median of %d runs after %d warm-up)\n", "benchmark", "median ms", "GFLOP/s", "% peak",
                 o.repeat, o.warmup);
 }
@@ -301,6 +313,8 @@ int run_benchmarks(const BenchOptions& o) {
     const bool gpu_run = o.device.is_cuda();
     std::string why;
     SR_CHECK(!gpu_run || gpu::available(&why), "--device cuda: ", why);
+    if (gpu_run) gpu::set_precision(o.precision);
+    else set_gemm_precision(o.precision == "bf16" ? GemmPrecision::bf16 : GemmPrecision::fp32);
     const double peak = gpu_run ? 0 : measure_peak();
     const int threads = omp_get_max_threads();
     if (gpu_run) print_gpu_header(o);

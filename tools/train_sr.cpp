@@ -20,9 +20,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/gpu.h"
 #include "models/spec.h"
+#include "ops/gemm.h"
 #include "train/distributed.h"
 #include "train/options.h"
 #include "train/trainer.h"
@@ -50,6 +52,9 @@ void print_plan(const TrainOptions& o) {
         std::printf("  discriminator %s (lr %g), %s%s GAN x %g%s%s\n", o.model_d.c_str(), o.lr_d, o.relativistic() ? "relativistic " : "",
                     o.gan_type.c_str(), o.gan_weight, o.perceptual ? ", perceptual " : "",
                     o.perceptual ? layer_weights_text(o.perceptual_opt.layer_weights).c_str() : "");
+    if (o.precision == "bf16" && !o.device.is_cuda())
+        std::printf("  precision bf16: %s%s\n", gemm_bf16_kernel_name().c_str(),
+                    cpu_info().avx512bf16 ? "" : " (no AVX512-BF16 on this CPU: bf16 numbers at fp32 speed)");
     if (!o.no_effect.empty()) {
         std::string keys;
         for (const std::string& k : o.no_effect) keys += (keys.empty() ? "" : ", ") + k;

@@ -165,7 +165,7 @@ void CycleGanTrainer::save_weights() {
 CycleGanTrainer::CycleGanTrainer(const TrainOptions& options) : o_(options) {
     check_options(o_);
     share_machine(o_.threads, o_.device);  // the cores (and GPUs) of a machine among its ranks
-    if (o_.device.is_cuda()) gpu::set_precision(o_.precision);
+    use_precision(o_);
     build_networks();
     const auto [folder_a, folder_b] = domain_folders(o_.train_set);
     data_ = std::make_unique<UnpairedData>(folder_a, folder_b,

@@ -56,6 +56,7 @@ private:
     void save_weights();
 
     TrainOptions o_;
+    GemmPrecisionScope precision_scope_;  // use_precision's CPU setting lasts as long as this trainer
     std::vector<std::string> specs_;  // of g_A, g_B, d_A, d_B
     std::unique_ptr<CycleGan> gan_;
     std::unique_ptr<UnpairedData> data_;

@@ -551,7 +551,7 @@ std::vector<Option> run_rows() {
         field("manual_seed", "--seed", "random seed (weights and batches)", MEMBER(seed)),
         field("threads", "--threads", "(srforge) CPU threads; 0: all cores", MEMBER(threads)),
         field("device", "--device", "(srforge) cpu | cuda", MEMBER(device)),
-        field("precision", "--precision", "(srforge) GPU math: fp32 | tf32 | bf16", MEMBER(precision)),
+        field("precision", "--precision", "(srforge) math of convolutions and products: fp32 | tf32 (GPU) | bf16", MEMBER(precision)),
     };
 }
 
@@ -1048,7 +1048,9 @@ void check_options(const TrainOptions& o) {
     SR_CHECK(o.schedule.base > 0, "train: the learning rate must be > 0, got ", o.schedule.base);
     SR_CHECK(o.net_d_iters >= 1 && o.net_d_init_iters >= 0, "train: net_d_iters must be >= 1 and net_d_init_iters >= 0");
     SR_CHECK(!o.gan() || o.lr_d > 0, "train: the discriminator's learning rate must be > 0, got ", o.lr_d);
-    SR_CHECK(o.device.is_cuda() || o.precision == "fp32", "train: precision ", o.precision, " needs --device cuda");
+    SR_CHECK(o.precision == "fp32" || o.precision == "tf32" || o.precision == "bf16", "train: precision must be fp32, tf32 or bf16, got '",
+             o.precision, "'");
+    SR_CHECK(o.device.is_cuda() || o.precision != "tf32", "train: precision tf32 needs --device cuda (the CPU has fp32 and bf16)");
     if (o.unpaired()) return check_unpaired_options(o);
     SR_CHECK(o.train_set.type != "UnpairedImageDataset", "train: UnpairedImageDataset is CycleGANModel's data, not ", o.model_type, "'s");
     SR_CHECK(!o.train_set.dataroot.empty() || !o.train_set.dataroot_gt.empty(),

@@ -105,7 +105,7 @@ struct TrainOptions {
     std::string out_dir = "runs";
     int threads = 0;                     // 0: all cores
     Device device = Device::cpu();
-    std::string precision = "fp32";      // GPU convolutions and products: fp32, tf32 or bf16
+    std::string precision = "fp32";      // convolutions and products: fp32, tf32 (GPU only) or bf16
     // The command line only.
     bool resume = true;                  // continue from the run folder's checkpoint when there is one
     bool quiet = false;

@@ -15,6 +15,7 @@
 #include "core/image_io.h"
 #include "models/spec.h"
 #include "models/upscale.h"
+#include "ops/gemm.h"
 #include "ops/reduce.h"
 #include "train/basicsr_state.h"
 #include "train/cyclegan_trainer.h"
@@ -306,7 +307,7 @@ Trainer::Trainer(const TrainOptions& options) : o_(options) {
     check_options(o_);
     gan_type_ = parse_gan_type(o_.gan_type);
     share_machine(o_.threads, o_.device);  // the cores (and GPUs) of a machine among its ranks
-    if (o_.device.is_cuda()) gpu::set_precision(o_.precision);
+    use_precision(o_);
     build_networks();
     build_data();
     build_validation();
@@ -469,6 +470,11 @@ std::string checkpoint_to_resume(const TrainOptions& o, const std::string& lates
         if (std::stoll(digits) > newest) newest = std::stoll(digits), path = entry.path().string();
     }
     return path;
+}
+
+void use_precision(const TrainOptions& o) {
+    if (o.device.is_cuda()) gpu::set_precision(o.precision);
+    else set_gemm_precision(o.precision == "bf16" ? GemmPrecision::bf16 : GemmPrecision::fp32);
 }
 
 RunFolder prepare_run_folder(const TrainOptions& o, std::unique_ptr<FolderLock>& lock) {

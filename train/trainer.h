@@ -29,6 +29,7 @@
 
 #include "core/tensor.h"
 #include "ops/gan_loss.h"
+#include "ops/gemm.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "train/options.h"
@@ -104,6 +105,7 @@ private:
     void save_weights();
 
     TrainOptions o_;
+    GemmPrecisionScope precision_scope_;  // use_precision's CPU setting lasts as long as this trainer
     std::shared_ptr<Network> net_g_, net_g_val_, net_d_;
     std::unique_ptr<Adam> optim_g_, optim_d_;
     std::unique_ptr<GradientAverager> averager_g_, averager_d_;  // backward, gradients averaged over the ranks
@@ -153,6 +155,10 @@ struct RunFolder {
     std::string dir, latest, resume_from;
 };
 RunFolder prepare_run_folder(const TrainOptions& options, std::unique_ptr<FolderLock>& lock);
+
+// The math of this run's convolutions and products: on the GPU fp32, tf32 or bf16 (core/gpu.h),
+// on the CPU fp32 or bf16 (ops/gemm.h).
+void use_precision(const TrainOptions& options);
 
 // Ctrl-C handling: the first SIGINT asks the running loop to checkpoint and stop (train() then
 // returns with interrupted set); a second one ends the process.
