@@ -212,21 +212,18 @@ gemm_kernels::Operands tile_operands(const Plan& p, const Block& a, const Block&
     return o;
 }
 
-// Runs the micro-kernel on one tile; a ragged tile is computed whole into a scratch tile, and
-// only its valid part stored or added.
-void run_tile(const Kernel& kern, int64_t kc, gemm_kernels::Operands o, const Tile& t, float* C, int64_t ldc) {
-    if (t.rows == kern.mr && t.cols == kern.nr) {
-        kern.fn(kc, o, C + t.i * ldc + t.j, ldc);
-        return;
-    }
+// A tile on the ragged edge of C: computed whole into a scratch tile, and only its valid part
+// stored or added.
+void run_ragged_tile(const Kernel& kern, int64_t kc, const gemm_kernels::Operands& o, const Tile& t, float* C,
+                     int64_t ldc) {
     alignas(64) float edge[16 * 64];  // MR <= 16, NR <= 64
-    const bool overwrite = o.overwrite_c;
-    o.overwrite_c = true;
-    kern.fn(kc, o, edge, kern.nr);
+    gemm_kernels::Operands whole = o;
+    whole.overwrite_c = true;
+    kern.fn(kc, whole, edge, kern.nr);
     for (int64_t r = 0; r < t.rows; ++r)
         for (int64_t c = 0; c < t.cols; ++c) {
             float& dst = C[(t.i + r) * ldc + t.j + c];
-            dst = overwrite ? edge[r * kern.nr + c] : dst + edge[r * kern.nr + c];
+            dst = o.overwrite_c ? edge[r * kern.nr + c] : dst + edge[r * kern.nr + c];
         }
 }
 
@@ -254,7 +251,10 @@ void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Gemm
                         const float* a_rows[16];
                         gemm_kernels::Operands o = tile_operands(p, a, b, t, pc, kc, a_rows);
                         o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
-                        run_tile(p.kern, kc, o, t, C, ldc);
+                        // (Whole tiles call the kernel right here: through a helper taking the
+                        // operands by value, this loop cost 2 % of an EDSR training step.)
+                        if (t.rows == p.MR && t.cols == p.NR) p.kern.fn(kc, o, C + t.i * ldc + t.j, ldc);
+                        else run_ragged_tile(p.kern, kc, o, t, C, ldc);
                     }
                 }
             }
