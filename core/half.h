@@ -34,25 +34,21 @@ inline float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_
 // The nearest bfloat16 (ties to even), as PyTorch's .to(torch.bfloat16) and the AVX512-BF16
 // conversions round: add just under half of the dropped 16 bits' range, plus the kept lowest bit
 // (so a tie rounds to the even side), and truncate. A NaN stays a NaN (quiet bit set: truncating
-// its payload could otherwise leave infinity).
+// its payload could otherwise leave infinity). Written as a select, not a branch, so that loops
+// over it vectorise (the GEMM's bf16 packing and conv2d's padded copies run through them).
 inline uint16_t float_to_bfloat16(float f) {
     const uint32_t bits = std::bit_cast<uint32_t>(f);
-    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
-    return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    const uint32_t nearest = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+    const uint32_t quiet_nan = (bits >> 16) | 0x40u;
+    return static_cast<uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : nearest);
 }
 
 // f rounded to the nearest bfloat16 and widened back.
 inline float round_to_bfloat16(float f) { return bfloat16_to_float(float_to_bfloat16(f)); }
 
-// round_to_bfloat16 on x[0 .. n), written with selects so that the compiler vectorises it (the
-// GEMM's bf16 packing and conv2d's padded copies run through it).
+// round_to_bfloat16 on x[0 .. n), in place.
 inline void round_to_bfloat16(float* x, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-        const uint32_t bits = std::bit_cast<uint32_t>(x[i]);
-        const uint32_t nearest = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
-        const uint32_t quiet_nan = (bits | 0x00400000u) & 0xFFFF0000u;
-        x[i] = std::bit_cast<float>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : nearest);
-    }
+    for (int64_t i = 0; i < n; ++i) x[i] = round_to_bfloat16(x[i]);
 }
 
 }  // namespace sr

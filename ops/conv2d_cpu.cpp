@@ -301,9 +301,9 @@ private:
 // would be read up to a panel past its last column, so it is for A only.)
 class WeightRows final : public GemmOperand {
 public:
-    WeightRows(const float* w, int64_t K, bool bf16_values) : w_(w), K_(K), bf16_(bf16_values) {}
+    WeightRows(const float* w, int64_t K) : w_(w), K_(K) {}
     float at(int64_t row, int64_t col) const override { return w_[row * K_ + col]; }
-    bool holds_bf16_values() const override { return bf16_; }
+    bool holds_bf16_values() const override { return bf16_; }  // forward_float rounded w
     const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
         for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * K_;
         return w_;
@@ -312,7 +312,7 @@ public:
 private:
     const float* w_;
     int64_t K_;
-    bool bf16_;
+    bool bf16_ = bf16_products();
 };
 
 // A per-thread scratch buffer of at least n floats.
@@ -372,7 +372,7 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
                 float* xp = scratch(xp_buffer, grid.size());
                 float* yp = scratch(y_buffer, OCg * grid.L);
                 pad_into(s, grid, xg, xp);
-                gemm_packed(OCg, grid.L, K, WeightRows(w + g * OCg * K, K, bf16_products()), ShiftedRows(grid, xp), yp, grid.L, false);
+                gemm_packed(OCg, grid.L, K, WeightRows(w + g * OCg * K, K), ShiftedRows(grid, xp), yp, grid.L, false);
 #pragma omp parallel for if (!omp_in_parallel() && OCg * P > 65536)
                 for (int64_t o = 0; o < OCg; ++o) {
                     const float b = bias ? bias[g * OCg + o] : 0.0f;
