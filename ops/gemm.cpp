@@ -40,10 +40,13 @@ struct Bf16Kernels {
     KernelSet set{};
 };
 
-Bf16Kernels best_bf16_kernels() {
-    if (cpu_info().avx512bf16) return {true, gemm_kernels::avx512bf16_kernels()};
-    return {};
-}
+// The float kernels on rounded operands, on every CPU. The pair kernels (vdpbf16ps) are chosen
+// only on request (select_gemm_bf16_kernel("native"), sr_bench --bf16-kernel native): on the one
+// AVX512-BF16 CPU measured so far (Intel Xeon, Sapphire/Emerald Rapids class, 2026-12-02) the
+// instruction issues once every 2 cycles, 16 lanes x 4 FLOPs = 32 FLOPs a cycle, half of what the
+// two FMA units give in float, and training steps with the pair kernels took 2x fp32's time. A
+// CPU whose bf16 dot products outrun its FMAs would make them the default here.
+Bf16Kernels best_bf16_kernels() { return {}; }
 
 Bf16Kernels& active_bf16_kernels() {
     static Bf16Kernels kernels = best_bf16_kernels();

@@ -11,7 +11,9 @@
 //   sr_bench --json          JSON lines: {"name", "median_ms", "gflops", "threads"}
 //   sr_bench --precision bf16   convolutions and products in bf16 (ops/gemm.h; on the GPU core/gpu.h,
 //                            which also has tf32); on the CPU the peak is then that of the bf16
-//                            dot-product instructions where the CPU has them
+//                            dot-product instructions when --bf16-kernel native runs them
+//   sr_bench --precision bf16 --bf16-kernel native   the AVX512-BF16 pair kernels (vdpbf16ps)
+//                            instead of the default, the float kernels on bf16-rounded operands
 //   sr_bench --device cuda   the same rows on the GPU (SGEMM through cuBLAS, convolutions through
 //                            cuDNN), plus RDN and RRDBNet training steps at their papers' batch and
 //                            patch sizes; each row also gives images/s and peak GPU memory. The
@@ -42,7 +44,7 @@ namespace {
 struct BenchOptions {
     bool json = false;
     int repeat = 5, warmup = 2;
-    std::string only, precision = "fp32";
+    std::string only, precision = "fp32", bf16_kernel = "best";
     Device device = Device::cpu();
 };
 
@@ -221,7 +223,7 @@ std::vector<Bench> make_benchmarks(Device device) {
 
 BenchOptions parse(int argc, char** argv) {
     BenchOptions o;
-    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda] [--precision P]",
+    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda] [--precision P] [--bf16-kernel K]",
             "How fast srforge runs on this machine: the median ms and GFLOP/s of each benchmark.");
     cli.string_flag("--only", "NAME", "only the rows whose name contains NAME", o.only);
     cli.integer_flag("--repeat", "N", "timed runs per row, 5 or more", o.repeat, 5);
@@ -229,7 +231,13 @@ BenchOptions parse(int argc, char** argv) {
     cli.switch_flag("--json", "JSON lines instead of the table", o.json);
     cli.device_flag("--device", "cuda: the GPU rows, with images/s and peak GPU memory", o.device);
     cli.string_flag("--precision", "P", "fp32 (default), bf16, or tf32 with --device cuda", o.precision);
+    cli.string_flag("--bf16-kernel", "K", "CPU bf16 products: best (default), native (AVX512-BF16 pairs) or rounded",
+                    o.bf16_kernel);
     cli.parse(argc, argv);
+    SR_CHECK(o.bf16_kernel == "best" || o.bf16_kernel == "native" || o.bf16_kernel == "rounded",
+             "--bf16-kernel must be best, native or rounded, got '", o.bf16_kernel, "'");
+    SR_CHECK(o.bf16_kernel != "native" || cpu_info().avx512bf16, "--bf16-kernel native: this CPU (", cpu_info().model,
+             ") has no AVX512-BF16");
     SR_CHECK(o.precision == "fp32" || o.precision == "bf16" || (o.precision == "tf32" && o.device.is_cuda()),
              "--precision must be fp32 or bf16 (or tf32 with --device cuda), got '", o.precision, "'");
     return o;
@@ -315,6 +323,7 @@ int run_benchmarks(const BenchOptions& o) {
     SR_CHECK(!gpu_run || gpu::available(&why), "--device cuda: ", why);
     if (gpu_run) gpu::set_precision(o.precision);
     else set_gemm_precision(o.precision == "bf16" ? GemmPrecision::bf16 : GemmPrecision::fp32);
+    select_gemm_bf16_kernel(o.bf16_kernel);
     const double peak = gpu_run ? 0 : measure_peak();
     const int threads = omp_get_max_threads();
     if (gpu_run) print_gpu_header(o);

@@ -20,7 +20,6 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/cpu.h"
 #include "core/error.h"
 #include "core/gpu.h"
 #include "models/spec.h"
@@ -53,8 +52,7 @@ void print_plan(const TrainOptions& o) {
                     o.gan_type.c_str(), o.gan_weight, o.perceptual ? ", perceptual " : "",
                     o.perceptual ? layer_weights_text(o.perceptual_opt.layer_weights).c_str() : "");
     if (o.precision == "bf16" && !o.device.is_cuda())
-        std::printf("  precision bf16: %s%s\n", gemm_bf16_kernel_name().c_str(),
-                    cpu_info().avx512bf16 ? "" : " (no AVX512-BF16 on this CPU: bf16 numbers at fp32 speed)");
+        std::printf("  precision bf16: %s (bf16 numbers at fp32 speed)\n", gemm_bf16_kernel_name().c_str());
     if (!o.no_effect.empty()) {
         std::string keys;
         for (const std::string& k : o.no_effect) keys += (keys.empty() ? "" : ", ") + k;
