@@ -110,8 +110,8 @@ private:
     size_t size_ = 0;
 };
 
-// Where one thread packs: B's panels are shared by the team, A's are its own. The pair arrays
-// are used only for bf16 pair panels (the float panels are then their staging area).
+// Where the team packs its blocks of A and B, shared by all its threads. The pair arrays are
+// used only for bf16 pair panels (the float panels are then their staging area).
 struct PackSpace {
     float* b = nullptr;
     uint32_t* b_pairs = nullptr;
@@ -170,15 +170,20 @@ Block prepare_b(const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int
     return packed_block(p, space.b, space.b_pairs);
 }
 
-// A[ic : ic + mc, pc : pc + kc], by each thread for itself (it is small, and every thread needs
-// all of it): read in place, or packed.
+// A[ic : ic + mc, pc : pc + kc], for the whole team as B: read in place, or packed with the
+// panels shared out. The closing barrier of this loop keeps tiles from reading a panel before it
+// is packed, and that of the tile loop keeps the next block from overwriting one still in use.
 Block prepare_a(const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc,
                 const PackSpace& space, int64_t* offsets) {
     if (in_place_allowed(p, A))
         if (const float* base = A.rows_in_place(ic, mc, offsets)) return {.base = base, .offsets = offsets};
-    A.pack_a(ic, mc, pc, kc, static_cast<int>(p.MR), space.a);
-    for (int64_t q = 0; q * p.MR < mc; ++q)
-        finish_panel(p.form, space.a + q * kc * p.MR, kc, p.MR, space.a_pairs + q * pair_steps(kc) * p.MR);
+    const int64_t n_panels = (mc + p.MR - 1) / p.MR;
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < n_panels; ++q) {
+        float* panel = space.a + q * kc * p.MR;
+        A.pack_a(ic + q * p.MR, std::min(p.MR, mc - q * p.MR), pc, kc, static_cast<int>(p.MR), panel);
+        finish_panel(p.form, panel, kc, p.MR, space.a_pairs + q * pair_steps(kc) * p.MR);
+    }
     return packed_block(p, space.a, space.a_pairs);
 }
 
@@ -391,18 +396,16 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Ge
     // of one: the nested region is inactive, and its worksharing loops bind to it, not to the
     // enclosing team.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    static thread_local PackBuffer b_buffer, b_pairs_buffer;
-    PackSpace shared;
-    shared.b = b_buffer.get<float>(static_cast<size_t>(KC * b_columns));
-    if (pairs) shared.b_pairs = b_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * b_columns));
-#pragma omp parallel num_threads(threads)
-    {
-        static thread_local PackBuffer a_buffer, a_pairs_buffer;
-        PackSpace space = shared;
-        space.a = a_buffer.get<float>(static_cast<size_t>(KC * a_rows));
-        if (pairs) space.a_pairs = a_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * a_rows));
-        gemm_team(M, N, K, A, B, C, ldc, accumulate, plan, space);
+    static thread_local PackBuffer a_buffer, a_pairs_buffer, b_buffer, b_pairs_buffer;
+    PackSpace space;  // shared by the team
+    space.a = a_buffer.get<float>(static_cast<size_t>(KC * a_rows));
+    space.b = b_buffer.get<float>(static_cast<size_t>(KC * b_columns));
+    if (pairs) {
+        space.a_pairs = a_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * a_rows));
+        space.b_pairs = b_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * b_columns));
     }
+#pragma omp parallel num_threads(threads)
+    gemm_team(M, N, K, A, B, C, ldc, accumulate, plan, space);
 }
 
 namespace {
