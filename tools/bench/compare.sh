@@ -29,6 +29,14 @@ if ! readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | grep -q openblas; then
   echo "compare.sh: PyTorch would use the reference BLAS; install libopenblas-dev for a fair comparison" >&2
   exit 1
 fi
+# Debian's OpenBLAS 0.3.21 does not know the newest CPUs (Sapphire/Emerald Rapids Xeons among
+# them) and falls back to its SSE3 "Prescott" kernels, several times slower; name the core it
+# should use, from the CPU's flags, as a user who noticed would.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] &&
+   OPENBLAS_VERBOSE=2 /usr/bin/python3 -c "import torch; torch.ones(8, 8) @ torch.ones(8, 8)" 2>&1 | grep -q 'Core: Prescott'; then
+  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; else export OPENBLAS_CORETYPE=Haswell; fi
+  echo "compare.sh: OpenBLAS does not recognise this CPU; using its $OPENBLAS_CORETYPE kernels" >&2
+fi
 tools/setup.sh > /dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
