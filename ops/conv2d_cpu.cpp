@@ -434,6 +434,18 @@ void backward_input_float(const ConvShape& s, const float* gy, int64_t gy_bs, co
     });
 }
 
+// dY of `channels` output planes onto the padded grid's width, zero in the junk columns (so they
+// add nothing to the weight gradient).
+void copy_to_padded_grid(const ConvShape& s, const PaddedGrid& g, const float* gy, int64_t channels, float* gyp) {
+#pragma omp parallel for if (!omp_in_parallel() && channels * g.L > 65536)
+    for (int64_t o = 0; o < channels; ++o)
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+            float* row = gyp + o * g.L + oh * g.Wp;
+            std::copy_n(gy + o * s.OH * s.OW + oh * s.OW, s.OW, row);
+            std::fill(row + s.OW, row + g.Wp, 0.0f);
+        }
+}
+
 // Adds sample n's weight gradient to gw [OC, C/groups KH KW].
 void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs,
                             float* gw) {
@@ -453,12 +465,7 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
             float* gyp = scratch(gy_buffer, OCg * grid.L);
             float* dwt = scratch(dwt_buffer, K * OCg);
             pad_into(s, grid, xg, xp);
-            for (int64_t o = 0; o < OCg; ++o)
-                for (int64_t oh = 0; oh < s.OH; ++oh) {
-                    float* row = gyp + o * grid.L + oh * grid.Wp;
-                    std::copy_n(gyg + o * P + oh * s.OW, s.OW, row);
-                    std::fill(row + s.OW, row + grid.Wp, 0.0f);
-                }
+            copy_to_padded_grid(s, grid, gyg, OCg, gyp);
             gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
             for (int64_t o = 0; o < OCg; ++o)
                 for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
@@ -468,10 +475,56 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
     }
 }
 
+// One image on the padded grid: its output rows are cut into up to 8 runs of at least 2048
+// positions (by the shape alone, not the thread count), and runs are shared out as samples are
+// below. One GEMM over the whole image would instead split each of its k blocks among the
+// threads, with two barriers per block: 130 of them for a 128 x 128 image, where a thread slowed
+// by anything makes the other wait.
+int64_t weight_grad_runs(const ConvShape& s) {
+    if (s.N != 1 || !use_padded_grid(s)) return 1;
+    const int64_t wanted = std::clamp<int64_t>(s.OH * s.OW / 2048, 1, std::min<int64_t>(8, s.OH));
+    const int64_t rows = (s.OH + wanted - 1) / wanted;
+    return (s.OH + rows - 1) / rows;  // every run non-empty
+}
+
+// dW += the weight gradient of the one image, run by run: each run's dW^T (its output rows, the
+// same taps) into its own partial sum on its own thread, then the partials added in run order.
+void single_image_weight_grad(const ConvShape& s, const float* x, const float* gy, float* gw, int64_t runs) {
+    const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
+    const PaddedGrid grid = PaddedGrid::of(s);
+    const int64_t rows_per_run = (s.OH + runs - 1) / runs, count = K * OCg;
+    static thread_local std::vector<float> xp_buffer, gy_buffer, partial_buffer;
+    float* xp = scratch(xp_buffer, grid.size());
+    float* gyp = scratch(gy_buffer, OCg * grid.L);
+    float* partial = scratch(partial_buffer, runs * count);
+    for (int64_t g = 0; g < s.opt.groups; ++g) {
+        pad_into(s, grid, x + g * s.group_in() * s.H * s.W, xp);
+        copy_to_padded_grid(s, grid, gy + g * OCg * P, OCg, gyp);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t r = 0; r < runs; ++r) {
+            const int64_t first = r * rows_per_run * grid.Wp, rows = std::min(rows_per_run, s.OH - r * rows_per_run);
+            gemm_packed(K, OCg, rows * grid.Wp, ShiftedRows(grid, xp + first), StridedMatrix(gyp + first, 1, grid.L),
+                        partial + r * count, OCg, false);
+        }
+        float* gwg = gw + g * OCg * K;
+#pragma omp parallel for
+        for (int64_t o = 0; o < OCg; ++o)
+            for (int64_t k = 0; k < K; ++k) {
+                float acc = gwg[o * K + k];
+                for (int64_t r = 0; r < runs; ++r) acc += partial[r * count + k * OCg + o];
+                gwg[o * K + k] = acc;
+            }
+    }
+}
+
 // Adds every sample's contribution to gw. With several samples, each sample's gradient is
 // computed on its own thread (small single-threaded GEMMs, no barriers) and the partial sums are
 // added in sample order, so the result does not depend on the number of threads.
 void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw) {
+    if (const int64_t runs = weight_grad_runs(s); runs > 1 && !omp_in_parallel()) {
+        single_image_weight_grad(s, x, gy, gw, runs);
+        return;
+    }
     if (s.N == 1 || omp_in_parallel()) {
         for (int64_t n = 0; n < s.N; ++n) add_sample_weight_grad(s, n, x, x_bs, gy, gy_bs, gw);
         return;

@@ -322,6 +322,11 @@ TEST_CASE("conv2d float32 kernels (implicit GEMM, every backward path) match flo
                                                                    .activation = Activation::LeakyReLU, .negative_slope = 0.2}, 6);
     check_conv_f32_against_f64({5, 33, 7, 40}, {17, 33, 3, 3}, true, {.padding = 1}, 7);
     check_conv_f32_against_f64({2, 3, 9, 9}, {4, 3, 3, 3}, false, {}, 8);  // no padding
+    // One large image: its weight gradient in runs of output rows (2, then 8 of them), with groups
+    // and dilation on the padded grid.
+    check_conv_f32_against_f64({1, 5, 70, 66}, {7, 5, 3, 3}, true, {.padding = 1}, 9);
+    check_conv_f32_against_f64({1, 4, 130, 128}, {6, 4, 3, 3}, true, {.padding = 1}, 10);
+    check_conv_f32_against_f64({1, 6, 68, 64}, {4, 3, 3, 3}, false, {.padding = 2, .dilation = 2, .groups = 2}, 11);
 }
 
 TEST_CASE("every GEMM micro-kernel this CPU has equals the reference") {
@@ -350,24 +355,28 @@ TEST_CASE("every GEMM micro-kernel this CPU has equals the reference") {
 }
 
 TEST_CASE("results do not depend on the number of threads (bit for bit)") {
-    auto run = [](int threads) {
-        omp_set_num_threads(threads);
-        Generator gen(21);
-        Tensor x = uniform({5, 16, 13, 11}, -1, 1, {}, &gen).set_requires_grad(true);
-        Tensor w = uniform({24, 16, 3, 3}, -0.2, 0.2, {}, &gen).set_requires_grad(true);
-        Tensor b = uniform({24}, -0.2, 0.2, {}, &gen).set_requires_grad(true);
-        Tensor y = conv2d(x, w, b, {.padding = 1, .activation = Activation::ReLU});
-        Tensor loss = sum(y * y);
-        backward(loss);
-        Tensors out{y, loss, x.grad(), w.grad(), b.grad()};
-        omp_set_num_threads(omp_get_num_procs());
-        return out;
-    };
-    const Tensors one = run(1), two = run(2), three = run(3);
-    for (size_t i = 0; i < one.size(); ++i) {
-        CAPTURE(i);
-        CHECK(to_vector(one[i]) == to_vector(two[i]));
-        CHECK(to_vector(one[i]) == to_vector(three[i]));
+    // Five samples (shared out by sample) and one large image (its weight gradient by row runs).
+    for (const Shape& shape : {Shape{5, 16, 13, 11}, Shape{1, 16, 64, 70}}) {
+        CAPTURE(shape);
+        auto run = [&](int threads) {
+            omp_set_num_threads(threads);
+            Generator gen(21);
+            Tensor x = uniform(shape, -1, 1, {}, &gen).set_requires_grad(true);
+            Tensor w = uniform({24, 16, 3, 3}, -0.2, 0.2, {}, &gen).set_requires_grad(true);
+            Tensor b = uniform({24}, -0.2, 0.2, {}, &gen).set_requires_grad(true);
+            Tensor y = conv2d(x, w, b, {.padding = 1, .activation = Activation::ReLU});
+            Tensor loss = sum(y * y);
+            backward(loss);
+            Tensors out{y, loss, x.grad(), w.grad(), b.grad()};
+            omp_set_num_threads(omp_get_num_procs());
+            return out;
+        };
+        const Tensors one = run(1), two = run(2), three = run(3);
+        for (size_t i = 0; i < one.size(); ++i) {
+            CAPTURE(i);
+            CHECK(to_vector(one[i]) == to_vector(two[i]));
+            CHECK(to_vector(one[i]) == to_vector(three[i]));
+        }
     }
 }
 
