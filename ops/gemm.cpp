@@ -150,41 +150,40 @@ bool in_place_allowed(const Plan& p, const GemmOperand& x) {
     return p.form == OperandForm::floats || (p.form == OperandForm::rounded_floats && x.holds_bf16_values());
 }
 
-Block packed_block(const Plan& p, const float* panels, const uint32_t* pairs) {
+// Packs n_panels panels of kc steps of `width` values (pack_one(q, panel) fills panel q), shared
+// out among the team, into the form the kernel reads. The loop's closing barrier keeps tiles
+// from reading a panel before it is packed; that of the tile loop after it keeps the next block
+// from overwriting one still in use.
+template <class PackOne>
+Block pack_panels(const Plan& p, int64_t n_panels, int64_t kc, int64_t width, float* panels, uint32_t* pairs,
+                  const PackOne& pack_one) {
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < n_panels; ++q) {
+        float* panel = panels + q * kc * width;
+        pack_one(q, panel);
+        finish_panel(p.form, panel, kc, width, pairs + q * pair_steps(kc) * width);
+    }
     return p.form == OperandForm::bf16_pairs ? Block{.pairs = pairs} : Block{.panels = panels};
 }
 
-// B[pc : pc + kc, jc : jc + nc], for the whole team: read in place, or packed with the panels
-// shared out (the loop's closing barrier: every panel is packed before any tile uses it).
+// B[pc : pc + kc, jc : jc + nc], for the whole team: read in place, or packed.
 Block prepare_b(const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                 const PackSpace& space, int64_t* offsets) {
     if (in_place_allowed(p, B))
         if (const float* base = B.rows_in_place(pc, kc, offsets)) return {.base = base, .offsets = offsets};
-    const int64_t n_panels = (nc + p.NR - 1) / p.NR;
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < n_panels; ++q) {
-        float* panel = space.b + q * kc * p.NR;
+    return pack_panels(p, (nc + p.NR - 1) / p.NR, kc, p.NR, space.b, space.b_pairs, [&](int64_t q, float* panel) {
         B.pack_b(pc, kc, jc + q * p.NR, std::min(p.NR, nc - q * p.NR), static_cast<int>(p.NR), panel);
-        finish_panel(p.form, panel, kc, p.NR, space.b_pairs + q * pair_steps(kc) * p.NR);
-    }
-    return packed_block(p, space.b, space.b_pairs);
+    });
 }
 
-// A[ic : ic + mc, pc : pc + kc], for the whole team as B: read in place, or packed with the
-// panels shared out. The closing barrier of this loop keeps tiles from reading a panel before it
-// is packed, and that of the tile loop keeps the next block from overwriting one still in use.
+// A[ic : ic + mc, pc : pc + kc], for the whole team: read in place, or packed.
 Block prepare_a(const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc,
                 const PackSpace& space, int64_t* offsets) {
     if (in_place_allowed(p, A))
         if (const float* base = A.rows_in_place(ic, mc, offsets)) return {.base = base, .offsets = offsets};
-    const int64_t n_panels = (mc + p.MR - 1) / p.MR;
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < n_panels; ++q) {
-        float* panel = space.a + q * kc * p.MR;
+    return pack_panels(p, (mc + p.MR - 1) / p.MR, kc, p.MR, space.a, space.a_pairs, [&](int64_t q, float* panel) {
         A.pack_a(ic + q * p.MR, std::min(p.MR, mc - q * p.MR), pc, kc, static_cast<int>(p.MR), panel);
-        finish_panel(p.form, panel, kc, p.MR, space.a_pairs + q * pair_steps(kc) * p.MR);
-    }
-    return packed_block(p, space.a, space.a_pairs);
+    });
 }
 
 // A row of zeros for the ragged edge of an A operand read in place.
