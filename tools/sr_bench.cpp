@@ -44,7 +44,7 @@ namespace {
 struct BenchOptions {
     bool json = false;
     int repeat = 5, warmup = 2;
-    std::string only, precision = "fp32", bf16_kernel = "best";
+    std::string only, precision = "fp32", bf16_kernel = "rounded";
     Device device = Device::cpu();
 };
 
@@ -231,11 +231,11 @@ BenchOptions parse(int argc, char** argv) {
     cli.switch_flag("--json", "JSON lines instead of the table", o.json);
     cli.device_flag("--device", "cuda: the GPU rows, with images/s and peak GPU memory", o.device);
     cli.string_flag("--precision", "P", "fp32 (default), bf16, or tf32 with --device cuda", o.precision);
-    cli.string_flag("--bf16-kernel", "K", "CPU bf16 products: best (default), native (AVX512-BF16 pairs) or rounded",
+    cli.string_flag("--bf16-kernel", "K", "CPU bf16 products: rounded (float kernels on rounded operands) or native (AVX512-BF16 pairs)",
                     o.bf16_kernel);
     cli.parse(argc, argv);
-    SR_CHECK(o.bf16_kernel == "best" || o.bf16_kernel == "native" || o.bf16_kernel == "rounded",
-             "--bf16-kernel must be best, native or rounded, got '", o.bf16_kernel, "'");
+    SR_CHECK(o.bf16_kernel == "rounded" || o.bf16_kernel == "native", "--bf16-kernel must be rounded or native, got '",
+             o.bf16_kernel, "'");
     SR_CHECK(o.bf16_kernel != "native" || cpu_info().avx512bf16, "--bf16-kernel native: this CPU (", cpu_info().model,
              ") has no AVX512-BF16");
     SR_CHECK(o.precision == "fp32" || o.precision == "bf16" || (o.precision == "tf32" && o.device.is_cuda()),
