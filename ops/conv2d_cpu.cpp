@@ -266,32 +266,129 @@ void pad_into(const ConvShape& s, const PaddedGrid& g, const float* x, float* xp
     std::fill(xp + g.channels * g.plane(), xp + g.size(), 0.0f);
 }
 
-// B[(c, kh, kw), j] on the padded grid: every row a contiguous run of xp, read in place.
+// offsets[i] = where the row of tap r0 + i starts in the grid, tap r = (c, kh, kw) (c counting
+// planes: channels, or channel pairs).
+void tap_offsets(const PaddedGrid& g, int64_t r0, int64_t count, int64_t* offsets) {
+    // (c, kh, kw) of row r0, then stepped along without divisions.
+    int64_t c = r0 / (g.KH * g.KW), kh = (r0 / g.KW) % g.KH, kw = r0 % g.KW;
+    for (int64_t i = 0; i < count; ++i) {
+        offsets[i] = c * g.plane() + kh * g.dh * g.Wp + kw * g.dw;
+        if (++kw == g.KW) {
+            kw = 0;
+            if (++kh == g.KH) {
+                kh = 0;
+                ++c;
+            }
+        }
+    }
+}
+
+// B[(c, kh, kw), j] on the padded grid: every row a contiguous run of xp, read in place. With a
+// bf16 copy of the grid (xp16, for the pair kernels) the same rows are read in place from it as A.
 class ShiftedRows final : public GemmOperand {
 public:
-    ShiftedRows(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
+    ShiftedRows(const PaddedGrid& g, const float* xp, const uint16_t* xp16 = nullptr) : g_(g), xp_(xp), xp16_(xp16) {}
     float at(int64_t k, int64_t j) const override { return xp_[g_.offset(k) + j]; }
     bool holds_bf16_values() const override { return bf16_; }  // pad_into rounded xp
     const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
-        // (c, kh, kw) of row r0, then stepped along without divisions.
-        int64_t c = r0 / (g_.KH * g_.KW), kh = (r0 / g_.KW) % g_.KH, kw = r0 % g_.KW;
-        for (int64_t i = 0; i < count; ++i) {
-            offsets[i] = c * g_.plane() + kh * g_.dh * g_.Wp + kw * g_.dw;
-            if (++kw == g_.KW) {
-                kw = 0;
-                if (++kh == g_.KH) {
-                    kh = 0;
-                    ++c;
-                }
-            }
-        }
+        tap_offsets(g_, r0, count, offsets);
         return xp_;
+    }
+    const uint16_t* bf16_rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
+        if (xp16_) tap_offsets(g_, r0, count, offsets);
+        return xp16_;
     }
 
 private:
     const PaddedGrid& g_;
     const float* xp_;
+    const uint16_t* xp16_;
     bool bf16_ = bf16_products();
+};
+
+// A per-thread scratch buffer of at least n values.
+template <class T>
+T* scratch(std::vector<T>& buffer, int64_t n) {
+    if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+    return buffer.data();
+}
+
+// ---- the padded grid in the forms the bf16 pair kernels read in place ------------------------
+//
+// The pair kernels (ops/gemm.h) multiply two k steps per instruction, both in one 32-bit word.
+// For the forward product the k order is changed so that a pair is two input channels at the
+// same tap,  k' = ((c / 2) KH KW + tap) 2 + c % 2,  and the grid is stored as channel pairs,
+//     pairs[c2][q] = bf16(xp[2 c2][q]) | bf16(xp[2 c2 + 1][q]) << 16   (0 for a missing channel):
+// pair row (c2, kh, kw) of B is then one contiguous run of that grid, read in place as fp32 reads
+// xp. The weights are reordered to match. For the weight gradient, where the grid's rows are A
+// and k runs along the positions, two neighbouring positions already make a pair: a bf16 copy of
+// the grid is read in place.
+
+int64_t channel_pairs(int64_t channels) { return (channels + 1) / 2; }
+
+// The grid of channel pairs: as many words as the float grid of channel_pairs(channels) planes.
+PaddedGrid paired(PaddedGrid g) {
+    g.channels = channel_pairs(g.channels);
+    return g;
+}
+
+// pairs = xp's channels two by two, with the same zero slack at the end.
+void pair_channels(const PaddedGrid& g, const float* xp, uint32_t* pairs) {
+    const int64_t plane = g.plane(), pair_planes = channel_pairs(g.channels);
+#pragma omp parallel for if (!omp_in_parallel() && g.size() > 65536)
+    for (int64_t c2 = 0; c2 < pair_planes; ++c2) {
+        const float* low = xp + 2 * c2 * plane;
+        const float* high = 2 * c2 + 1 < g.channels ? low + plane : nullptr;
+        uint32_t* dst = pairs + c2 * plane;
+        if (high)
+            for (int64_t q = 0; q < plane; ++q) dst[q] = float_to_bfloat16(low[q]) | uint32_t(float_to_bfloat16(high[q])) << 16;
+        else
+            for (int64_t q = 0; q < plane; ++q) dst[q] = float_to_bfloat16(low[q]);
+    }
+    std::fill(pairs + pair_planes * plane, pairs + paired(g).size(), 0u);
+}
+
+// The bf16 copy of the whole grid, slack included.
+void to_bf16(const PaddedGrid& g, const float* xp, uint16_t* xp16) {
+#pragma omp parallel for if (!omp_in_parallel() && g.size() > 65536)
+    for (int64_t i = 0; i < g.size(); ++i) xp16[i] = float_to_bfloat16(xp[i]);
+}
+
+// With the pair kernels, the bf16 copy of xp made in `buffer`; else nullptr (not needed).
+const uint16_t* bf16_copy_for_pairs(const PaddedGrid& g, const float* xp, std::vector<uint16_t>& buffer) {
+    if (!gemm_reads_bf16_pairs()) return nullptr;
+    uint16_t* xp16 = scratch(buffer, g.size());
+    to_bf16(g, xp, xp16);
+    return xp16;
+}
+
+// The weights [OC, C/g KH KW] in the paired k order, [OC, 2 channel_pairs(C/g) KH KW].
+std::vector<float> paired_weights(const ConvShape& s, const float* w) {
+    const int64_t Cg = s.group_in(), KK = s.KH * s.KW, K2 = 2 * channel_pairs(Cg) * KK;
+    std::vector<float> w2(static_cast<size_t>(s.OC * K2), 0.0f);
+    for (int64_t o = 0; o < s.OC; ++o)
+        for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t tap = 0; tap < KK; ++tap)
+                w2[o * K2 + ((c / 2) * KK + tap) * 2 + c % 2] = w[(o * Cg + c) * KK + tap];
+    return w2;
+}
+
+// B in the paired k order: pair row (c2, kh, kw) read in place from the grid of channel pairs.
+class PairedShiftedRows final : public GemmOperand {
+public:
+    PairedShiftedRows(const PaddedGrid& pairs_grid, const uint32_t* pairs) : g_(pairs_grid), pairs_(pairs) {}
+    float at(int64_t k, int64_t j) const override {
+        const uint32_t word = pairs_[g_.offset(k / 2) + j];
+        return bfloat16_to_float(static_cast<uint16_t>(k % 2 ? word >> 16 : word));
+    }
+    const uint32_t* pair_rows_in_place(int64_t s0, int64_t count, int64_t* offsets) const override {
+        tap_offsets(g_, s0, count, offsets);
+        return pairs_;
+    }
+
+private:
+    const PaddedGrid& g_;
+    const uint32_t* pairs_;
 };
 
 // A row-major matrix (the weights W [OC/g, K]) read in place as the A operand, one row per
@@ -315,11 +412,6 @@ private:
     bool bf16_ = bf16_products();
 };
 
-// A per-thread scratch buffer of at least n floats.
-float* scratch(std::vector<float>& buffer, int64_t n) {
-    if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-    return buffer.data();
-}
 
 // Runs body(n) for every sample: in parallel over samples when there are at least as many as
 // threads (each GEMM then runs on one thread), otherwise one after another (each GEMM then uses
@@ -351,15 +443,41 @@ void bias_activation(float* dst, const float* src, int64_t n, float bias, const 
 
 // ---- float: implicit GEMM ----------------------------------------------------------------------
 
+// One group of one sample on the padded grid: yp [OC/g, L] = W_g x B on the padded width. The
+// weights w are [OC/g, K] as given, or in the paired k order (paired_weights) for the pair kernels.
+void forward_on_padded_grid(const ConvShape& s, const float* xg, const float* w, bool pairs, float* yp) {
+    static thread_local std::vector<float> xp_buffer;
+    static thread_local std::vector<uint32_t> pair_buffer;
+    const PaddedGrid grid = PaddedGrid::of(s);
+    float* xp = scratch(xp_buffer, grid.size());
+    pad_into(s, grid, xg, xp);
+    if (!pairs) {
+        const int64_t K = s.group_in() * s.KH * s.KW;
+        gemm_packed(s.group_out(), grid.L, K, WeightRows(w, K), ShiftedRows(grid, xp), yp, grid.L, false);
+        return;
+    }
+    const PaddedGrid pair_grid = paired(grid);
+    uint32_t* pair_words = scratch(pair_buffer, pair_grid.size());
+    pair_channels(grid, xp, pair_words);
+    const int64_t K2 = 2 * pair_grid.channels * s.KH * s.KW;
+    gemm_packed(s.group_out(), grid.L, K2, WeightRows(w, K2), PairedShiftedRows(pair_grid, pair_words), yp, grid.L, false);
+}
+
 void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
                    int64_t y_bs, bool accumulate) {
     const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
-    std::vector<float> rounded_w;
-    if (bf16_products()) {
-        rounded_w.assign(w, w + s.OC * K);
-        round_to_bfloat16(rounded_w.data(), s.OC * K);
-        w = rounded_w.data();
+    // The weights as the padded grid's GEMM reads them: reordered for the pair kernels, or
+    // rounded once (so still read in place) for the float kernels in bf16 mode.
+    const bool pairs = use_padded_grid(s) && gemm_reads_bf16_pairs();
+    const int64_t w_row = pairs ? 2 * channel_pairs(s.group_in()) * s.KH * s.KW : K;
+    std::vector<float> prepared_w;
+    if (pairs) {
+        prepared_w = paired_weights(s, w);
+    } else if (bf16_products()) {
+        prepared_w.assign(w, w + s.OC * K);
+        round_to_bfloat16(prepared_w.data(), s.OC * K);
     }
+    if (!prepared_w.empty()) w = prepared_w.data();
     for_each_sample(s.N, [&](int64_t n) {
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
@@ -367,12 +485,10 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
             if (use_padded_grid(s)) {
                 // Compute on the padded grid, then keep the OW real columns of each row, adding
                 // the bias and applying the activation in the same pass.
-                static thread_local std::vector<float> xp_buffer, y_buffer;
+                static thread_local std::vector<float> y_buffer;
                 const PaddedGrid grid = PaddedGrid::of(s);
-                float* xp = scratch(xp_buffer, grid.size());
                 float* yp = scratch(y_buffer, OCg * grid.L);
-                pad_into(s, grid, xg, xp);
-                gemm_packed(OCg, grid.L, K, WeightRows(w + g * OCg * K, K), ShiftedRows(grid, xp), yp, grid.L, false);
+                forward_on_padded_grid(s, xg, w + g * OCg * w_row, pairs, yp);
 #pragma omp parallel for if (!omp_in_parallel() && OCg * P > 65536)
                 for (int64_t o = 0; o < OCg; ++o) {
                     const float b = bias ? bias[g * OCg + o] : 0.0f;
@@ -460,13 +576,15 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
             // dW^T[(c, kh, kw), o] = sum_j B[(c, kh, kw), j] dY[o, j] on the padded grid, with the
             // rows of B read in place as A, and dY zero in the junk columns so they add nothing.
             static thread_local std::vector<float> xp_buffer, gy_buffer, dwt_buffer;
+            static thread_local std::vector<uint16_t> xp16_buffer;
             const PaddedGrid grid = PaddedGrid::of(s);
             float* xp = scratch(xp_buffer, grid.size());
             float* gyp = scratch(gy_buffer, OCg * grid.L);
             float* dwt = scratch(dwt_buffer, K * OCg);
             pad_into(s, grid, xg, xp);
+            const uint16_t* xp16 = bf16_copy_for_pairs(grid, xp, xp16_buffer);
             copy_to_padded_grid(s, grid, gyg, OCg, gyp);
-            gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
+            gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp, xp16), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
             for (int64_t o = 0; o < OCg; ++o)
                 for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
         } else {
@@ -494,17 +612,19 @@ void single_image_weight_grad(const ConvShape& s, const float* x, const float* g
     const PaddedGrid grid = PaddedGrid::of(s);
     const int64_t rows_per_run = (s.OH + runs - 1) / runs, count = K * OCg;
     static thread_local std::vector<float> xp_buffer, gy_buffer, partial_buffer;
+    static thread_local std::vector<uint16_t> xp16_buffer;
     float* xp = scratch(xp_buffer, grid.size());
     float* gyp = scratch(gy_buffer, OCg * grid.L);
     float* partial = scratch(partial_buffer, runs * count);
     for (int64_t g = 0; g < s.opt.groups; ++g) {
         pad_into(s, grid, x + g * s.group_in() * s.H * s.W, xp);
+        const uint16_t* xp16 = bf16_copy_for_pairs(grid, xp, xp16_buffer);
         copy_to_padded_grid(s, grid, gy + g * OCg * P, OCg, gyp);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t r = 0; r < runs; ++r) {
             const int64_t first = r * rows_per_run * grid.Wp, rows = std::min(rows_per_run, s.OH - r * rows_per_run);
-            gemm_packed(K, OCg, rows * grid.Wp, ShiftedRows(grid, xp + first), StridedMatrix(gyp + first, 1, grid.L),
-                        partial + r * count, OCg, false);
+            gemm_packed(K, OCg, rows * grid.Wp, ShiftedRows(grid, xp + first, xp16 ? xp16 + first : nullptr),
+                        StridedMatrix(gyp + first, 1, grid.L), partial + r * count, OCg, false);
         }
         float* gwg = gw + g * OCg * K;
 #pragma omp parallel for

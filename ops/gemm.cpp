@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <omp.h>
@@ -40,13 +41,33 @@ struct Bf16Kernels {
     KernelSet set{};
 };
 
-// The float kernels on rounded operands, on every CPU. The pair kernels (vdpbf16ps) are chosen
-// only on request (select_gemm_bf16_kernel("native"), sr_bench --bf16-kernel native): on the one
-// AVX512-BF16 CPU measured so far (Intel Xeon, Sapphire/Emerald Rapids class, 2026-12-02) the
-// instruction issues once every 2 cycles, 16 lanes x 4 FLOPs = 32 FLOPs a cycle, half of what the
-// two FMA units give in float, and training steps with the pair kernels took 2x fp32's time. A
-// CPU whose bf16 dot products outrun its FMAs would make them the default here.
-Bf16Kernels best_bf16_kernels() { return {}; }
+// Instructions per second of a peak loop on this thread: the best of three runs of a millisecond.
+double loop_rate(gemm_kernels::PeakLoopFn loop) {
+    double best = 0;
+    for (int run = 0; run < 3; ++run) {
+        float sink = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        const double flops = loop(200'000, &sink);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::max(best, flops / std::max(seconds, 1e-9));
+    }
+    return best;
+}
+
+// The pair kernels where vdpbf16ps does clearly more FLOPs a cycle than the float FMAs, else the
+// float kernels on rounded operands. Which it is depends on the CPU, so it is measured (a few
+// milliseconds, once): on AMD EPYC Zen 4 (2026-12-02) the pairs do 2.0-2.1x the FMAs' FLOPs
+// (one 32-lane dot product a cycle, as one 16-lane FMA), on Intel Xeon of the Sapphire/Emerald
+// Rapids class 0.5x (one every 2 cycles against two FMAs), where they took 2x fp32's time per
+// training step. Between the two there is no close call to be noisy about: the threshold 1.3 lies
+// far from both.
+Bf16Kernels best_bf16_kernels() {
+    if (!cpu_info().avx512bf16) return {};
+    const KernelSet pairs = gemm_kernels::avx512bf16_kernels();
+    const double ratio = loop_rate(pairs.peak_loop) / loop_rate(gemm_kernels::avx512_kernels().peak_loop);
+    if (ratio < 1.3) return {};
+    return {true, pairs};
+}
 
 Bf16Kernels& active_bf16_kernels() {
     static Bf16Kernels kernels = best_bf16_kernels();
@@ -136,9 +157,12 @@ void finish_panel(OperandForm form, float* panel, int64_t kc, int64_t width, uin
 }
 
 // Where the micro-kernels read the current block of an operand: rows in place (row r of the
-// block at base + offsets[r]), packed float panels, or packed bf16 pair panels.
+// block at base + offsets[r], as floats, as bf16 values for A, or as pair rows for B), packed
+// float panels, or packed bf16 pair panels.
 struct Block {
     const float* base = nullptr;
+    const uint16_t* bf16_base = nullptr;
+    const uint32_t* pair_base = nullptr;
     const int64_t* offsets = nullptr;
     const float* panels = nullptr;
     const uint32_t* pairs = nullptr;
@@ -166,9 +190,13 @@ Block pack_panels(const Plan& p, int64_t n_panels, int64_t kc, int64_t width, fl
     return p.form == OperandForm::bf16_pairs ? Block{.pairs = pairs} : Block{.panels = panels};
 }
 
-// B[pc : pc + kc, jc : jc + nc], for the whole team: read in place, or packed.
+// B[pc : pc + kc, jc : jc + nc], for the whole team: read in place, or packed. (pc is even in
+// the pair form: gemm_team's k blocks are.)
 Block prepare_b(const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                 const PackSpace& space, int64_t* offsets) {
+    if (p.form == OperandForm::bf16_pairs)
+        if (const uint32_t* base = B.pair_rows_in_place(pc / 2, pair_steps(kc), offsets))
+            return {.pair_base = base, .offsets = offsets};
     if (in_place_allowed(p, B))
         if (const float* base = B.rows_in_place(pc, kc, offsets)) return {.base = base, .offsets = offsets};
     return pack_panels(p, (nc + p.NR - 1) / p.NR, kc, p.NR, space.b, space.b_pairs, [&](int64_t q, float* panel) {
@@ -179,6 +207,8 @@ Block prepare_b(const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int
 // A[ic : ic + mc, pc : pc + kc], for the whole team: read in place, or packed.
 Block prepare_a(const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc,
                 const PackSpace& space, int64_t* offsets) {
+    if (p.form == OperandForm::bf16_pairs)
+        if (const uint16_t* base = A.bf16_rows_in_place(ic, mc, offsets)) return {.bf16_base = base, .offsets = offsets};
     if (in_place_allowed(p, A))
         if (const float* base = A.rows_in_place(ic, mc, offsets)) return {.base = base, .offsets = offsets};
     return pack_panels(p, (mc + p.MR - 1) / p.MR, kc, p.MR, space.a, space.a_pairs, [&](int64_t q, float* panel) {
@@ -186,8 +216,16 @@ Block prepare_a(const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int
     });
 }
 
-// A row of zeros for the ragged edge of an A operand read in place.
+// A row of zeros for the ragged edge of an A operand read in place (as floats, or as bf16
+// values, read a pair at a time).
 alignas(64) const float kZeroRow[KC] = {};
+alignas(64) const uint16_t kZeroBf16Row[KC + 2] = {};
+
+// Room for the MR row pointers of an A operand read in place, in either form.
+struct RowPointers {
+    const float* floats[16];
+    const uint16_t* bf16[16];
+};
 
 // One MR x NR tile of C: panel iq of the A block and panel jq of the B block, at C[i, j], of
 // which rows x cols lie inside C.
@@ -195,14 +233,19 @@ struct Tile {
     int64_t iq, jq, i, j, rows, cols;
 };
 
-// The micro-kernel's operands for tile t in k block [pc, pc + kc). `a_rows` is room for MR row
+// The micro-kernel's operands for tile t in k block [pc, pc + kc). `rows` is room for MR row
 // pointers when A is read in place.
 gemm_kernels::Operands tile_operands(const Plan& p, const Block& a, const Block& b, const Tile& t, int64_t pc,
-                                     int64_t kc, const float** a_rows) {
+                                     int64_t kc, RowPointers& rows) {
     gemm_kernels::Operands o;
     if (a.base) {
-        for (int64_t r = 0; r < p.MR; ++r) a_rows[r] = r < t.rows ? a.base + a.offsets[t.iq * p.MR + r] + pc : kZeroRow;
-        o.a_rows = a_rows;
+        for (int64_t r = 0; r < p.MR; ++r)
+            rows.floats[r] = r < t.rows ? a.base + a.offsets[t.iq * p.MR + r] + pc : kZeroRow;
+        o.a_rows = rows.floats;
+    } else if (a.bf16_base) {
+        for (int64_t r = 0; r < p.MR; ++r)
+            rows.bf16[r] = r < t.rows ? a.bf16_base + a.offsets[t.iq * p.MR + r] + pc : kZeroBf16Row;
+        o.a_bf16_rows = rows.bf16;
     } else if (a.pairs) {
         o.a_pairs = a.pairs + t.iq * pair_steps(kc) * p.MR;
     } else {
@@ -210,6 +253,9 @@ gemm_kernels::Operands tile_operands(const Plan& p, const Block& a, const Block&
     }
     if (b.base) {
         o.b = b.base + t.j;
+        o.b_offsets = b.offsets;
+    } else if (b.pair_base) {
+        o.b_pairs = b.pair_base + t.j;
         o.b_offsets = b.offsets;
     } else if (b.pairs) {
         o.b_pairs = b.pairs + t.jq * pair_steps(kc) * p.NR;
@@ -239,7 +285,9 @@ void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Gemm
                bool accumulate, const Plan& p, const PackSpace& space) {
     // K split into equal blocks of at most KC (288 = 2 x 144, not 256 + 32: a short block spends
     // too long loading and storing C for the few steps it runs).
-    const int64_t k_block = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
+    // In the pair form the blocks are of an even length, so that every block starts on a pair.
+    int64_t k_block = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
+    if (p.form == OperandForm::bf16_pairs) k_block += k_block % 2;
     std::vector<int64_t> a_offsets(static_cast<size_t>(p.MC)), b_offsets(static_cast<size_t>(KC));
     for (int64_t jc = 0; jc < N; jc += p.NC) {
         const int64_t nc = std::min(p.NC, N - jc), n_panels = (nc + p.NR - 1) / p.NR;
@@ -255,8 +303,8 @@ void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Gemm
                         Tile t{iq, jq, ic + iq * p.MR, jc + jq * p.NR, 0, 0};
                         t.rows = std::min(p.MR, M - t.i);
                         t.cols = std::min(p.NR, N - t.j);
-                        const float* a_rows[16];
-                        gemm_kernels::Operands o = tile_operands(p, a, b, t, pc, kc, a_rows);
+                        RowPointers rows;
+                        gemm_kernels::Operands o = tile_operands(p, a, b, t, pc, kc, rows);
                         o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
                         // (Whole tiles call the kernel right here: through a helper taking the
                         // operands by value, this loop cost 2 % of an EDSR training step.)
@@ -296,6 +344,8 @@ std::string gemm_bf16_kernel_name() {
     const Bf16Kernels& bf16 = active_bf16_kernels();
     return bf16.pairs ? std::string(bf16.set.name) : std::string("bf16-rounded operands on ") + active_kernels().name;
 }
+
+bool gemm_reads_bf16_pairs() { return g_precision == GemmPrecision::bf16 && active_bf16_kernels().pairs; }
 
 bool select_gemm_bf16_kernel(const std::string& name) {
     if (name == "native" && cpu_info().avx512bf16) active_bf16_kernels() = {true, gemm_kernels::avx512bf16_kernels()};
@@ -346,6 +396,8 @@ void GemmOperand::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
 }
 
 const float* GemmOperand::rows_in_place(int64_t, int64_t, int64_t*) const { return nullptr; }
+const uint16_t* GemmOperand::bf16_rows_in_place(int64_t, int64_t, int64_t*) const { return nullptr; }
+const uint32_t* GemmOperand::pair_rows_in_place(int64_t, int64_t, int64_t*) const { return nullptr; }
 
 void StridedMatrix::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const {
     for (int64_t q = 0; q * mr < mc; ++q) {

@@ -43,6 +43,16 @@ public:
     // rounds its padded input and weights in bf16 mode): in bf16 mode the float kernels may then
     // read its rows in place as in fp32, instead of packing them to round them.
     virtual bool holds_bf16_values() const { return false; }
+    // The in-place forms for the bf16 pair kernels (gemm_reads_bf16_pairs()), nullptr (the
+    // default) to have the operand packed:
+    // As A: rows stored as bf16 values, element (r, c) at base[offset(r) + c], offsets as in
+    // rows_in_place. The kernel reads columns 2s and 2s + 1 as one 32-bit pair, so it may read one
+    // value past the last column (multiplied by zero).
+    virtual const uint16_t* bf16_rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const;
+    // As B: pair rows, pair row s holding rows 2s and 2s + 1 (its word j: element (2s, j) in the
+    // low half, (2s + 1, j) in the high half) at base[offsets[i] + j] for pair row s0 + i. Read up
+    // to one panel width past the last column, as rows_in_place.
+    virtual const uint32_t* pair_rows_in_place(int64_t s0, int64_t count, int64_t* offsets) const;
 };
 
 // element(r, c) = data[r * row_stride + c * col_stride]; a transpose swaps the two strides.
@@ -105,6 +115,9 @@ private:
 // How bf16 products are computed: "avx512bf16 8x48 12x32", "generic-bf16 4x8" or "bf16-rounded
 // operands on <the float kernel>".
 std::string gemm_bf16_kernel_name();
+// True in bf16 mode with pair kernels: operands that can present themselves as bf16 rows or pair
+// rows (conv2d's padded grids) are then read in place in those forms instead of being packed.
+bool gemm_reads_bf16_pairs();
 // "native" (AVX512-BF16; false without it), "generic" (the pair arithmetic in plain C++),
 // "rounded" (the float kernels on rounded operands) or "best". For tests and benchmarks.
 bool select_gemm_bf16_kernel(const std::string& name);

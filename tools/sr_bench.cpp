@@ -11,9 +11,10 @@
 //   sr_bench --json          JSON lines: {"name", "median_ms", "gflops", "threads"}
 //   sr_bench --precision bf16   convolutions and products in bf16 (ops/gemm.h; on the GPU core/gpu.h,
 //                            which also has tf32); on the CPU the peak is then that of the bf16
-//                            dot-product instructions when --bf16-kernel native runs them
-//   sr_bench --precision bf16 --bf16-kernel native   the AVX512-BF16 pair kernels (vdpbf16ps)
-//                            instead of the default, the float kernels on bf16-rounded operands
+//                            dot-product instructions when the pair kernels run
+//   sr_bench --precision bf16 --bf16-kernel native|rounded   the AVX512-BF16 pair kernels
+//                            (vdpbf16ps) or the float kernels on bf16-rounded operands, instead
+//                            of the default (best: what training uses on this CPU, ops/gemm.cpp)
 //   sr_bench --device cuda   the same rows on the GPU (SGEMM through cuBLAS, convolutions through
 //                            cuDNN), plus RDN and RRDBNet training steps at their papers' batch and
 //                            patch sizes; each row also gives images/s and peak GPU memory. The
@@ -44,7 +45,7 @@ namespace {
 struct BenchOptions {
     bool json = false;
     int repeat = 5, warmup = 2;
-    std::string only, precision = "fp32", bf16_kernel = "rounded";
+    std::string only, precision = "fp32", bf16_kernel = "best";
     Device device = Device::cpu();
 };
 
@@ -231,10 +232,11 @@ BenchOptions parse(int argc, char** argv) {
     cli.switch_flag("--json", "JSON lines instead of the table", o.json);
     cli.device_flag("--device", "cuda: the GPU rows, with images/s and peak GPU memory", o.device);
     cli.string_flag("--precision", "P", "fp32 (default), bf16, or tf32 with --device cuda", o.precision);
-    cli.string_flag("--bf16-kernel", "K", "CPU bf16 products: rounded (float kernels on rounded operands) or native (AVX512-BF16 pairs)",
+    cli.string_flag("--bf16-kernel", "K", "CPU bf16 products: best (what training uses), rounded (float kernels on rounded operands) or native (AVX512-BF16 pairs)",
                     o.bf16_kernel);
     cli.parse(argc, argv);
-    SR_CHECK(o.bf16_kernel == "rounded" || o.bf16_kernel == "native", "--bf16-kernel must be rounded or native, got '",
+    SR_CHECK(o.bf16_kernel == "best" || o.bf16_kernel == "rounded" || o.bf16_kernel == "native",
+             "--bf16-kernel must be best, rounded or native, got '",
              o.bf16_kernel, "'");
     SR_CHECK(o.bf16_kernel != "native" || cpu_info().avx512bf16, "--bf16-kernel native: this CPU (", cpu_info().model,
              ") has no AVX512-BF16");

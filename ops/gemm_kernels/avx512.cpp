@@ -26,7 +26,14 @@ struct Avx512 {
 struct Avx512Bf16 : Avx512 {
     using Pairs = __m512bh;
     static Pairs load_pairs(const uint32_t* p) { return (__m512bh)_mm512_load_si512(p); }
+    static Pairs loadu_pairs(const uint32_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
     static Pairs broadcast_pair(const uint32_t* p) { return (__m512bh)_mm512_set1_epi32(static_cast<int>(*p)); }
+    // Two consecutive bf16 values (any 2-byte alignment) as one pair.
+    static Pairs broadcast_bf16_pair(const uint16_t* p) {
+        int pair;
+        __builtin_memcpy(&pair, p, sizeof pair);
+        return (__m512bh)_mm512_set1_epi32(pair);
+    }
     static V dot_pairs(V acc, Pairs a, Pairs b) { return _mm512_dpbf16_ps(acc, a, b); }
 };
 
@@ -34,8 +41,8 @@ void kernel_8x48(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_mic
 void kernel_12x32(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Avx512, 12, 2>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Avx512>(iterations, sink); }
 
-void bf16_8x48(int64_t kc, const Operands& o, float* c, int64_t ldc) { microkernel_bf16<Avx512Bf16, 8, 3>(kc, o, c, ldc); }
-void bf16_12x32(int64_t kc, const Operands& o, float* c, int64_t ldc) { microkernel_bf16<Avx512Bf16, 12, 2>(kc, o, c, ldc); }
+void bf16_8x48(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel_bf16<Avx512Bf16, 8, 3>(kc, o, c, ldc); }
+void bf16_12x32(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel_bf16<Avx512Bf16, 12, 2>(kc, o, c, ldc); }
 double peak_bf16(int64_t iterations, float* sink) { return peak_loop_bf16<Avx512Bf16>(iterations, sink); }
 }  // namespace
 

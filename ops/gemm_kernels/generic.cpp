@@ -26,7 +26,9 @@ struct Scalar {
 struct ScalarBf16 : Scalar {
     using Pairs = uint32_t;
     static Pairs load_pairs(const uint32_t* p) { return *p; }
+    static Pairs loadu_pairs(const uint32_t* p) { return *p; }
     static Pairs broadcast_pair(const uint32_t* p) { return *p; }
+    static Pairs broadcast_bf16_pair(const uint16_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 16; }
     static float high(uint32_t pair) { return __builtin_bit_cast(float, pair & 0xFFFF0000u); }
     static float low(uint32_t pair) { return __builtin_bit_cast(float, pair << 16); }
     static V dot_pairs(V acc, Pairs a, Pairs b) {
@@ -38,7 +40,7 @@ struct ScalarBf16 : Scalar {
 void kernel_4x8(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel<Scalar, 4, 8>(kc, o, c, ldc); }
 double peak(int64_t iterations, float* sink) { return peak_loop<Scalar>(iterations, sink); }
 
-void bf16_4x8(int64_t kc, const Operands& o, float* c, int64_t ldc) { microkernel_bf16<ScalarBf16, 4, 8>(kc, o, c, ldc); }
+void bf16_4x8(int64_t kc, const Operands& o, float* c, int64_t ldc) { run_microkernel_bf16<ScalarBf16, 4, 8>(kc, o, c, ldc); }
 double peak_bf16(int64_t iterations, float* sink) { return peak_loop_bf16<ScalarBf16>(iterations, sink); }
 }  // namespace
 

@@ -9,15 +9,19 @@ namespace sr::gemm_kernels {
 // Where a micro-kernel reads step p (0 <= p < kc) of its operands.
 //   A: a packed panel, a[p * MR + i]; or, when a_rows is set, MR rows read in place, a_rows[i][p].
 //   B: a packed panel, b[p * NR + j]; or, when b_offsets is set, rows in place, b[b_offsets[p] + j].
-// The bf16 kernels read panels of bf16 pairs instead, two steps per 32-bit word (the low half
-// holds step 2s, the high half step 2s + 1, which is zero past kc): a_pairs[s * MR + i] and
-// b_pairs[s * NR + j] for s < (kc + 1) / 2.
+// The bf16 kernels read bf16 pairs instead, two steps per 32-bit word (the low half holds step
+// 2s, the high half step 2s + 1, which is zero past kc in a packed panel), for s < (kc + 1) / 2:
+//   A: a packed pair panel, a_pairs[s * MR + i]; or, when a_bf16_rows is set, MR rows of bf16
+//      values read in place, the pair of row i being the two values at a_bf16_rows[i] + 2s;
+//   B: a packed pair panel, b_pairs[s * NR + j]; or, when b_offsets is set, rows of pairs in
+//      place, b_pairs[b_offsets[s] + j].
 struct Operands {
     const float* a = nullptr;
     const float* const* a_rows = nullptr;
     const float* b = nullptr;
     const int64_t* b_offsets = nullptr;
     const uint32_t* a_pairs = nullptr;
+    const uint16_t* const* a_bf16_rows = nullptr;
     const uint32_t* b_pairs = nullptr;
     bool overwrite_c = false;  // C = A * B instead of C += A * B (the first k block of a fresh C)
 };

@@ -88,8 +88,10 @@ inline void run_microkernel(int64_t kc, const Operands& o, float* c, int64_t ldc
 // The bf16 micro-kernel: the same register tile, two k steps per instruction. Per pair step it
 // loads NV vectors of B pairs, broadcasts one 32-bit pair of A per row and issues MR x NV pair
 // dot products (vdpbf16ps: acc += a_hi b_hi, then += a_lo b_lo, each product exact in float).
-// Its panels are half the bytes of float panels: less cache and memory traffic per FLOP.
-template <class Isa, int MR, int NV>
+// Its panels are half the bytes of float panels: less cache and memory traffic per FLOP. Like
+// the float kernel it reads A as packed panels or rows in place (here rows of bf16 values, two
+// consecutive ones a pair), and B as packed panels or rows of pairs in place.
+template <class Isa, int MR, int NV, bool kRowsA, bool kRowsB>
 inline void microkernel_bf16(int64_t kc, const Operands& o, float* __restrict c, int64_t ldc) {
     using V = typename Isa::V;
     using Pairs = typename Isa::Pairs;
@@ -98,20 +100,37 @@ inline void microkernel_bf16(int64_t kc, const Operands& o, float* __restrict c,
     start_tile<Isa, MR, NV>(acc, c, ldc);
     const uint32_t* __restrict a = o.a_pairs;
     const uint32_t* __restrict b = o.b_pairs;
+    const uint16_t* a_rows[MR];
+    if constexpr (kRowsA)
+        for (int i = 0; i < MR; ++i) a_rows[i] = o.a_bf16_rows[i];
     const int64_t steps = (kc + 1) / 2;
 #pragma GCC unroll 2
     for (int64_t s = 0; s < steps; ++s) {
         Pairs bv[NV];
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) bv[v] = Isa::load_pairs(b + s * (NV * W) + v * W);
+        for (int v = 0; v < NV; ++v) {
+            if constexpr (kRowsB) bv[v] = Isa::loadu_pairs(b + o.b_offsets[s] + v * W);
+            else bv[v] = Isa::load_pairs(b + s * (NV * W) + v * W);
+        }
 #pragma GCC unroll 32
         for (int i = 0; i < MR; ++i) {
-            const Pairs av = Isa::broadcast_pair(a + s * MR + i);
+            Pairs av;
+            if constexpr (kRowsA) av = Isa::broadcast_bf16_pair(a_rows[i] + 2 * s);
+            else av = Isa::broadcast_pair(a + s * MR + i);
 #pragma GCC unroll 8
             for (int v = 0; v < NV; ++v) acc[i][v] = Isa::dot_pairs(acc[i][v], av, bv[v]);
         }
     }
     store_tile<Isa, MR, NV>(acc, o.overwrite_c, c, ldc);
+}
+
+// The bf16 kernel entry point: picks the variant for where the operands are.
+template <class Isa, int MR, int NV>
+inline void run_microkernel_bf16(int64_t kc, const Operands& o, float* c, int64_t ldc) {
+    if (o.a_bf16_rows && o.b_offsets) microkernel_bf16<Isa, MR, NV, true, true>(kc, o, c, ldc);
+    else if (o.a_bf16_rows) microkernel_bf16<Isa, MR, NV, true, false>(kc, o, c, ldc);
+    else if (o.b_offsets) microkernel_bf16<Isa, MR, NV, false, true>(kc, o, c, ldc);
+    else microkernel_bf16<Isa, MR, NV, false, false>(kc, o, c, ldc);
 }
 
 // Sums a peak loop's chains into *sink, so the compiler cannot drop them.
