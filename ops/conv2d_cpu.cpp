@@ -332,20 +332,20 @@ PaddedGrid paired(PaddedGrid g) {
     return g;
 }
 
-// pairs = xp's channels two by two, with the same zero slack at the end.
-void pair_channels(const PaddedGrid& g, const float* xp, uint32_t* pairs) {
-    const int64_t plane = g.plane(), pair_planes = channel_pairs(g.channels);
-#pragma omp parallel for if (!omp_in_parallel() && g.size() > 65536)
+// pairs[c2][q] = planes 2 c2 and 2 c2 + 1 of x as bf16 pairs, zero from the last plane to `size`.
+void pair_channels(const float* x, int64_t channels, int64_t plane, int64_t size, uint32_t* pairs) {
+    const int64_t pair_planes = channel_pairs(channels);
+#pragma omp parallel for if (!omp_in_parallel() && size > 65536)
     for (int64_t c2 = 0; c2 < pair_planes; ++c2) {
-        const float* low = xp + 2 * c2 * plane;
-        const float* high = 2 * c2 + 1 < g.channels ? low + plane : nullptr;
+        const float* low = x + 2 * c2 * plane;
+        const float* high = 2 * c2 + 1 < channels ? low + plane : nullptr;
         uint32_t* dst = pairs + c2 * plane;
         if (high)
             for (int64_t q = 0; q < plane; ++q) dst[q] = float_to_bfloat16(low[q]) | uint32_t(float_to_bfloat16(high[q])) << 16;
         else
             for (int64_t q = 0; q < plane; ++q) dst[q] = float_to_bfloat16(low[q]);
     }
-    std::fill(pairs + pair_planes * plane, pairs + paired(g).size(), 0u);
+    std::fill(pairs + pair_planes * plane, pairs + size, 0u);
 }
 
 // The bf16 copy of the whole grid, slack included.
@@ -371,6 +371,40 @@ std::vector<float> paired_weights(const ConvShape& s, const float* w) {
             for (int64_t tap = 0; tap < KK; ++tap)
                 w2[o * K2 + ((c / 2) * KK + tap) * 2 + c % 2] = w[(o * Cg + c) * KK + tap];
     return w2;
+}
+
+// B of a pointwise convolution, [C/g, P]: its k order (the channels) already pairs neighbouring
+// channels, so pair row c2 is row c2 of the channel pairs, read in place.
+class PairedRows final : public GemmOperand {
+public:
+    PairedRows(const uint32_t* pairs, int64_t row_stride) : pairs_(pairs), stride_(row_stride) {}
+    float at(int64_t k, int64_t j) const override {
+        const uint32_t word = pairs_[k / 2 * stride_ + j];
+        return bfloat16_to_float(static_cast<uint16_t>(k % 2 ? word >> 16 : word));
+    }
+    const uint32_t* pair_rows_in_place(int64_t s0, int64_t count, int64_t* offsets) const override {
+        for (int64_t i = 0; i < count; ++i) offsets[i] = (s0 + i) * stride_;
+        return pairs_;
+    }
+
+private:
+    const uint32_t* pairs_;
+    int64_t stride_;
+};
+
+// y_g (+)= W_g x_g for a pointwise convolution: x_g's rows in place, or as channel pairs for the
+// pair kernels (with slack for the GEMM's reads up to a panel past the last column).
+void pointwise_product(const ConvShape& s, const StridedMatrix& w, const float* xg, float* yg) {
+    const int64_t C = s.group_in(), P = s.OH * s.OW;
+    if (!gemm_reads_bf16_pairs()) {
+        gemm_packed(s.group_out(), P, C, w, StridedMatrix(xg, P, 1), yg, P, true);
+        return;
+    }
+    static thread_local std::vector<uint32_t> pair_buffer;
+    const int64_t size = channel_pairs(C) * P + 64;
+    uint32_t* pairs = scratch(pair_buffer, size);
+    pair_channels(xg, C, P, size, pairs);
+    gemm_packed(s.group_out(), P, C, w, PairedRows(pairs, P), yg, P, true);
 }
 
 // B in the paired k order: pair row (c2, kh, kw) read in place from the grid of channel pairs.
@@ -458,7 +492,7 @@ void forward_on_padded_grid(const ConvShape& s, const float* xg, const float* w,
     }
     const PaddedGrid pair_grid = paired(grid);
     uint32_t* pair_words = scratch(pair_buffer, pair_grid.size());
-    pair_channels(grid, xp, pair_words);
+    pair_channels(xp, grid.channels, grid.plane(), pair_grid.size(), pair_words);
     const int64_t K2 = 2 * pair_grid.channels * s.KH * s.KW;
     gemm_packed(s.group_out(), grid.L, K2, WeightRows(w, K2), PairedShiftedRows(pair_grid, pair_words), yp, grid.L, false);
 }
@@ -506,7 +540,7 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
             const StridedMatrix a(w + g * OCg * K, K, 1);
             if (!accumulate)
                 for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
-            if (is_pointwise(s)) gemm_packed(OCg, P, K, a, StridedMatrix(xg, P, 1), yg, P, true);
+            if (is_pointwise(s)) pointwise_product(s, a, xg, yg);
             else gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
             if (!accumulate) bias_activation(yg, yg, OCg * P, 0.0f, s.opt);
         }

@@ -91,12 +91,11 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
 // In bf16 mode every float GEMM (convolutions, linear layers, matmul, attention) rounds its
 // operands to bfloat16 (to nearest, ties to even, as PyTorch's autocast does) while packing them
 // and sums the exact products in float. Weights, gradients and optimiser state stay float: only
-// the products' inputs lose precision. By default the float kernels multiply the rounded values:
-// bf16 numbers at fp32 speed. On request (select_gemm_bf16_kernel("native")) and with
-// AVX512-BF16 the panels are stored as bf16 pairs (half the bytes) and multiplied by vdpbf16ps:
-// the same numbers up to the order of a pair's two additions, but slower where that instruction
-// does fewer FLOPs than the FMAs (ops/gemm.cpp, best_bf16_kernels). The double path is never
-// affected.
+// the products' inputs lose precision. Two ways to multiply them (ops/gemm.cpp, best_bf16_kernels
+// picks one per CPU): the float kernels on the rounded values (bf16 numbers at fp32 speed), or,
+// with AVX512-BF16 where vdpbf16ps does more FLOPs a cycle than the float FMAs (AMD Zen 4: twice),
+// bf16 pairs (two k steps in a 32-bit word, half the bytes) multiplied by vdpbf16ps: the same
+// numbers up to the order of a pair's two additions. The double path is never affected.
 enum class GemmPrecision { fp32, bf16 };
 void set_gemm_precision(GemmPrecision precision);
 GemmPrecision gemm_precision();

@@ -252,6 +252,7 @@ TEST_CASE("conv2d forward and backward in bf16 mode round every product's operan
         {"3x3 stride 1, 3 input channels", {2, 3, 9, 7}, {8, 3, 3, 3}, {.padding = 1}},
         {"3x3 stride 2 (im2col)", {2, 8, 12, 9}, {16, 8, 3, 3}, {.stride = 2, .padding = 1}},
         {"1x1 (pointwise)", {3, 32, 7, 5}, {16, 32, 1, 1}, {}},
+        {"1x1, 5 input channels, one image", {1, 5, 9, 13}, {7, 5, 1, 1}, {}},
         {"3x3 groups 2 dilation 2", {1, 8, 10, 10}, {12, 4, 3, 3}, {.padding = 2, .dilation = 2, .groups = 2}},
         {"5x3 groups 2 of 5 channels, one image of 40 x 61", {1, 10, 40, 61}, {6, 5, 5, 3}, {.padding = Hw(2, 1), .groups = 2}},
     };
