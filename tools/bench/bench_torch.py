@@ -8,8 +8,12 @@ another interpreter without torch).  Usually run through tools/bench/compare.sh.
 With --device cuda (PyTorch eager with cuDNN; exact FP32, no TF32, as sr_bench's default) the rows
 of sr_bench --device cuda: the clock reads after torch.cuda.synchronize(), and each row also gives
 images/s and the peak of torch.cuda.max_memory_allocated().
+With --precision bf16 every warm-up and timed run is under torch.autocast(dtype=torch.bfloat16)
+(convolutions and matrix products on bfloat16 operands, float weights), as sr_bench --precision
+bf16 compares with.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -220,7 +224,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores, as srforge)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: under torch.autocast(bfloat16)")
     args = ap.parse_args()
+    bf16 = args.precision == "bf16"
+    precision = (lambda: torch.autocast(args.device, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     dev = torch.device(args.device)
     gpu = dev.type == "cuda"
     if gpu:
@@ -235,7 +242,8 @@ def main():
     torch.set_num_threads(args.threads)  # Debian's build defaults to one thread
     threads = torch.get_num_threads()
     torch.manual_seed(0)
-    header = {"machine": "pytorch " + torch.__version__, "threads": threads, "mkldnn": torch.backends.mkldnn.is_available()}
+    header = {"machine": "pytorch " + torch.__version__, "threads": threads, "mkldnn": torch.backends.mkldnn.is_available(),
+              "precision": args.precision}
     if gpu:
         header.update(device=torch.cuda.get_device_name(dev), cudnn=torch.backends.cudnn.version())
     print(json.dumps(header), flush=True)
@@ -246,18 +254,20 @@ def main():
         before_each = rest[0] if rest else (lambda: None)
         images = rest[1] if len(rest) > 1 else 0
         for _ in range(args.warmup):
-            before_each()
-            run()
+            with precision():
+                before_each()
+                run()
         sync()
         if gpu:
             torch.cuda.reset_peak_memory_stats(dev)
         times = []
         for _ in range(args.repeat):
-            before_each()
-            sync()
-            t0 = time.perf_counter()
-            run()
-            sync()
+            with precision():
+                before_each()
+                sync()
+                t0 = time.perf_counter()
+                run()
+                sync()
             times.append((time.perf_counter() - t0) * 1e3)
         median = statistics.median(times)
         row = {"name": name, "median_ms": round(median, 3), "gflops": round(flops / (median * 1e-3) / 1e9, 2), "threads": threads}
