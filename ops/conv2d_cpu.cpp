@@ -18,6 +18,7 @@
 #include "ops/conv2d.h"
 #include "core/half.h"
 #include "ops/gemm.h"
+#include "ops/reduce.h"
 
 namespace sr {
 
@@ -775,10 +776,7 @@ void conv2d_backward_params_cpu(const ConvShape& s, const T* x, int64_t x_batch_
 #pragma omp parallel for
         for (int64_t o = 0; o < s.OC; ++o) {
             double acc = 0;
-            for (int64_t n = 0; n < s.N; ++n) {
-                const T* row = gy + n * gy_batch_stride + o * P;
-                for (int64_t p = 0; p < P; ++p) acc += row[p];
-            }
+            for (int64_t n = 0; n < s.N; ++n) acc += sum_in_double(gy + n * gy_batch_stride + o * P, P);
             gbias[o] = static_cast<T>(accumulate ? gbias[o] + acc : acc);
         }
     }

@@ -53,9 +53,7 @@ Tensor sum_kernel(const Tensor& x, const std::vector<bool>& mask, const char* op
             std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
 #pragma omp parallel for if (chunks > 1)
             for (int64_t c = 0; c < chunks; ++c) {
-                double acc = 0;
-                for (int64_t i = c * kChunk; i < std::min(run, (c + 1) * kChunk); ++i) acc += in[i];
-                partial[c] = acc;
+                partial[c] = sum_in_double(in + c * kChunk, std::min(run, (c + 1) * kChunk) - c * kChunk);
             }
             double total = 0;
             for (double p : partial) total += p;
@@ -63,11 +61,7 @@ Tensor sum_kernel(const Tensor& x, const std::vector<bool>& mask, const char* op
             return;
         }
 #pragma omp parallel for if (x.numel() > 32768)
-        for (int64_t i = 0; i < outer; ++i) {
-            double acc = 0;
-            for (int64_t j = 0; j < run; ++j) acc += in[i * run + j];
-            o[i] = static_cast<T>(acc);
-        }
+        for (int64_t i = 0; i < outer; ++i) o[i] = static_cast<T>(sum_in_double(in + i * run, run));
     });
     return out;
 }
