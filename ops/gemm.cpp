@@ -327,6 +327,29 @@ GemmPeakLoop gemm_peak_loop() {
     return active_kernels().peak_loop;
 }
 
+double gemm_microkernel_alone(int64_t repeats) {
+    constexpr int64_t kc = KC, a_panels = 24;
+    double flops = 0;
+    for (const Kernel& k : active_kernels().shapes) {
+        static thread_local PackBuffer a_buffer, b_buffer, c_buffer;
+        float* a = a_buffer.get<float>(static_cast<size_t>(a_panels * k.mr * kc));
+        float* b = b_buffer.get<float>(static_cast<size_t>(k.nr * kc));
+        float* c = c_buffer.get<float>(static_cast<size_t>(a_panels * k.mr * k.nr));
+        std::fill(a, a + a_panels * k.mr * kc, 1e-3f);
+        std::fill(b, b + k.nr * kc, 1e-3f);
+        for (int64_t r = 0; r < repeats; ++r)
+            for (int64_t q = 0; q < a_panels; ++q) {
+                gemm_kernels::Operands o;
+                o.a = a + q * k.mr * kc;
+                o.b = b;
+                o.overwrite_c = r == 0;
+                k.fn(kc, o, c + q * k.mr * k.nr, k.nr);
+            }
+        flops += 2.0 * double(k.mr * k.nr * kc) * double(a_panels * repeats);
+    }
+    return flops;
+}
+
 bool select_gemm_kernel(const std::string& name) {
     const CpuInfo& cpu = cpu_info();
     if (name == "avx512" && cpu.avx512f) active_kernels() = gemm_kernels::avx512_kernels();

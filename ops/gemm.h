@@ -130,5 +130,10 @@ bool select_gemm_kernel(const std::string& name);
 // mode with pair kernels, their dot-product loop.
 using GemmPeakLoop = double (*)(int64_t iterations, float* sink);
 GemmPeakLoop gemm_peak_loop();
+// The active fp32 micro-kernel alone (both tile shapes in turn), on the calling thread: one B
+// panel against 24 A panels of 256 k steps, as the GEMM's inner loop runs over one block, but
+// on panels that stay in cache and with nothing packed, `repeats` times; returns the FLOPs done.
+// sr_bench times it to tell the kernel's own rate from what packing, blocking and threads cost.
+double gemm_microkernel_alone(int64_t repeats);
 
 }  // namespace sr

@@ -114,6 +114,19 @@ Bench sgemm_bench(int64_t n, Device device) {
             }};
 }
 
+// The GEMM's fp32 micro-kernels alone on every thread, on panels that stay in cache (nothing
+// packed, no blocks, no barriers): how close the kernels themselves come to the peak. CPU, fp32
+// only. The setup runs them once, which also warms their buffers, to count the FLOPs.
+Bench microkernel_bench() {
+    constexpr int64_t kRepeats = 120;
+    return {"gemm_microkernel_alone",
+            [] { return double(omp_get_max_threads()) * gemm_microkernel_alone(kRepeats); },
+            [] {
+#pragma omp parallel
+                (void)gemm_microkernel_alone(kRepeats);
+            }};
+}
+
 // conv 3x3, 64 -> 64 channels on 1 x 64 x 128 x 128, padding 1: forward, then backward. The two
 // share one state, so the backward's setup frees the forward's tensors.
 std::vector<Bench> conv_benches(const Options& on) {
@@ -216,6 +229,7 @@ Bench train_step_bench(const TrainCase& tc, const Options& on) {
 std::vector<Bench> make_benchmarks(Device device) {
     const Options on{.device = device};
     std::vector<Bench> benches;
+    if (!device.is_cuda() && gemm_precision() == GemmPrecision::fp32) benches.push_back(microkernel_bench());
     for (int64_t n : {1024, 2048}) benches.push_back(sgemm_bench(n, device));
     for (Bench& b : conv_benches(on)) benches.push_back(std::move(b));
     for (const TrainCase& tc : train_cases(device)) benches.push_back(train_step_bench(tc, on));
