@@ -393,21 +393,6 @@ private:
     int64_t stride_;
 };
 
-// y_g (+)= W_g x_g for a pointwise convolution: x_g's rows in place, or as channel pairs for the
-// pair kernels (with slack for the GEMM's reads up to a panel past the last column).
-void pointwise_product(const ConvShape& s, const StridedMatrix& w, const float* xg, float* yg) {
-    const int64_t C = s.group_in(), P = s.OH * s.OW;
-    if (!gemm_reads_bf16_pairs()) {
-        gemm_packed(s.group_out(), P, C, w, StridedMatrix(xg, P, 1), yg, P, true);
-        return;
-    }
-    static thread_local std::vector<uint32_t> pair_buffer;
-    const int64_t size = channel_pairs(C) * P + 64;
-    uint32_t* pairs = scratch(pair_buffer, size);
-    pair_channels(xg, C, P, size, pairs);
-    gemm_packed(s.group_out(), P, C, w, PairedRows(pairs, P), yg, P, true);
-}
-
 // B in the paired k order: pair row (c2, kh, kw) read in place from the grid of channel pairs.
 class PairedShiftedRows final : public GemmOperand {
 public:
@@ -431,21 +416,38 @@ private:
 // reused across many column panels; a convolution runs one GEMM per sample with a small W, and
 // repacking W for every sample cost 2-3 % of an RDN or RRDBNet training step. (As B this operand
 // would be read up to a panel past its last column, so it is for A only.)
+// For the pair kernels a bf16 copy of the same rows (w16, K even) is read in place instead.
 class WeightRows final : public GemmOperand {
 public:
-    WeightRows(const float* w, int64_t K) : w_(w), K_(K) {}
+    WeightRows(const float* w, int64_t K, const uint16_t* w16 = nullptr) : w_(w), w16_(w16), K_(K) {}
     float at(int64_t row, int64_t col) const override { return w_[row * K_ + col]; }
     bool holds_bf16_values() const override { return bf16_; }  // forward_float rounded w
     const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
         for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * K_;
         return w_;
     }
+    const uint16_t* bf16_rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
+        if (w16_) rows_in_place(r0, count, offsets);
+        return w16_;
+    }
 
 private:
     const float* w_;
+    const uint16_t* w16_;
     int64_t K_;
     bool bf16_ = bf16_products();
 };
+
+// The weights as bf16 values for the pair kernels to read in place (a pair panel of them packed
+// for every sample and k block took 5 % of an RDN training step in bf16); empty when the kernels
+// are not the pair kernels, or the rows are of odd length (a pair would straddle two rows).
+std::vector<uint16_t> bf16_weights_for_pairs(const float* w, int64_t rows, int64_t K) {
+    std::vector<uint16_t> w16;
+    if (!gemm_reads_bf16_pairs() || K % 2 != 0) return w16;
+    w16.resize(static_cast<size_t>(rows * K));
+    for (int64_t i = 0; i < rows * K; ++i) w16[i] = float_to_bfloat16(w[i]);
+    return w16;
+}
 
 
 // Runs body(n) for every sample: in parallel over samples when there are at least as many as
@@ -476,11 +478,29 @@ void bias_activation(float* dst, const float* src, int64_t n, float bias, const 
     }
 }
 
+// y_g (+)= W_g x_g for a pointwise convolution, W_g [OC/g, C/g] at w: x_g's rows in place, or as
+// channel pairs for the pair kernels (with slack for the GEMM's reads up to a panel past the last
+// column), which then read W_g's bf16 copy w16 in place where there is one.
+void pointwise_product(const ConvShape& s, const float* w, const uint16_t* w16, const float* xg, float* yg) {
+    const int64_t C = s.group_in(), P = s.OH * s.OW;
+    if (!gemm_reads_bf16_pairs()) {
+        gemm_packed(s.group_out(), P, C, StridedMatrix(w, C, 1), StridedMatrix(xg, P, 1), yg, P, true);
+        return;
+    }
+    static thread_local std::vector<uint32_t> pair_buffer;
+    const int64_t size = channel_pairs(C) * P + 64;
+    uint32_t* pairs = scratch(pair_buffer, size);
+    pair_channels(xg, C, P, size, pairs);
+    if (w16) gemm_packed(s.group_out(), P, C, WeightRows(w, C, w16), PairedRows(pairs, P), yg, P, true);
+    else gemm_packed(s.group_out(), P, C, StridedMatrix(w, C, 1), PairedRows(pairs, P), yg, P, true);
+}
+
 // ---- float: implicit GEMM ----------------------------------------------------------------------
 
 // One group of one sample on the padded grid: yp [OC/g, L] = W_g x B on the padded width. The
 // weights w are [OC/g, K] as given, or in the paired k order (paired_weights) for the pair kernels.
-void forward_on_padded_grid(const ConvShape& s, const float* xg, const float* w, bool pairs, float* yp) {
+void forward_on_padded_grid(const ConvShape& s, const float* xg, const float* w, const uint16_t* w16, bool pairs,
+                            float* yp) {
     static thread_local std::vector<float> xp_buffer;
     static thread_local std::vector<uint32_t> pair_buffer;
     const PaddedGrid grid = PaddedGrid::of(s);
@@ -495,14 +515,16 @@ void forward_on_padded_grid(const ConvShape& s, const float* xg, const float* w,
     uint32_t* pair_words = scratch(pair_buffer, pair_grid.size());
     pair_channels(xp, grid.channels, grid.plane(), pair_grid.size(), pair_words);
     const int64_t K2 = 2 * pair_grid.channels * s.KH * s.KW;
-    gemm_packed(s.group_out(), grid.L, K2, WeightRows(w, K2), PairedShiftedRows(pair_grid, pair_words), yp, grid.L, false);
+    gemm_packed(s.group_out(), grid.L, K2, WeightRows(w, K2, w16), PairedShiftedRows(pair_grid, pair_words), yp, grid.L,
+                false);
 }
 
 void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
                    int64_t y_bs, bool accumulate) {
     const int64_t K = s.group_in() * s.KH * s.KW, P = s.OH * s.OW, OCg = s.group_out();
-    // The weights as the padded grid's GEMM reads them: reordered for the pair kernels, or
-    // rounded once (so still read in place) for the float kernels in bf16 mode.
+    // The weights as the padded grid's GEMM reads them: reordered for the pair kernels (which
+    // read a bf16 copy of them in place, as do those of pointwise convolutions), or rounded once
+    // (so still read in place) for the float kernels in bf16 mode.
     const bool pairs = use_padded_grid(s) && gemm_reads_bf16_pairs();
     const int64_t w_row = pairs ? 2 * channel_pairs(s.group_in()) * s.KH * s.KW : K;
     std::vector<float> prepared_w;
@@ -513,6 +535,9 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
         round_to_bfloat16(prepared_w.data(), s.OC * K);
     }
     if (!prepared_w.empty()) w = prepared_w.data();
+    const std::vector<uint16_t> w16 =
+        pairs || is_pointwise(s) ? bf16_weights_for_pairs(w, s.OC, w_row) : std::vector<uint16_t>{};
+    auto bf16_rows_of = [&](int64_t g) { return w16.empty() ? nullptr : w16.data() + g * OCg * w_row; };
     for_each_sample(s.N, [&](int64_t n) {
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
@@ -523,7 +548,7 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
                 static thread_local std::vector<float> y_buffer;
                 const PaddedGrid grid = PaddedGrid::of(s);
                 float* yp = scratch(y_buffer, OCg * grid.L);
-                forward_on_padded_grid(s, xg, w + g * OCg * w_row, pairs, yp);
+                forward_on_padded_grid(s, xg, w + g * OCg * w_row, bf16_rows_of(g), pairs, yp);
 #pragma omp parallel for if (!omp_in_parallel() && OCg * P > 65536)
                 for (int64_t o = 0; o < OCg; ++o) {
                     const float b = bias ? bias[g * OCg + o] : 0.0f;
@@ -538,11 +563,10 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
                 }
                 continue;
             }
-            const StridedMatrix a(w + g * OCg * K, K, 1);
             if (!accumulate)
                 for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
-            if (is_pointwise(s)) pointwise_product(s, a, xg, yg);
-            else gemm_packed(OCg, P, K, a, Im2colMatrix(s, xg), yg, P, true);
+            if (is_pointwise(s)) pointwise_product(s, w + g * OCg * K, bf16_rows_of(g), xg, yg);
+            else gemm_packed(OCg, P, K, StridedMatrix(w + g * OCg * K, K, 1), Im2colMatrix(s, xg), yg, P, true);
             if (!accumulate) bias_activation(yg, yg, OCg * P, 0.0f, s.opt);
         }
     });
