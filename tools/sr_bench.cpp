@@ -299,8 +299,8 @@ void print_cpu_header(const BenchOptions& o, double peak, int threads) {
     const CpuInfo& cpu = cpu_info();
     if (o.json) {
         const std::string kernel = gemm_precision() == GemmPrecision::bf16 ? gemm_bf16_kernel_name() : gemm_kernel_name();
-        std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"peak_gflops\": %.1f}\n", cpu.model.c_str(),
-                    threads, kernel.c_str(), peak);
+        std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\", \"peak_gflops\": %.1f}\n",
+                    cpu.model.c_str(), threads, kernel.c_str(), o.precision.c_str(), peak);
         return;
     }
     std::printf("machine: %s, %d threads, SIMD: %s%s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,

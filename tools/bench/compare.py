@@ -111,8 +111,9 @@ def main():
     ours_h, ours = load_rounds(args.ours)
     torch_h, theirs = load_rounds(args.torch)
     print(f"machine: {ours_h.get('machine', '?')}, {ours_h.get('threads', '?')} threads, srforge GEMM kernel "
-          f"{ours_h.get('kernel', '?')}, measured fp32 peak {ours_h.get('peak_gflops', 0):.1f} GFLOP/s")
-    print(f"baseline: {torch_h.get('machine', '?')}, {torch_h.get('threads', '?')} threads")
+          f"{ours_h.get('kernel', '?')}, measured {ours_h.get('precision', 'fp32')} peak {ours_h.get('peak_gflops', 0):.1f} GFLOP/s")
+    print(f"baseline: {torch_h.get('machine', '?')}, {torch_h.get('threads', '?')} threads, "
+          f"precision {torch_h.get('precision', 'fp32')}")
     print()
     print_time_table(ours, theirs)
     print_memory_table(ours, theirs)

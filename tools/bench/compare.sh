@@ -5,7 +5,8 @@
 # ratio is taken within a round and the median over rounds is reported with its range, so the
 # machine's drift over minutes (tens of percent on shared VMs) falls out of the ratio.
 # Needs Debian's python3-torch for the PyTorch half.
-#   tools/bench/compare.sh [--rounds R (default 3)] [--only NAME] [--repeat N]
+#   tools/bench/compare.sh [--rounds R (default 3)] [--only NAME] [--repeat N] [--precision bf16]
+# (--precision bf16: srforge's bf16 mode against PyTorch under torch.autocast(bfloat16).)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=3
