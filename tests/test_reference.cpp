@@ -39,6 +39,7 @@
 #include "ops/spectral_norm.h"
 #include "ops/ssim.h"
 #include "ops/upsample.h"
+#include "ops/winograd.h"
 #include "test_util.h"
 
 using namespace sr;
@@ -313,6 +314,7 @@ void check_conv_f32_against_f64(const Shape& xs, const Shape& ws, bool bias, con
 TEST_CASE("conv2d float32 kernels (implicit GEMM, every backward path) match float64") {
     // Batch sizes below and above the thread count (per-sample parallelism), stride 1 (data
     // gradient as a convolution) and stride 2 (col2im), groups, dilation, 1x1, activations.
+    REQUIRE(select_conv_algorithm("direct"));  // Winograd has its own test below
     check_conv_f32_against_f64({1, 3, 17, 13}, {5, 3, 3, 3}, true, {.padding = 1}, 1);
     check_conv_f32_against_f64({4, 16, 20, 19}, {24, 16, 3, 3}, true, {.padding = 1, .activation = Activation::ReLU}, 2);
     check_conv_f32_against_f64({3, 7, 9, 11}, {6, 7, 3, 3}, false, {.stride = 2, .padding = 1}, 3);
@@ -327,6 +329,88 @@ TEST_CASE("conv2d float32 kernels (implicit GEMM, every backward path) match flo
     check_conv_f32_against_f64({1, 5, 70, 66}, {7, 5, 3, 3}, true, {.padding = 1}, 9);
     check_conv_f32_against_f64({1, 4, 130, 128}, {6, 4, 3, 3}, true, {.padding = 1}, 10);
     check_conv_f32_against_f64({1, 6, 68, 64}, {4, 3, 3, 3}, false, {.padding = 2, .dilation = 2, .groups = 2}, 11);
+    REQUIRE(select_conv_algorithm("auto"));
+}
+
+TEST_CASE("Winograd F(4x4, 3x3) convolution matches float64 in value and every gradient") {
+    // Forced on every 3x3 "same" convolution: images whose sides are not multiples of the 4x4
+    // tile, fewer channels than the automatic choice takes, one block of tiles and many (a batch
+    // of over 768 tiles is cut in blocks of 96), every fused activation.
+    // Every set of transforms this CPU can run (ops/winograd_kernels/).
+    REQUIRE(select_conv_algorithm("winograd"));
+    for (const char* transforms : {"generic", "avx2", "avx512"}) {
+        if (!select_winograd_transforms(transforms)) {
+            MESSAGE("Winograd transforms ", std::string(transforms), " not supported by this CPU: not tested here");
+            continue;
+        }
+        CAPTURE(transforms);
+        check_conv_f32_against_f64({1, 3, 17, 13}, {5, 3, 3, 3}, true, {.padding = 1}, 31);
+        check_conv_f32_against_f64({3, 16, 9, 22}, {24, 16, 3, 3}, true,
+                                   {.padding = 1, .activation = Activation::LeakyReLU, .negative_slope = 0.2}, 32);
+        check_conv_f32_against_f64({2, 20, 5, 6}, {16, 20, 3, 3}, false, {.padding = 1, .activation = Activation::ReLU}, 33);
+        check_conv_f32_against_f64({1, 32, 130, 99}, {16, 32, 3, 3}, true, {.padding = 1}, 34);
+        check_conv_f32_against_f64({40, 16, 8, 12}, {17, 16, 3, 3}, true, {.padding = 1}, 35);
+        check_conv_f32_against_f64({2, 7, 1, 2}, {9, 7, 3, 3}, true, {.padding = 1}, 36);  // smaller than a tile
+    }
+    REQUIRE(select_winograd_transforms("best"));
+    REQUIRE(select_conv_algorithm("auto"));
+}
+
+TEST_CASE("the automatic convolution algorithm takes Winograd only where it applies and pays") {
+    auto shape = [](int64_t C, int64_t OC, int64_t k, Conv2dOptions o) {
+        return ConvShape::make({2, C, 16, 16}, {OC, C / o.groups, k, k}, o, "test");
+    };
+    CHECK(use_winograd(shape(64, 64, 3, {.padding = 1})));
+    CHECK(use_winograd(shape(16, 32, 3, {.padding = 1, .activation = Activation::ReLU})));
+    CHECK_FALSE(use_winograd(shape(3, 64, 3, {.padding = 1})));   // too few channels to pay
+    CHECK_FALSE(use_winograd(shape(64, 3, 3, {.padding = 1})));
+    CHECK_FALSE(use_winograd(shape(64, 64, 3, {})));               // not "same"
+    CHECK_FALSE(use_winograd(shape(64, 64, 3, {.stride = 2, .padding = 1})));
+    CHECK_FALSE(use_winograd(shape(64, 64, 3, {.padding = 2, .dilation = 2})));
+    CHECK_FALSE(use_winograd(shape(64, 64, 3, {.padding = 1, .groups = 2})));
+    CHECK_FALSE(use_winograd(shape(64, 64, 1, {})));
+    REQUIRE(select_conv_algorithm("direct"));
+    CHECK_FALSE(use_winograd(shape(64, 64, 3, {.padding = 1})));
+    REQUIRE(select_conv_algorithm("auto"));
+    CHECK_FALSE(select_conv_algorithm("fast"));
+    {
+        GemmPrecisionScope scope;
+        set_gemm_precision(GemmPrecision::bf16);
+        CHECK_FALSE(use_winograd(shape(64, 64, 3, {.padding = 1})));
+    }
+}
+
+TEST_CASE("residual dense block in float32: Winograd equals the direct convolutions (slices, accumulation)") {
+    // The block's convolutions read and write channel slices of one buffer and accumulate the
+    // data gradient: the batch strides and `accumulate` paths of the Winograd kernels.
+    Generator gen(41);
+    const int64_t G0 = 16, G = 16, L = 3;
+    Tensor x = uniform({3, G0, 11, 9}, -1, 1, {}, &gen).set_requires_grad(true);
+    Tensors params{x};
+    for (int64_t i = 0; i <= L; ++i) {
+        const int64_t in = G0 + i * G, out = i < L ? G : G0;
+        params.push_back(uniform({out, in, 3, 3}, -0.2, 0.2, {}, &gen).set_requires_grad(true));
+        params.push_back(uniform({out}, -0.2, 0.2, {}, &gen).set_requires_grad(true));
+    }
+    const Tensor gout = uniform({3, G0, 11, 9}, -1, 1, {}, &gen);
+    Tensors results[2];
+    for (const char* algorithm : {"direct", "winograd"}) {
+        REQUIRE(select_conv_algorithm(algorithm));
+        Tensors w, b;
+        for (int64_t i = 0; i < L; ++i) {
+            w.push_back(params[1 + 2 * i]);
+            b.push_back(params[2 + 2 * i]);
+        }
+        Tensor y = residual_dense_block(x, w, b, params[1 + 2 * L], params[2 + 2 * L], {.negative_slope = 0.2, .residual_scale = 0.2});
+        backward(y, gout);
+        Tensors& r = results[std::string(algorithm) == "winograd"];
+        r.push_back(y.detach());
+        for (const Tensor& p : params) r.push_back(p.grad().clone());
+        zero_grad(params);
+    }
+    REQUIRE(select_conv_algorithm("auto"));
+    for (size_t i = 0; i < results[0].size(); ++i)
+        check_close(results[1][i], results[0][i], 2e-5, "dense block, Winograd against direct, tensor " + std::to_string(i));
 }
 
 TEST_CASE("every GEMM micro-kernel this CPU has equals the reference") {
@@ -355,8 +439,12 @@ TEST_CASE("every GEMM micro-kernel this CPU has equals the reference") {
 }
 
 TEST_CASE("results do not depend on the number of threads (bit for bit)") {
-    // Five samples (shared out by sample) and one large image (its weight gradient by row runs).
-    for (const Shape& shape : {Shape{5, 16, 13, 11}, Shape{1, 16, 64, 70}}) {
+    // Five samples (shared out by sample) and one large image (its weight gradient by row runs),
+    // with direct convolutions; then with Winograd, one block of tiles and ten.
+    for (const char* algorithm : {"direct", "winograd"})
+    for (const Shape& shape : {Shape{5, 16, 13, 11}, Shape{1, 16, 64, 70}, Shape{3, 16, 64, 80}}) {
+        REQUIRE(select_conv_algorithm(algorithm));
+        CAPTURE(algorithm);
         CAPTURE(shape);
         auto run = [&](int threads) {
             omp_set_num_threads(threads);
@@ -378,6 +466,7 @@ TEST_CASE("results do not depend on the number of threads (bit for bit)") {
             CHECK(to_vector(one[i]) == to_vector(three[i]));
         }
     }
+    REQUIRE(select_conv_algorithm("auto"));
 }
 
 // The AVX-512 kernels (8 x 48, 12 x 32) cannot run on a CPU without AVX-512. Their code is the

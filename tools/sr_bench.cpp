@@ -15,6 +15,10 @@
 //   sr_bench --precision bf16 --bf16-kernel native|rounded   the AVX512-BF16 pair kernels
 //                            (vdpbf16ps) or the float kernels on bf16-rounded operands, instead
 //                            of the default (best: what training uses on this CPU, ops/gemm.cpp)
+//   sr_bench --conv direct   3x3 "same" convolutions as implicit GEMMs instead of the default
+//                            (auto: Winograd F(4x4, 3x3) where it pays, ops/winograd.h); the
+//                            convolution rows' FLOPs are the direct convolution's either way, so
+//                            Winograd's rows show the rate a direct convolution would need to match
 //   sr_bench --device cuda   the same rows on the GPU (SGEMM through cuBLAS, convolutions through
 //                            cuDNN), plus RDN and RRDBNet training steps at their papers' batch and
 //                            patch sizes; each row also gives images/s and peak GPU memory. The
@@ -35,6 +39,7 @@
 #include "core/gpu.h"
 #include "ops/linear.h"
 #include "ops/gemm.h"
+#include "ops/winograd.h"
 #include "ops/loss.h"
 #include "train/optim.h"
 
@@ -45,7 +50,7 @@ namespace {
 struct BenchOptions {
     bool json = false;
     int repeat = 5, warmup = 2;
-    std::string only, precision = "fp32", bf16_kernel = "best";
+    std::string only, precision = "fp32", bf16_kernel = "best", conv = "auto";
     Device device = Device::cpu();
 };
 
@@ -238,7 +243,7 @@ std::vector<Bench> make_benchmarks(Device device) {
 
 BenchOptions parse(int argc, char** argv) {
     BenchOptions o;
-    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda] [--precision P] [--bf16-kernel K]",
+    Cli cli("sr_bench", "[--only NAME] [--repeat N>=5] [--warmup N] [--json] [--device cpu|cuda] [--precision P] [--bf16-kernel K] [--conv A]",
             "How fast srforge runs on this machine: the median ms and GFLOP/s of each benchmark.");
     cli.string_flag("--only", "NAME", "only the rows whose name contains NAME", o.only);
     cli.integer_flag("--repeat", "N", "timed runs per row, 5 or more", o.repeat, 5);
@@ -248,7 +253,9 @@ BenchOptions parse(int argc, char** argv) {
     cli.string_flag("--precision", "P", "fp32 (default), bf16, or tf32 with --device cuda", o.precision);
     cli.string_flag("--bf16-kernel", "K", "CPU bf16 products: best (what training uses), rounded (float kernels on rounded operands) or native (AVX512-BF16 pairs)",
                     o.bf16_kernel);
+    cli.string_flag("--conv", "A", "CPU 3x3 convolutions: auto (default: Winograd where it pays), direct or winograd", o.conv);
     cli.parse(argc, argv);
+    SR_CHECK(select_conv_algorithm(o.conv), "--conv must be auto, direct or winograd, got '", o.conv, "'");
     SR_CHECK(o.bf16_kernel == "best" || o.bf16_kernel == "rounded" || o.bf16_kernel == "native",
              "--bf16-kernel must be best, rounded or native, got '",
              o.bf16_kernel, "'");
@@ -299,13 +306,14 @@ void print_cpu_header(const BenchOptions& o, double peak, int threads) {
     const CpuInfo& cpu = cpu_info();
     if (o.json) {
         const std::string kernel = gemm_precision() == GemmPrecision::bf16 ? gemm_bf16_kernel_name() : gemm_kernel_name();
-        std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\", \"peak_gflops\": %.1f}\n",
-                    cpu.model.c_str(), threads, kernel.c_str(), o.precision.c_str(), peak);
+        std::printf("{\"machine\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\", \"conv\": \"%s\", "
+                    "\"peak_gflops\": %.1f}\n",
+                    cpu.model.c_str(), threads, kernel.c_str(), o.precision.c_str(), o.conv.c_str(), peak);
         return;
     }
-    std::printf("machine: %s, %d threads, SIMD: %s%s%s%s, GEMM kernel: %s\n", cpu.model.c_str(), threads,
-                cpu.avx512f ? "AVX-512 " : "", cpu.avx512bf16 ? "AVX512-BF16 " : "", cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "",
-                gemm_kernel_name());
+    std::printf("machine: %s, %d threads, SIMD: %s%s%s%s, GEMM kernel: %s, 3x3 convolutions: %s\n", cpu.model.c_str(),
+                threads, cpu.avx512f ? "AVX-512 " : "", cpu.avx512bf16 ? "AVX512-BF16 " : "", cpu.avx2 ? "AVX2 " : "",
+                cpu.fma ? "FMA" : "", gemm_kernel_name(), o.conv.c_str());
     if (gemm_precision() == GemmPrecision::bf16)
         std::printf("precision bf16: %s; measured peak of its instructions: %.1f GFLOP/s (all threads)\n",
                     gemm_bf16_kernel_name().c_str(), peak);
