@@ -8,7 +8,7 @@
 //                    otherwise dcol = W_g^T dY_g, folded back onto dX by col2im
 //   backward, weight dW_g [OC/g, C/g KH KW] += dY_g [OC/g, P] x im2col(X_g)^T, sample by sample
 // float, 3x3 stride 1 padding 1 with 16 channels or more each way (nearly all of an SR network's
-// work): Winograd F(4x4, 3x3) instead (ops/winograd.h), 2.25x fewer multiply-adds; the data
+// work): Winograd F(4x4, 3x3) instead (ops/winograd.h), a quarter of the multiply-adds; the data
 // gradient gets there as the forward convolution it is.
 // double (used by float64 gradient checks): the textbook version, an explicit im2col buffer and
 // gemm<double>, kept simple on purpose.

@@ -59,61 +59,76 @@ winograd_kernels::Transforms& active_transforms() {
     return transforms;
 }
 
+// Tiles per block: about 96 (a block's transformed tiles then fill a core's L2, and the GEMMs
+// are wide enough to run near their peak), a multiple of kLanes, and cutting the batch into an
+// even number of blocks (fewer than 8: at least 4) of nearly equal size, so that two or four
+// threads finish together. It depends on the shape alone: the weight gradient's order of
+// summation, and so its rounding, follows the blocks.
+int64_t block_size(int64_t tiles) {
+    int64_t best = 0, best_waste = 0;
+    const int64_t fewest = std::max<int64_t>(4, (tiles + 95) / 96);
+    for (int64_t blocks = fewest + fewest % 2; blocks <= fewest + 8; blocks += 2) {
+        const int64_t size = ((tiles + blocks - 1) / blocks + kLanes - 1) / kLanes * kLanes;
+        const int64_t waste = size * ((tiles + size - 1) / size + (tiles + size - 1) / size % 2) - tiles;
+        if (best == 0 || waste < best_waste) best = size, best_waste = waste;
+    }
+    return best;
+}
+
 Tiling tiling_of(const ConvShape& s) {
     Tiling t{s.N, s.H, s.W, (s.H + kOut - 1) / kOut, (s.W + kOut - 1) / kOut, 0, 0};
     t.total = t.N * t.rows * t.cols;
-    // 96 tiles fill the AVX-512 kernels' 48-wide panels and the AVX2 kernels' 24-wide ones
-    // exactly; a small batch takes blocks of 48 so that both cores get work.
-    t.block = t.total >= 8 * 96 ? 96 : 48;
+    t.block = block_size(t.total);
     return t;
 }
 
 int64_t block_count(const Tiling& g) { return (g.total + g.block - 1) / g.block; }
 
-// The block's tiles as runs along tile rows, each at most kLanes long.
-std::vector<TileRun> block_runs(const Tiling& g, int64_t first) {
+// A block's bands and runs (kernels.h), and a view of them for the transforms.
+struct OwnedPlan {
+    std::vector<Band> bands;
     std::vector<TileRun> runs;
+    int64_t rows = 0, cols = 0;
+    BlockPlan view() const {
+        return {bands.data(), static_cast<int64_t>(bands.size()), runs.data(), static_cast<int64_t>(runs.size()), rows, cols};
+    }
+    // Floats of scratch the transforms need: a plane per band in the larger of their layouts
+    // (transforms.h: inputs 4 rows + 2 by cols + 1 blocks, outputs 4 rows by cols + kLanes),
+    // and kLanes + 1 of slack for the loads of a short run.
+    int64_t scratch_size() const {
+        const int64_t plane = std::max((4 * rows + 2) * 4 * (cols + 1), 4 * rows * 4 * (cols + kLanes));
+        return static_cast<int64_t>(bands.size()) * plane + kLanes + 1;
+    }
+};
+
+// The block of tiles that starts at tile `first`: runs of at most kLanes tiles along tile rows,
+// and the bands of tile rows they lie in.
+OwnedPlan block_plan(const Tiling& g, int64_t first) {
+    OwnedPlan plan;
+    plan.cols = g.cols;
     const int64_t per_image = g.rows * g.cols, end = std::min(first + g.block, g.total);
     for (int64_t t = first; t < end;) {
         const int64_t n = t / per_image, ty = t % per_image / g.cols, tx = t % g.cols;
         const int64_t count = std::min({end - t, g.cols - tx, int64_t(kLanes)});
-        runs.push_back({n, ty, tx, t - first, count});
+        if (plan.bands.empty() || plan.bands.back().n != n) plan.bands.push_back({n, ty, 0});
+        Band& band = plan.bands.back();
+        band.rows = ty - band.ty0 + 1;
+        plan.rows = std::max(plan.rows, band.rows);
+        plan.runs.push_back({static_cast<int64_t>(plan.bands.size()) - 1, ty - band.ty0, tx, t - first, count});
         t += count;
     }
-    return runs;
+    return plan;
 }
 
-// The block's rows as the transforms write them: kLanes columns of room after the block's tiles.
+// The block's rows as the transforms write them: kLanes columns of room after the block's tiles;
+// and the distance between points of `rows` such rows (one cache line more than they take).
 int64_t row_stride(const Tiling& g) { return g.block + kLanes; }
+int64_t point_stride(const Tiling& g, int64_t rows) { return rows * row_stride(g) + 16; }
 
 // Columns [count, block) of `rows` rows of stride ld set to zero: the lanes of a last, partial
 // block, which must add nothing to the weight gradient.
 void zero_tail(float* rows_start, int64_t rows, int64_t ld, int64_t count, int64_t block) {
     for (int64_t r = 0; r < rows; ++r) std::fill(rows_start + r * ld + count, rows_start + r * ld + block, 0.0f);
-}
-
-// `channels` planes of every sample of a batch (sample n's channel c at src + n batch_stride +
-// c H W) in the phase-split layout, `shift` rows and columns down and right. The buffer is one
-// per thread, reused.
-SplitPlanes split_layout(const Tiling& g, int64_t channels, int64_t shift, std::vector<float>& buffer) {
-    SplitPlanes sp{nullptr, channels, 4 * g.rows + 2 * shift, g.cols + shift, 0};
-    sp.plane = sp.rows * 4 * sp.blocks;
-    const int64_t size = g.N * channels * sp.plane;
-    if (static_cast<int64_t>(buffer.size()) < size + kLanes + 1) buffer.resize(static_cast<size_t>(size + kLanes + 1));
-    sp.base = buffer.data();
-    std::fill(sp.base + size, sp.base + size + kLanes + 1, 0.0f);
-    return sp;
-}
-
-SplitPlanes split_planes(const winograd_kernels::Transforms& t, const Tiling& g, const float* src, int64_t batch_stride,
-                         int64_t channels, int64_t shift, std::vector<float>& buffer) {
-    const SplitPlanes sp = split_layout(g, channels, shift, buffer);
-    const int64_t planes = g.N * channels;
-#pragma omp parallel for if (!omp_in_parallel() && planes > 1)
-    for (int64_t i = 0; i < planes; ++i)
-        t.split(src + i / channels * batch_stride + i % channels * g.H * g.W, g.H, g.W, shift, sp.rows, sp.blocks,
-                sp.base + i * sp.plane);
-    return sp;
 }
 
 // A row-major matrix read in place as A or as B (the GEMM packs nothing for it). As B the GEMM
@@ -180,30 +195,24 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
                       int64_t y_bs, bool accumulate) {
     const winograd_kernels::Transforms& t = active_transforms();
     const Tiling g = tiling_of(s);
-    const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g);
-    std::vector<float> U(static_cast<size_t>(kPoints * K * C));
-    t.weights(w, K, C, U.data());
-    static thread_local std::vector<float> x_split, y_split;
-    const SplitPlanes xs = split_planes(t, g, x, x_bs, C, 1, x_split);
-    const SplitPlanes ys = split_layout(g, K, 0, y_split);
-#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
-    for (int64_t b = 0; b < block_count(g); ++b) {
-        static thread_local std::vector<float> v_buffer, m_buffer;
-        float* V = scratch(v_buffer, kPoints * C * ld + kSlack);
-        float* M = scratch(m_buffer, kPoints * K * ld);
-        const std::vector<TileRun> runs = block_runs(g, b * Tb);
-        t.inputs(xs, runs.data(), static_cast<int64_t>(runs.size()), C, ld, V);
-        for (int xi = 0; xi < kPoints; ++xi)
-            gemm_packed(K, Tb, C, InPlaceRows(U.data() + xi * K * C, C), InPlaceRows(V + xi * C * ld, ld), M + xi * K * ld,
-                        ld, false);
-        t.outputs(ys, runs.data(), static_cast<int64_t>(runs.size()), M, K, ld);
-    }
+    const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), pv = point_stride(g, C), pm = point_stride(g, K);
+    static thread_local std::vector<float> u_buffer;
+    float* U = scratch(u_buffer, kPoints * K * C);
+    t.weights(w, K, C, U);
     const Epilogue epilogue{accumulate, s.opt.activation != Activation::None,
                             s.opt.activation == Activation::ReLU ? 0.0f : static_cast<float>(s.opt.negative_slope)};
-#pragma omp parallel for if (!omp_in_parallel() && g.N * K > 1)
-    for (int64_t i = 0; i < g.N * K; ++i)
-        t.merge(ys.base + i * ys.plane, ys.blocks, g.H, g.W, bias ? bias[i % K] : 0.0f, epilogue,
-                y + i / K * y_bs + i % K * g.H * g.W);
+#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
+    for (int64_t b = 0; b < block_count(g); ++b) {
+        static thread_local std::vector<float> v_buffer, m_buffer, plane_buffer;
+        const OwnedPlan plan = block_plan(g, b * Tb);
+        float* V = scratch(v_buffer, kPoints * pv + kSlack);
+        float* M = scratch(m_buffer, kPoints * pm);
+        float* planes = scratch(plane_buffer, plan.scratch_size());
+        t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
+        for (int xi = 0; xi < kPoints; ++xi)
+            gemm_packed(K, Tb, C, InPlaceRows(U + xi * K * C, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
+        t.outputs(M, K, ld, pm, plan.view(), bias, epilogue, planes, y, {y_bs, g.H, g.W});
+    }
 }
 
 void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs,
@@ -211,36 +220,36 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
     const winograd_kernels::Transforms& t = active_transforms();
     const Tiling g = tiling_of(s);
     const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), blocks = block_count(g);
-    static thread_local std::vector<float> x_split, gy_split;
-    const SplitPlanes xs = split_planes(t, g, x, x_bs, C, 1, x_split);
-    const SplitPlanes gys = split_planes(t, g, gy, gy_bs, K, 0, gy_split);
+    const int64_t pv = point_stride(g, C), pm = point_stride(g, K);
     // The blocks are summed in `parts` runs of consecutive blocks, each run into its own dL/dU;
     // the runs are then added in order.
     const int64_t parts = std::min<int64_t>(blocks, 16), part_size = kPoints * K * C;
-    std::vector<float> dU(static_cast<size_t>(parts * part_size), 0.0f);
+    static thread_local std::vector<float> du_buffer;
+    float* dU = scratch(du_buffer, parts * part_size);
+    std::fill(dU, dU + parts * part_size, 0.0f);
 #pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
     for (int64_t part = 0; part < parts; ++part) {
-        static thread_local std::vector<float> v_buffer, dm_buffer;
-        float* V = scratch(v_buffer, kPoints * C * ld + kSlack);
-        float* dM = scratch(dm_buffer, kPoints * K * ld);
-        float* dU_part = dU.data() + part * part_size;
+        static thread_local std::vector<float> v_buffer, dm_buffer, plane_buffer;
+        float* V = scratch(v_buffer, kPoints * pv + kSlack);
+        float* dM = scratch(dm_buffer, kPoints * pm);
         for (int64_t b = part * blocks / parts; b < (part + 1) * blocks / parts; ++b) {
-            const std::vector<TileRun> runs = block_runs(g, b * Tb);
-            const int64_t count = std::min(Tb, g.total - b * Tb);
-            t.inputs(xs, runs.data(), static_cast<int64_t>(runs.size()), C, ld, V);
-            t.output_grads(gys, runs.data(), static_cast<int64_t>(runs.size()), K, ld, dM);
-            if (count < Tb) {
-                zero_tail(V, kPoints * C, ld, count, Tb);
-                zero_tail(dM, kPoints * K, ld, count, Tb);
-            }
+            const OwnedPlan plan = block_plan(g, b * Tb);
+            float* planes = scratch(plane_buffer, plan.scratch_size());
+            t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
+            t.output_grads(gy, {gy_bs, g.H, g.W}, plan.view(), K, ld, pm, planes, dM);
+            if (const int64_t count = std::min(Tb, g.total - b * Tb); count < Tb)
+                for (int xi = 0; xi < kPoints; ++xi) {
+                    zero_tail(V + xi * pv, C, ld, count, Tb);
+                    zero_tail(dM + xi * pm, K, ld, count, Tb);
+                }
             for (int xi = 0; xi < kPoints; ++xi)
-                gemm_packed(K, C, Tb, InPlaceRows(dM + xi * K * ld, ld), StridedMatrix(V + xi * C * ld, 1, ld),
-                            dU_part + xi * K * C, C, true);
+                gemm_packed(K, C, Tb, InPlaceRows(dM + xi * pm, ld), StridedMatrix(V + xi * pv, 1, ld),
+                            dU + part * part_size + xi * K * C, C, true);
         }
     }
     for (int64_t part = 1; part < parts; ++part)
         for (int64_t e = 0; e < part_size; ++e) dU[e] += dU[part * part_size + e];
-    t.weight_grads(dU.data(), K, C, gw);
+    t.weight_grads(dU, K, C, gw);
 }
 
 }  // namespace sr

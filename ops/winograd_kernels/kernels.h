@@ -23,28 +23,31 @@ struct Tiling {
     int64_t block;
 };
 
-// Planes in the phase-split layout that the transforms read with vector loads. In a plane, the
-// value at (padded) row r, column x is at
-//     (r * 4 + x % 4) * blocks + x / 4,
-// each row split into its four phases x % 4, so element (p, q) of the tiles of one tile row,
-// which start every 4 columns, lies at one offset from consecutive tiles: kLanes tiles are one
-// vector load. Plane i (sample n, channel c: i = n * channels + c) starts at base + i * plane,
-// and the buffer has kLanes + 1 floats of slack after the last one (the loads of a short run
-// read past it; those lanes are thrown away).
-//   inputs:  padded row r = image row r - 1 (rows 4 tile_rows + 2), column x = image column
-//            x - 1, blocks = tile_cols + 1; zero outside the image (the convolution's padding)
-//   outputs and output gradients: row r = image row r, column x = image column x (rows
-//            4 tile_rows, blocks = tile_cols); gradients are zero past the image (where tiles
-//            hang over its edge), outputs there are computed and dropped
-struct SplitPlanes {
-    float* base;
-    int64_t channels, rows, blocks, plane;  // plane = rows * 4 * blocks
+// The tile rows a block touches, as bands: tile rows ty0 .. ty0 + rows - 1 of sample n.
+struct Band {
+    int64_t n, ty0, rows;
 };
 
-// Up to kLanes consecutive tiles of one tile row: sample n, tile row ty, tile columns tx ..
-// tx + count - 1, at positions first .. first + count - 1 of their block.
+// Up to kLanes consecutive tiles of one tile row: band `band`, tile row ty (counted from the
+// band's first), tile columns tx .. tx + count - 1, at positions first .. first + count - 1 of
+// their block.
 struct TileRun {
-    int64_t n, ty, tx, first, count;
+    int64_t band, ty, tx, first, count;
+};
+
+// A block's work: its bands and runs; `rows`, the tile rows of its largest band, and `blocks`,
+// the tiles across an image, size the scratch planes of its transforms (transforms.h).
+struct BlockPlan {
+    const Band* bands;
+    int64_t band_count;
+    const TileRun* runs;
+    int64_t run_count;
+    int64_t rows, blocks;
+};
+
+// A batch of images: sample n's channel c at base + n batch_stride + c H W.
+struct Images {
+    int64_t batch_stride, H, W;
 };
 
 // How the forward's outputs are written: added to y (no bias, no activation), or bias plus
@@ -55,28 +58,30 @@ struct Epilogue {
 };
 
 // One instruction set's transforms. A block's transformed tiles are laid out point by point,
-// each point a row-major matrix with the block's tiles along its rows, `ld` floats apart:
+// each point a row-major matrix with the block's tiles along its rows, `ld` floats apart, and
+// the points `point` floats apart:
 //   V[xi][c][i] (inputs), M[xi][k][i] (the products), dM[xi][k][i] (output gradients).
 // The transforms of a run write all kLanes lanes, so ld leaves kLanes columns after the block.
+// A transform reads or writes the same tile at all 36 points at once; were the points a
+// multiple of 4 KB apart, those 36 accesses would all fall in one set of the 8-way L1 cache, so
+// `point` is the matrix size plus one cache line.
+// `scratch` holds the block's planes (BlockPlan), one channel at a time, so they stay in L1.
 struct Transforms {
     const char* name;  // "avx512", "avx2" or "generic"
     // U[xi][k][c] = (G w[k][c] G^T)[xi] for weights w [K, C, 3, 3].
     void (*weights)(const float* w, int64_t K, int64_t C, float* U);
-    // plane (padded rows x 4 x blocks) = the H x W image src in the phase-split layout, shifted
-    // by `shift` rows and columns (1 for inputs, 0 for output gradients), zero elsewhere.
-    void (*split)(const float* src, int64_t H, int64_t W, int64_t shift, int64_t rows, int64_t blocks, float* plane);
     // V[xi][c][first + j] = (B^T d B)[xi] for the 6x6 input tile d of channel c under tile j of
-    // each run (xs: the input planes, split).
-    void (*inputs)(const SplitPlanes& xs, const TileRun* runs, int64_t run_count, int64_t C, int64_t ld, float* V);
-    // The output tile of channel k under tile j of each run, A^T M[., k, first + j] A, into the
-    // split output planes ys (only the run's own tiles are written: other threads write the
-    // tiles around them).
-    void (*outputs)(const SplitPlanes& ys, const TileRun* runs, int64_t run_count, const float* M, int64_t K, int64_t ld);
-    // The H x W image dst from a split output plane, written as `e` says (bias: this channel's).
-    void (*merge)(const float* plane, int64_t blocks, int64_t H, int64_t W, float bias, Epilogue e, float* dst);
+    // each run of the block, x holding C channels.
+    void (*inputs)(const float* x, const Images& im, const BlockPlan& plan, int64_t C, int64_t ld, int64_t point,
+                   float* scratch, float* V);
+    // y[k] at tile j of each run = A^T M[., k, first + j] A, cut to the image, written as `e`
+    // says (bias: one per channel, or null). Only the block's own tiles are written.
+    void (*outputs)(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
+                    Epilogue e, float* scratch, float* y, const Images& im);
     // dM[xi][k][first + j] = (A dY A^T)[xi] for the 4x4 output gradient tile of channel k under
-    // tile j of each run (gys: the output gradient planes, split).
-    void (*output_grads)(const SplitPlanes& gys, const TileRun* runs, int64_t run_count, int64_t K, int64_t ld, float* dM);
+    // tile j of each run, zero where it hangs past the image.
+    void (*output_grads)(const float* gy, const Images& im, const BlockPlan& plan, int64_t K, int64_t ld, int64_t point,
+                         float* scratch, float* dM);
     // gw[k][c] += G^T dU[., k, c] G.
     void (*weight_grads)(const float* dU, int64_t K, int64_t C, float* gw);
 };

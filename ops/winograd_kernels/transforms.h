@@ -9,6 +9,8 @@
 // constant matrices, done for kLanes tiles (or filters) at once, as vector arithmetic.
 #pragma once
 
+#include <omp.h>
+
 #include "ops/winograd_kernels/kernels.h"
 
 namespace sr::winograd_kernels {
@@ -107,15 +109,25 @@ inline void transform_run(const float (&L)[Rows][Side], const float* src, int64_
     for (int xi = 0; xi < Rows * Rows; ++xi) store(out + xi * point_stride, t[xi / Rows][xi % Rows]);
 }
 
-void split_plane(const float* src, int64_t H, int64_t W, int64_t shift, int64_t rows, int64_t blocks, float* plane) {
+// The phase-split layout the transforms read and write with vector loads and stores: in a plane
+// of `rows` rows and `blocks` blocks of 4 columns, the value at row r, column x is at
+//     (r * 4 + x % 4) * blocks + x / 4,
+// each row split into its four phases x % 4. Element (p, q) of the tiles of one tile row, which
+// start every 4 columns, then lies at one offset from consecutive tiles: kLanes tiles are one
+// vector load.
+//
+// plane = the rows of an H x W image from image row first_row on, shifted right by `shift`
+// columns (padded column x holds image column x - shift), zero outside the image.
+void split_plane(const float* image, int64_t H, int64_t W, int64_t first_row, int64_t shift, int64_t rows,
+                 int64_t blocks, float* plane) {
     for (int64_t r = 0; r < rows; ++r) {
         float* dst = plane + r * 4 * blocks;
-        const int64_t image_row = r - shift;
+        const int64_t image_row = first_row + r;
         if (image_row < 0 || image_row >= H) {
             for (int64_t i = 0; i < 4 * blocks; ++i) dst[i] = 0.0f;
             continue;
         }
-        const float* line = src + image_row * W;
+        const float* line = image + image_row * W;
         // Blocks [inner_begin, inner_end) lie wholly inside the image row: a plain de-interleave,
         // which the compiler turns into vector permutes. The blocks at the edges check each value.
         int64_t inner_begin = (shift + 3) / 4, inner_end = (W + shift) / 4;
@@ -135,8 +147,34 @@ void split_plane(const float* src, int64_t H, int64_t W, int64_t shift, int64_t 
     }
 }
 
+// The reverse for one run's output tiles: image rows image_row0 .. + 3 (those inside the image)
+// and columns 4 tx .. 4 (tx + count) - 1 (likewise) of `line0` (an H x W image) from a split
+// plane whose row 4 ty is image row image_row0, each value v written as write(dst, v).
+template <class Write>
+void merge_run(const float* plane, int64_t blocks, int64_t ty, int64_t tx, int64_t count, int64_t image_row0,
+               const Images& im, float* image, const Write& write) {
+    const int64_t x_end = 4 * (tx + count) < im.W ? 4 * (tx + count) : im.W;
+    const int64_t inner_end = x_end / 4;  // blocks wholly inside the image row
+    for (int p = 0; p < kOut && image_row0 + p < im.H; ++p) {
+        const float* src = plane + (4 * ty + p) * 4 * blocks;
+        float* line = image + (image_row0 + p) * im.W;
+        for (int64_t b = tx; b < inner_end; ++b)
+            for (int ph = 0; ph < 4; ++ph) write(line[4 * b + ph], src[ph * blocks + b]);
+        for (int64_t x = 4 * inner_end; x < x_end; ++x) write(line[x], src[x % 4 * blocks + x / 4]);
+    }
+}
+
+// The scratch planes' layouts: input tiles (6 rows of 6, starting one row and column before
+// their output tile), and output tiles (4 of 4, with kLanes blocks of room after each row: a
+// run's transform stores all kLanes lanes, and the extra ones must not reach the next row).
+int64_t input_rows(const BlockPlan& plan) { return 4 * plan.rows + 2; }
+int64_t input_blocks(const BlockPlan& plan) { return plan.blocks + 1; }
+int64_t output_rows(const BlockPlan& plan) { return 4 * plan.rows; }
+int64_t output_blocks(const BlockPlan& plan) { return plan.blocks + kLanes; }
+
 void transform_weights(const float* w, int64_t K, int64_t C, float* U) {
     // kLanes filters (k, c) at a time; the last group padded with zero filters.
+#pragma omp parallel for if (K * C >= 1024 && !omp_in_parallel())
     for (int64_t kc0 = 0; kc0 < K * C; kc0 += kLanes) {
         const int64_t count = K * C - kc0 < kLanes ? K * C - kc0 : kLanes;
         float taps[9][kLanes] = {};
@@ -146,6 +184,10 @@ void transform_weights(const float* w, int64_t K, int64_t C, float* U) {
         for (int i = 0; i < 9; ++i) g[i / 3][i % 3] = load(taps[i]);
         sandwich(kG, kG, g, u);
         for (int xi = 0; xi < kPoints; ++xi) {
+            if (count == kLanes) {
+                store(U + xi * K * C + kc0, u[xi / kIn][xi % kIn]);
+                continue;
+            }
             float lanes[kLanes];
             store(lanes, u[xi / kIn][xi % kIn]);
             for (int64_t l = 0; l < count; ++l) U[xi * K * C + kc0 + l] = lanes[l];
@@ -153,70 +195,73 @@ void transform_weights(const float* w, int64_t K, int64_t C, float* U) {
     }
 }
 
-void transform_inputs(const SplitPlanes& xs, const TileRun* runs, int64_t run_count, int64_t C, int64_t ld, float* V) {
-    for (int64_t c = 0; c < C; ++c)
-        for (int64_t r = 0; r < run_count; ++r) {
-            const TileRun& run = runs[r];
-            const float* plane = xs.base + (run.n * xs.channels + c) * xs.plane;
-            transform_run(kBT, plane + 4 * run.ty * 4 * xs.blocks + run.tx, xs.blocks, V + c * ld + run.first, C * ld);
+void transform_inputs(const float* x, const Images& im, const BlockPlan& plan, int64_t C, int64_t ld, int64_t point,
+                      float* scratch, float* V) {
+    const int64_t rows = input_rows(plan), blocks = input_blocks(plan), plane = rows * 4 * blocks;
+    for (int64_t c = 0; c < C; ++c) {
+        for (int64_t b = 0; b < plan.band_count; ++b) {
+            const Band& band = plan.bands[b];
+            split_plane(x + band.n * im.batch_stride + c * im.H * im.W, im.H, im.W, 4 * band.ty0 - 1, 1, rows, blocks,
+                        scratch + b * plane);
         }
-}
-
-void transform_outputs(const SplitPlanes& ys, const TileRun* runs, int64_t run_count, const float* M, int64_t K,
-                       int64_t ld) {
-    for (int64_t k = 0; k < K; ++k)
-        for (int64_t r = 0; r < run_count; ++r) {
-            const TileRun& run = runs[r];
-            Vec m[kIn][kIn], o[kOut][kOut];
-            for (int xi = 0; xi < kPoints; ++xi) m[xi / kIn][xi % kIn] = load(M + (xi * K + k) * ld + run.first);
-            sandwich(kAT, kAT, m, o);
-            float* tiles = ys.base + (run.n * ys.channels + k) * ys.plane + 4 * run.ty * 4 * ys.blocks + run.tx;
-            for (int p = 0; p < kOut; ++p)
-                for (int q = 0; q < kOut; ++q) {
-                    float* dst = tiles + (p * 4 + q) * ys.blocks;
-                    if (run.count == kLanes) {
-                        store(dst, o[p][q]);
-                        continue;
-                    }
-                    float lanes[kLanes];
-                    store(lanes, o[p][q]);
-                    for (int64_t j = 0; j < run.count; ++j) dst[j] = lanes[j];
-                }
-        }
-}
-
-// One loop per way of writing, each a plain interleave of the four phases (vector permutes).
-void merge_plane(const float* plane, int64_t blocks, int64_t H, int64_t W, float bias, Epilogue e, float* dst) {
-    const int64_t inner = W / 4;  // blocks wholly inside the image row
-    for (int64_t r = 0; r < H; ++r) {
-        const float* src = plane + r * 4 * blocks;
-        float* line = dst + r * W;
-        auto value = [&](int64_t x) { return src[x % 4 * blocks + x / 4]; };
-        if (e.accumulate) {
-            for (int64_t b = 0; b < inner; ++b)
-                for (int ph = 0; ph < 4; ++ph) line[4 * b + ph] += src[ph * blocks + b];
-            for (int64_t x = 4 * inner; x < W; ++x) line[x] += value(x);
-        } else if (e.activation) {
-            auto act = [&](float v) { return v < 0.0f ? e.slope * v : v; };
-            for (int64_t b = 0; b < inner; ++b)
-                for (int ph = 0; ph < 4; ++ph) line[4 * b + ph] = act(src[ph * blocks + b] + bias);
-            for (int64_t x = 4 * inner; x < W; ++x) line[x] = act(value(x) + bias);
-        } else {
-            for (int64_t b = 0; b < inner; ++b)
-                for (int ph = 0; ph < 4; ++ph) line[4 * b + ph] = src[ph * blocks + b] + bias;
-            for (int64_t x = 4 * inner; x < W; ++x) line[x] = value(x) + bias;
+        for (int64_t r = 0; r < plan.run_count; ++r) {
+            const TileRun& run = plan.runs[r];
+            transform_run(kBT, scratch + run.band * plane + 4 * run.ty * 4 * blocks + run.tx, blocks, V + c * ld + run.first,
+                          point);
         }
     }
 }
 
-void transform_output_grads(const SplitPlanes& gys, const TileRun* runs, int64_t run_count, int64_t K, int64_t ld,
-                            float* dM) {
-    for (int64_t k = 0; k < K; ++k)
-        for (int64_t r = 0; r < run_count; ++r) {
-            const TileRun& run = runs[r];
-            const float* plane = gys.base + (run.n * gys.channels + k) * gys.plane;
-            transform_run(kA.v, plane + 4 * run.ty * 4 * gys.blocks + run.tx, gys.blocks, dM + k * ld + run.first, K * ld);
+void transform_outputs(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
+                       Epilogue e, float* scratch, float* y, const Images& im) {
+    const int64_t blocks = output_blocks(plan), plane = output_rows(plan) * 4 * blocks;
+    for (int64_t k = 0; k < K; ++k) {
+        for (int64_t r = 0; r < plan.run_count; ++r) {
+            const TileRun& run = plan.runs[r];
+            Vec m[kIn][kIn], o[kOut][kOut];
+            for (int xi = 0; xi < kPoints; ++xi) m[xi / kIn][xi % kIn] = load(M + xi * point + k * ld + run.first);
+            sandwich(kAT, kAT, m, o);
+            float* tiles = scratch + run.band * plane + 4 * run.ty * 4 * blocks + run.tx;
+            for (int p = 0; p < kOut; ++p)
+                for (int q = 0; q < kOut; ++q) store(tiles + (p * 4 + q) * blocks, o[p][q]);
         }
+        const float b = bias ? bias[k] : 0.0f;
+        const float slope = e.slope;
+        for (int64_t r = 0; r < plan.run_count; ++r) {
+            const TileRun& run = plan.runs[r];
+            const Band& band = plan.bands[run.band];
+            const float* src = scratch + run.band * plane;
+            float* dst = y + band.n * im.batch_stride + k * im.H * im.W;
+            const int64_t row0 = 4 * (band.ty0 + run.ty);
+            // One loop per way of writing, so that each stays a plain vector loop.
+            if (e.accumulate)
+                merge_run(src, blocks, run.ty, run.tx, run.count, row0, im, dst, [](float& d, float v) { d += v; });
+            else if (e.activation)
+                merge_run(src, blocks, run.ty, run.tx, run.count, row0, im, dst, [b, slope](float& d, float v) {
+                    const float u = v + b;
+                    d = u < 0.0f ? slope * u : u;
+                });
+            else
+                merge_run(src, blocks, run.ty, run.tx, run.count, row0, im, dst, [b](float& d, float v) { d = v + b; });
+        }
+    }
+}
+
+void transform_output_grads(const float* gy, const Images& im, const BlockPlan& plan, int64_t K, int64_t ld,
+                            int64_t point, float* scratch, float* dM) {
+    const int64_t rows = output_rows(plan), blocks = plan.blocks, plane = rows * 4 * blocks;
+    for (int64_t k = 0; k < K; ++k) {
+        for (int64_t b = 0; b < plan.band_count; ++b) {
+            const Band& band = plan.bands[b];
+            split_plane(gy + band.n * im.batch_stride + k * im.H * im.W, im.H, im.W, 4 * band.ty0, 0, rows, blocks,
+                        scratch + b * plane);
+        }
+        for (int64_t r = 0; r < plan.run_count; ++r) {
+            const TileRun& run = plan.runs[r];
+            transform_run(kA.v, scratch + run.band * plane + 4 * run.ty * 4 * blocks + run.tx, blocks, dM + k * ld + run.first,
+                          point);
+        }
+    }
 }
 
 void add_weight_grads(const float* dU, int64_t K, int64_t C, float* gw) {
@@ -238,8 +283,7 @@ void add_weight_grads(const float* dU, int64_t K, int64_t C, float* gw) {
 }
 
 Transforms transforms_table(const char* name) {
-    return {name,          transform_weights,      split_plane,     transform_inputs,
-            transform_outputs, merge_plane, transform_output_grads, add_weight_grads};
+    return {name, transform_weights, transform_inputs, transform_outputs, transform_output_grads, add_weight_grads};
 }
 
 }  // namespace
