@@ -7,8 +7,8 @@
 //   backward, data   stride 1: a forward convolution of dY with W flipped and transposed;
 //                    otherwise dcol = W_g^T dY_g, folded back onto dX by col2im
 //   backward, weight dW_g [OC/g, C/g KH KW] += dY_g [OC/g, P] x im2col(X_g)^T, sample by sample
-// float, 3x3 stride 1 padding 1 with 16 channels or more each way (nearly all of an SR network's
-// work): Winograd F(4x4, 3x3) instead (ops/winograd.h), a quarter of the multiply-adds; the data
+// float, 3x3 stride 1 padding 1 with enough channels (nearly all of an SR network's work):
+// Winograd F(4x4, 3x3) instead (ops/winograd.h), a quarter of the multiply-adds; the data
 // gradient gets there as the forward convolution it is.
 // double (used by float64 gradient checks): the textbook version, an explicit im2col buffer and
 // gemm<double>, kept simple on purpose.
@@ -706,7 +706,7 @@ void single_image_weight_grad(const ConvShape& s, const float* x, const float* g
 // computed on its own thread (small single-threaded GEMMs, no barriers) and the partial sums are
 // added in sample order, so the result does not depend on the number of threads.
 void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw) {
-    if (use_winograd(s)) return winograd_add_weight_grad(s, x, x_bs, gy, gy_bs, gw);
+    if (use_winograd_for_weight_grad(s)) return winograd_add_weight_grad(s, x, x_bs, gy, gy_bs, gw);
     if (const int64_t runs = weight_grad_runs(s); runs > 1 && !omp_in_parallel()) {
         single_image_weight_grad(s, x, gy, gw, runs);
         return;

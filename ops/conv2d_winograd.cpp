@@ -181,14 +181,26 @@ bool select_winograd_transforms(const std::string& name) {
     return true;
 }
 
-bool use_winograd(const ConvShape& s) {
-    const ConvAlgorithm algorithm = g_algorithm;
-    if (algorithm == ConvAlgorithm::direct || gemm_precision() != GemmPrecision::fp32) return false;
+namespace {
+
+// Whether Winograd applies to s at all, and whether the algorithm and precision allow it.
+bool winograd_allowed(const ConvShape& s) {
+    if (g_algorithm == ConvAlgorithm::direct || gemm_precision() != GemmPrecision::fp32) return false;
     const Conv2dOptions& o = s.opt;
-    const bool applies = s.KH == 3 && s.KW == 3 && o.stride.h == 1 && o.stride.w == 1 && o.dilation.h == 1 &&
-                         o.dilation.w == 1 && o.padding.h == 1 && o.padding.w == 1 && o.groups == 1;
-    if (!applies) return false;
-    return algorithm == ConvAlgorithm::winograd || (s.C >= 16 && s.OC >= 16);
+    return s.KH == 3 && s.KW == 3 && o.stride.h == 1 && o.stride.w == 1 && o.dilation.h == 1 && o.dilation.w == 1 &&
+           o.padding.h == 1 && o.padding.w == 1 && o.groups == 1;
+}
+
+}  // namespace
+
+bool use_winograd(const ConvShape& s) {
+    if (!winograd_allowed(s)) return false;
+    return g_algorithm == ConvAlgorithm::winograd || (std::min(s.C, s.OC) >= 16 && std::max(s.C, s.OC) >= 64);
+}
+
+bool use_winograd_for_weight_grad(const ConvShape& s) {
+    if (!winograd_allowed(s)) return false;
+    return g_algorithm == ConvAlgorithm::winograd || (s.C >= 64 && s.OC >= 64);
 }
 
 void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
@@ -247,8 +259,9 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
                             dU + part * part_size + xi * K * C, C, true);
         }
     }
-    for (int64_t part = 1; part < parts; ++part)
-        for (int64_t e = 0; e < part_size; ++e) dU[e] += dU[part * part_size + e];
+#pragma omp parallel for if (!omp_in_parallel() && part_size * parts > 65536)
+    for (int64_t e = 0; e < part_size; ++e)
+        for (int64_t part = 1; part < parts; ++part) dU[e] += dU[part * part_size + e];
     t.weight_grads(dU, K, C, gw);
 }
 
