@@ -93,11 +93,10 @@ struct OwnedPlan {
         return {bands.data(), static_cast<int64_t>(bands.size()), runs.data(), static_cast<int64_t>(runs.size()), rows, cols};
     }
     // Floats of scratch the transforms need: a plane per band in the larger of their layouts
-    // (transforms.h: inputs 4 rows + 2 by cols + 1 blocks, outputs 4 rows by cols + kLanes),
+    // (transforms.h: inputs 4 rows + 2 by cols + 1 blocks, output gradients 4 rows by cols),
     // and kLanes + 1 of slack for the loads of a short run.
     int64_t scratch_size() const {
-        const int64_t plane = std::max((4 * rows + 2) * 4 * (cols + 1), 4 * rows * 4 * (cols + kLanes));
-        return static_cast<int64_t>(bands.size()) * plane + kLanes + 1;
+        return static_cast<int64_t>(bands.size()) * (4 * rows + 2) * 4 * (cols + 1) + kLanes + 1;
     }
 };
 
@@ -223,7 +222,7 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
         t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
         for (int xi = 0; xi < kPoints; ++xi)
             gemm_packed(K, Tb, C, InPlaceRows(U + xi * K * C, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
-        t.outputs(M, K, ld, pm, plan.view(), bias, epilogue, planes, y, {y_bs, g.H, g.W});
+        t.outputs(M, K, ld, pm, plan.view(), bias, epilogue, y, {y_bs, g.H, g.W});
     }
 }
 

@@ -65,7 +65,7 @@ struct Epilogue {
 // A transform reads or writes the same tile at all 36 points at once; were the points a
 // multiple of 4 KB apart, those 36 accesses would all fall in one set of the 8-way L1 cache, so
 // `point` is the matrix size plus one cache line.
-// `scratch` holds the block's planes (BlockPlan), one channel at a time, so they stay in L1.
+// `scratch` holds the block's split planes (BlockPlan), one channel at a time, so they stay in L1.
 struct Transforms {
     const char* name;  // "avx512", "avx2" or "generic"
     // U[xi][k][c] = (G w[k][c] G^T)[xi] for weights w [K, C, 3, 3].
@@ -77,7 +77,7 @@ struct Transforms {
     // y[k] at tile j of each run = A^T M[., k, first + j] A, cut to the image, written as `e`
     // says (bias: one per channel, or null). Only the block's own tiles are written.
     void (*outputs)(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
-                    Epilogue e, float* scratch, float* y, const Images& im);
+                    Epilogue e, float* y, const Images& im);
     // dM[xi][k][first + j] = (A dY A^T)[xi] for the 4x4 output gradient tile of channel k under
     // tile j of each run, zero where it hangs past the image.
     void (*output_grads)(const float* gy, const Images& im, const BlockPlan& plan, int64_t K, int64_t ld, int64_t point,

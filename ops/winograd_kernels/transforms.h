@@ -10,6 +10,7 @@
 #pragma once
 
 #include <omp.h>
+#include <cstddef>
 
 #include "ops/winograd_kernels/kernels.h"
 
@@ -192,30 +193,35 @@ void split_plane(const float* image, int64_t H, int64_t W, int64_t first_row, in
     }
 }
 
-// The reverse for one run's output tiles: image rows image_row0 .. + 3 (those inside the image)
-// and columns 4 tx .. 4 (tx + count) - 1 (likewise) of `line0` (an H x W image) from a split
-// plane whose row 4 ty is image row image_row0, each value v written as write(dst, v).
-template <class Write>
-void merge_run(const float* plane, int64_t blocks, int64_t ty, int64_t tx, int64_t count, int64_t image_row0,
-               const Images& im, float* image, const Write& write) {
-    const int64_t x_end = 4 * (tx + count) < im.W ? 4 * (tx + count) : im.W;
-    const int64_t inner_end = x_end / 4;  // blocks wholly inside the image row
-    for (int p = 0; p < kOut && image_row0 + p < im.H; ++p) {
-        const float* src = plane + (4 * ty + p) * 4 * blocks;
-        float* line = image + (image_row0 + p) * im.W;
-        for (int64_t b = tx; b < inner_end; ++b)
-            for (int ph = 0; ph < 4; ++ph) write(line[4 * b + ph], src[ph * blocks + b]);
-        for (int64_t x = 4 * inner_end; x < x_end; ++x) write(line[x], src[x % 4 * blocks + x / 4]);
-    }
+// out[4 j + q] = rows[q][j] (j < kLanes, q < 4): four vectors interleaved, the row of image
+// values that the four columns q of kLanes output tiles make. Two rounds of zips:
+// u = zip(rows[0], rows[2]), v = zip(rows[1], rows[3]), out = zip(u, v).
+inline void interleave4(const Vec (&rows)[4], Vec (&out)[4]) {
+#if defined(__clang__)
+#define SR_ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define SR_ZIP_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#else
+    using Mask = int __attribute__((vector_size(kLanes * sizeof(int))));
+    constexpr Mask lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    constexpr Mask hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+#define SR_ZIP_LO(a, b) __builtin_shuffle(a, b, lo)
+#define SR_ZIP_HI(a, b) __builtin_shuffle(a, b, hi)
+#endif
+    const Vec u_lo = SR_ZIP_LO(rows[0], rows[2]), u_hi = SR_ZIP_HI(rows[0], rows[2]);
+    const Vec v_lo = SR_ZIP_LO(rows[1], rows[3]), v_hi = SR_ZIP_HI(rows[1], rows[3]);
+    out[0] = SR_ZIP_LO(u_lo, v_lo);
+    out[1] = SR_ZIP_HI(u_lo, v_lo);
+    out[2] = SR_ZIP_LO(u_hi, v_hi);
+    out[3] = SR_ZIP_HI(u_hi, v_hi);
+#undef SR_ZIP_LO
+#undef SR_ZIP_HI
 }
 
 // The scratch planes' layouts: input tiles (6 rows of 6, starting one row and column before
-// their output tile), and output tiles (4 of 4, with kLanes blocks of room after each row: a
-// run's transform stores all kLanes lanes, and the extra ones must not reach the next row).
+// their output tile), and output gradient tiles (4 of 4).
 int64_t input_rows(const BlockPlan& plan) { return 4 * plan.rows + 2; }
 int64_t input_blocks(const BlockPlan& plan) { return plan.blocks + 1; }
 int64_t output_rows(const BlockPlan& plan) { return 4 * plan.rows; }
-int64_t output_blocks(const BlockPlan& plan) { return plan.blocks + kLanes; }
 
 void transform_weights(const float* w, int64_t K, int64_t C, float* U) {
     // kLanes filters (k, c) at a time; the last group padded with zero filters.
@@ -257,37 +263,40 @@ void transform_inputs(const float* x, const Images& im, const BlockPlan& plan, i
     }
 }
 
-void transform_outputs(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
-                       Epilogue e, float* scratch, float* y, const Images& im) {
-    const int64_t blocks = output_blocks(plan), plane = output_rows(plan) * 4 * blocks;
-    for (int64_t k = 0; k < K; ++k) {
-        for (int64_t r = 0; r < plan.run_count; ++r) {
-            const TileRun& run = plan.runs[r];
-            Vec m[kIn][kIn], o[kOut][kOut];
-            for (int xi = 0; xi < kPoints; ++xi) m[xi / kIn][xi % kIn] = load(M + xi * point + k * ld + run.first);
-            output_tile(m, o);
-            float* tiles = scratch + run.band * plane + 4 * run.ty * 4 * blocks + run.tx;
-            for (int p = 0; p < kOut; ++p)
-                for (int q = 0; q < kOut; ++q) store(tiles + (p * 4 + q) * blocks, o[p][q]);
+// One row of a run's output tiles into the image row `line` (from column 4 tx, `width` values:
+// all 4 kLanes of them, or fewer where the run is shorter or the image ends), as `e` says.
+void write_output_row(Vec (&columns)[4], float bias, Epilogue e, int64_t width, float* line) {
+    if (!e.accumulate)
+        for (Vec& v : columns) {
+            v += bias;
+            if (e.activation) v = v < 0.0f ? e.slope * v : v;
         }
+    Vec values[4];
+    interleave4(columns, values);
+    const size_t bytes = static_cast<size_t>(width) * sizeof(float);
+    if (e.accumulate) {
+        Vec old[4];
+        __builtin_memcpy(old, line, bytes);
+        for (int i = 0; i < 4; ++i) values[i] += old[i];
+    }
+    __builtin_memcpy(line, values, bytes);
+}
+
+void transform_outputs(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
+                       Epilogue e, float* y, const Images& im) {
+    for (int64_t k = 0; k < K; ++k) {
         const float b = bias ? bias[k] : 0.0f;
-        const float slope = e.slope;
         for (int64_t r = 0; r < plan.run_count; ++r) {
             const TileRun& run = plan.runs[r];
             const Band& band = plan.bands[run.band];
-            const float* src = scratch + run.band * plane;
-            float* dst = y + band.n * im.batch_stride + k * im.H * im.W;
-            const int64_t row0 = 4 * (band.ty0 + run.ty);
-            // One loop per way of writing, so that each stays a plain vector loop.
-            if (e.accumulate)
-                merge_run(src, blocks, run.ty, run.tx, run.count, row0, im, dst, [](float& d, float v) { d += v; });
-            else if (e.activation)
-                merge_run(src, blocks, run.ty, run.tx, run.count, row0, im, dst, [b, slope](float& d, float v) {
-                    const float u = v + b;
-                    d = u < 0.0f ? slope * u : u;
-                });
-            else
-                merge_run(src, blocks, run.ty, run.tx, run.count, row0, im, dst, [b](float& d, float v) { d = v + b; });
+            Vec m[kIn][kIn], o[kOut][kOut];
+            for (int xi = 0; xi < kPoints; ++xi) m[xi / kIn][xi % kIn] = load(M + xi * point + k * ld + run.first);
+            output_tile(m, o);
+            const int64_t row0 = 4 * (band.ty0 + run.ty), col0 = 4 * run.tx;
+            const int64_t width = 4 * run.count < im.W - col0 ? 4 * run.count : im.W - col0;
+            float* plane = y + band.n * im.batch_stride + k * im.H * im.W;
+            for (int p = 0; p < kOut && row0 + p < im.H; ++p)
+                write_output_row(o[p], b, e, width, plane + (row0 + p) * im.W + col0);
         }
     }
 }
