@@ -23,12 +23,13 @@
 //           the image), and dL/dg = G^T (dL/dU) G per (k, c).
 //
 // The tiles of the whole batch are numbered sample by sample, row by row, and cut into blocks of
-// a size fixed by the shape (never by the thread count). A block is one thread's work: its
-// transformed tiles (36 x C x block floats) stay in that core's L2 between the transform and the
-// 36 GEMMs, which read every operand in place. Each output tile is computed by one block, and
-// the weight gradient adds its per-block parts in a fixed order, so results do not depend on the
-// number of threads. The transforms themselves (ops/winograd_kernels/) are compiled per
-// instruction set, vector arithmetic over 16 tiles at a time.
+// a size fixed by the shape (never by the thread count). A block is one thread's work, start to
+// end: it splits the image rows under its tiles into phases (one channel at a time, in L1),
+// transforms them, runs the 36 GEMMs (which read every operand in place) and writes its own
+// output tiles. Each output tile is computed by one block, and the weight gradient adds its
+// per-block parts in a fixed order, so results do not depend on the number of threads. The
+// transforms themselves (ops/winograd_kernels/) are compiled per instruction set, vector
+// arithmetic over 16 tiles at a time.
 #include <algorithm>
 #include <atomic>
 #include <omp.h>
@@ -59,10 +60,10 @@ winograd_kernels::Transforms& active_transforms() {
     return transforms;
 }
 
-// Tiles per block: about 96 (a block's transformed tiles then fill a core's L2, and the GEMMs
-// are wide enough to run near their peak), a multiple of kLanes, and cutting the batch into an
-// even number of blocks (fewer than 8: at least 4) of nearly equal size, so that two or four
-// threads finish together. It depends on the shape alone: the weight gradient's order of
+// Tiles per block: at most about 96 (wide enough for the GEMMs to run near their peak, small
+// enough for a block's transformed tiles to stay near the core), a multiple of kLanes, and
+// cutting the batch into an even number of blocks, at least 4, of nearly equal size, so that two
+// or four threads finish together. It depends on the shape alone: the weight gradient's order of
 // summation, and so its rounding, follows the blocks.
 int64_t block_size(int64_t tiles) {
     int64_t best = 0, best_waste = 0;
@@ -232,9 +233,10 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
     const Tiling g = tiling_of(s);
     const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), blocks = block_count(g);
     const int64_t pv = point_stride(g, C), pm = point_stride(g, K);
-    // The blocks are summed in `parts` runs of consecutive blocks, each run into its own dL/dU;
-    // the runs are then added in order.
-    const int64_t parts = std::min<int64_t>(blocks, 16), part_size = kPoints * K * C;
+    // The blocks are summed in `parts` runs of consecutive blocks, each run into its own dL/dU
+    // (at most 16 of them, and 64 MB in all), and the runs are then added in order.
+    const int64_t part_size = kPoints * K * C;
+    const int64_t parts = std::clamp<int64_t>((int64_t(16) << 20) / part_size, 1, std::min<int64_t>(blocks, 16));
     static thread_local std::vector<float> du_buffer;
     float* dU = scratch(du_buffer, parts * part_size);
     std::fill(dU, dU + parts * part_size, 0.0f);
