@@ -22,6 +22,7 @@
 #include "core/half.h"
 #include "ops/gemm.h"
 #include "ops/reduce.h"
+#include "ops/scratch.h"
 #include "ops/winograd.h"
 
 namespace sr {
@@ -310,13 +311,6 @@ private:
     const uint16_t* xp16_;
     bool bf16_ = bf16_products();
 };
-
-// A per-thread scratch buffer of at least n values.
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t n) {
-    if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-    return buffer.data();
-}
 
 // ---- the padded grid in the forms the bf16 pair kernels read in place ------------------------
 //

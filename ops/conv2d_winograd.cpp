@@ -37,6 +37,7 @@
 
 #include "core/cpu.h"
 #include "ops/gemm.h"
+#include "ops/scratch.h"
 #include "ops/winograd.h"
 #include "ops/winograd_kernels/kernels.h"
 
@@ -150,16 +151,9 @@ private:
 // Slack after the last row of a buffer read in place as B (the widest panel is 48 floats).
 constexpr int64_t kSlack = 64;
 
-// A per-thread buffer of at least n floats.
-float* scratch(std::vector<float>& buffer, int64_t n) {
-    if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-    return buffer.data();
-}
-
 }  // namespace
 
 void set_conv_algorithm(ConvAlgorithm algorithm) { g_algorithm = algorithm; }
-ConvAlgorithm conv_algorithm() { return g_algorithm; }
 
 bool select_conv_algorithm(const std::string& name) {
     if (name == "auto") set_conv_algorithm(ConvAlgorithm::automatic);

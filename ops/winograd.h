@@ -22,7 +22,6 @@ namespace sr {
 // operands' rounding.
 enum class ConvAlgorithm { automatic, direct, winograd };
 void set_conv_algorithm(ConvAlgorithm algorithm);
-ConvAlgorithm conv_algorithm();
 // "auto", "direct" or "winograd"; false (and no change) for anything else.
 bool select_conv_algorithm(const std::string& name);
 

@@ -311,9 +311,9 @@ void print_cpu_header(const BenchOptions& o, double peak, int threads) {
                     cpu.model.c_str(), threads, kernel.c_str(), o.precision.c_str(), o.conv.c_str(), peak);
         return;
     }
-    std::printf("machine: %s, %d threads, SIMD: %s%s%s%s, GEMM kernel: %s, 3x3 convolutions: %s\n", cpu.model.c_str(),
-                threads, cpu.avx512f ? "AVX-512 " : "", cpu.avx512bf16 ? "AVX512-BF16 " : "", cpu.avx2 ? "AVX2 " : "",
-                cpu.fma ? "FMA" : "", gemm_kernel_name(), o.conv.c_str());
+    std::printf("machine: %s, %d threads, SIMD: %s%s%s%s, GEMM kernel: %s, 3x3 convolutions: %s (Winograd transforms %s)\n",
+                cpu.model.c_str(), threads, cpu.avx512f ? "AVX-512 " : "", cpu.avx512bf16 ? "AVX512-BF16 " : "",
+                cpu.avx2 ? "AVX2 " : "", cpu.fma ? "FMA" : "", gemm_kernel_name(), o.conv.c_str(), winograd_transforms_name());
     if (gemm_precision() == GemmPrecision::bf16)
         std::printf("precision bf16: %s; measured peak of its instructions: %.1f GFLOP/s (all threads)\n",
                     gemm_bf16_kernel_name().c_str(), peak);
