@@ -228,18 +228,19 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
     const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), blocks = block_count(g);
     const int64_t pv = point_stride(g, C), pm = point_stride(g, K);
     // The blocks are summed in `parts` runs of consecutive blocks, each run into its own dL/dU
-    // (at most 16 of them, and 64 MB in all), and the runs are then added in order.
+    // (at most 16 of them, and 64 MB in all; the first block of a run writes it, the others add
+    // to it), and the runs are then added in order.
     const int64_t part_size = kPoints * K * C;
     const int64_t parts = std::clamp<int64_t>((int64_t(16) << 20) / part_size, 1, std::min<int64_t>(blocks, 16));
     static thread_local std::vector<float> du_buffer;
     float* dU = scratch(du_buffer, parts * part_size);
-    std::fill(dU, dU + parts * part_size, 0.0f);
 #pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
     for (int64_t part = 0; part < parts; ++part) {
         static thread_local std::vector<float> v_buffer, dm_buffer, plane_buffer;
         float* V = scratch(v_buffer, kPoints * pv + kSlack);
         float* dM = scratch(dm_buffer, kPoints * pm);
-        for (int64_t b = part * blocks / parts; b < (part + 1) * blocks / parts; ++b) {
+        const int64_t first_block = part * blocks / parts;
+        for (int64_t b = first_block; b < (part + 1) * blocks / parts; ++b) {
             const OwnedPlan plan = block_plan(g, b * Tb);
             float* planes = scratch(plane_buffer, plan.scratch_size());
             t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
@@ -251,12 +252,13 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
                 }
             for (int xi = 0; xi < kPoints; ++xi)
                 gemm_packed(K, C, Tb, InPlaceRows(dM + xi * pm, ld), StridedMatrix(V + xi * pv, 1, ld),
-                            dU + part * part_size + xi * K * C, C, true);
+                            dU + part * part_size + xi * K * C, C, b > first_block);
         }
     }
 #pragma omp parallel for if (!omp_in_parallel() && part_size * parts > 65536)
-    for (int64_t e = 0; e < part_size; ++e)
-        for (int64_t part = 1; part < parts; ++part) dU[e] += dU[part * part_size + e];
+    for (int64_t e0 = 0; e0 < part_size; e0 += 1024)
+        for (int64_t part = 1; part < parts; ++part)
+            for (int64_t e = e0; e < std::min(e0 + 1024, part_size); ++e) dU[e] += dU[part * part_size + e];
     t.weight_grads(dU, K, C, gw);
 }
 

@@ -155,6 +155,36 @@ inline void transform_run(const Transform& transform, const float* src, int64_t 
     for (int xi = 0; xi < Rows * Rows; ++xi) store(out + xi * point_stride, t[xi / Rows][xi % Rows]);
 }
 
+// dst[ph * blocks + b] = line[4 b + ph] for the blocks b in [begin, end): the four phases of
+// each block of four values de-interleaved. Four blocks at a time: one vector load, one permute
+// and four stores of four values. A tail of fewer than four blocks is done by one more group
+// that overlaps the one before it (writing some values twice, the same each time), so a row
+// only a few blocks wide (6-12 tiles across a training patch) needs no scalar loop.
+inline void split_inner_blocks(const float* line, int64_t begin, int64_t end, int64_t blocks, float* dst) {
+    constexpr int kGroup = 4;  // blocks per vector
+    using Group = float __attribute__((vector_size(4 * kGroup * sizeof(float))));
+    auto group = [&](int64_t b) {
+        Group v;
+        __builtin_memcpy(&v, line + 4 * b, sizeof v);
+#if defined(__clang__)
+        const Group phases = __builtin_shufflevector(v, v, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+#else
+        using Mask = int __attribute__((vector_size(4 * kGroup * sizeof(int))));
+        const Group phases = __builtin_shuffle(v, Mask{0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15});
+#endif
+        float values[4 * kGroup];
+        __builtin_memcpy(values, &phases, sizeof values);
+        for (int ph = 0; ph < 4; ++ph) __builtin_memcpy(dst + ph * blocks + b, values + ph * kGroup, sizeof(float) * kGroup);
+    };
+    if (end - begin < kGroup) {
+        for (int64_t b = begin; b < end; ++b)
+            for (int ph = 0; ph < 4; ++ph) dst[ph * blocks + b] = line[4 * b + ph];
+        return;
+    }
+    for (int64_t b = begin; b + kGroup <= end; b += kGroup) group(b);
+    if ((end - begin) % kGroup != 0) group(end - kGroup);
+}
+
 // The phase-split layout the transforms read and write with vector loads and stores: in a plane
 // of `rows` rows and `blocks` blocks of 4 columns, the value at row r, column x is at
 //     (r * 4 + x % 4) * blocks + x / 4,
@@ -164,8 +194,9 @@ inline void transform_run(const Transform& transform, const float* src, int64_t 
 //
 // plane = the rows of an H x W image from image row first_row on, shifted right by `shift`
 // columns (padded column x holds image column x - shift), zero outside the image.
-void split_plane(const float* image, int64_t H, int64_t W, int64_t first_row, int64_t shift, int64_t rows,
-                 int64_t blocks, float* plane) {
+// `next`, if not null, is the image split next: its rows are prefetched.
+void split_plane(const float* image, const float* next, int64_t H, int64_t W, int64_t first_row, int64_t shift,
+                 int64_t rows, int64_t blocks, float* plane) {
     for (int64_t r = 0; r < rows; ++r) {
         float* dst = plane + r * 4 * blocks;
         const int64_t image_row = first_row + r;
@@ -174,6 +205,10 @@ void split_plane(const float* image, int64_t H, int64_t W, int64_t first_row, in
             continue;
         }
         const float* line = image + image_row * W;
+        // Without the hint each cache line of the next image's row would be waited for in turn
+        // (a row of 16-32 columns is too short for the hardware prefetcher to start on).
+        if (next)
+            for (int64_t i = 0; i < W; i += 16) __builtin_prefetch(next + image_row * W + i);
         // Blocks [inner_begin, inner_end) lie wholly inside the image row: a plain de-interleave,
         // which the compiler turns into vector permutes. The blocks at the edges check each value.
         int64_t inner_begin = (shift + 3) / 4, inner_end = (W + shift) / 4;
@@ -187,8 +222,7 @@ void split_plane(const float* image, int64_t H, int64_t W, int64_t first_row, in
             }
         };
         for (int64_t b = 0; b < inner_begin; ++b) edge(b);
-        for (int64_t b = inner_begin; b < inner_end; ++b)
-            for (int ph = 0; ph < 4; ++ph) dst[ph * blocks + b] = line[4 * b + ph - shift];
+        split_inner_blocks(line - shift, inner_begin, inner_end, blocks, dst);
         for (int64_t b = inner_end; b < blocks; ++b) edge(b);
     }
 }
@@ -252,7 +286,8 @@ void transform_inputs(const float* x, const Images& im, const BlockPlan& plan, i
     for (int64_t c = 0; c < C; ++c) {
         for (int64_t b = 0; b < plan.band_count; ++b) {
             const Band& band = plan.bands[b];
-            split_plane(x + band.n * im.batch_stride + c * im.H * im.W, im.H, im.W, 4 * band.ty0 - 1, 1, rows, blocks,
+            const float* image = x + band.n * im.batch_stride + c * im.H * im.W;
+            split_plane(image, c + 1 < C ? image + im.H * im.W : nullptr, im.H, im.W, 4 * band.ty0 - 1, 1, rows, blocks,
                         scratch + b * plane);
         }
         for (int64_t r = 0; r < plan.run_count; ++r) {
@@ -273,13 +308,22 @@ void write_output_row(Vec (&columns)[4], float bias, Epilogue e, int64_t width, 
         }
     Vec values[4];
     interleave4(columns, values);
-    const size_t bytes = static_cast<size_t>(width) * sizeof(float);
-    if (e.accumulate) {
-        Vec old[4];
-        __builtin_memcpy(old, line, bytes);
-        for (int i = 0; i < 4; ++i) values[i] += old[i];
+    // Whole vectors first, then what is left of the last one (a copy of variable length would
+    // be a library call for every row of every run).
+    const int64_t whole = width / kLanes, rest = width % kLanes;
+    for (int64_t i = 0; i < whole; ++i) {
+        if (e.accumulate) values[i] += load(line + i * kLanes);
+        store(line + i * kLanes, values[i]);
     }
-    __builtin_memcpy(line, values, bytes);
+    if (rest == 0) return;
+    float* tail = line + whole * kLanes;
+    const size_t bytes = static_cast<size_t>(rest) * sizeof(float);
+    if (e.accumulate) {
+        Vec old;
+        __builtin_memcpy(&old, tail, bytes);
+        values[whole] += old;
+    }
+    __builtin_memcpy(tail, &values[whole], bytes);
 }
 
 void transform_outputs(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
@@ -307,7 +351,8 @@ void transform_output_grads(const float* gy, const Images& im, const BlockPlan& 
     for (int64_t k = 0; k < K; ++k) {
         for (int64_t b = 0; b < plan.band_count; ++b) {
             const Band& band = plan.bands[b];
-            split_plane(gy + band.n * im.batch_stride + k * im.H * im.W, im.H, im.W, 4 * band.ty0, 0, rows, blocks,
+            const float* image = gy + band.n * im.batch_stride + k * im.H * im.W;
+            split_plane(image, k + 1 < K ? image + im.H * im.W : nullptr, im.H, im.W, 4 * band.ty0, 0, rows, blocks,
                         scratch + b * plane);
         }
         for (int64_t r = 0; r < plan.run_count; ++r) {
