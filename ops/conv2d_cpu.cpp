@@ -700,7 +700,7 @@ void single_image_weight_grad(const ConvShape& s, const float* x, const float* g
 // computed on its own thread (small single-threaded GEMMs, no barriers) and the partial sums are
 // added in sample order, so the result does not depend on the number of threads.
 void backward_weight_float(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs, float* gw) {
-    if (use_winograd_for_weight_grad(s)) return winograd_add_weight_grad(s, x, x_bs, gy, gy_bs, gw);
+    if (use_winograd(s)) return winograd_add_weight_grad(s, x, x_bs, gy, gy_bs, gw);
     if (const int64_t runs = weight_grad_runs(s); runs > 1 && !omp_in_parallel()) {
         single_image_weight_grad(s, x, gy, gw, runs);
         return;

@@ -125,6 +125,8 @@ OwnedPlan block_plan(const Tiling& g, int64_t first) {
 // and the distance between points of `rows` such rows (one cache line more than they take).
 int64_t row_stride(const Tiling& g) { return g.block + kLanes; }
 int64_t point_stride(const Tiling& g, int64_t rows) { return rows * row_stride(g) + 16; }
+// The same for the K x C matrices U[xi] and dU[xi] (K C is most often a multiple of 4 KB).
+int64_t filter_point_stride(int64_t K, int64_t C) { return K * C + 16; }
 
 // Columns [count, block) of `rows` rows of stride ld set to zero: the lanes of a last, partial
 // block, which must add nothing to the weight gradient.
@@ -187,14 +189,14 @@ bool winograd_allowed(const ConvShape& s) {
 
 }  // namespace
 
+// The automatic choice, from interleaved timings of every pass on Zen 4 (docs/PERFORMANCE.md):
+// the transforms cost O(C + K) per tile against the GEMMs' O(C K), so Winograd pays from 32
+// channels one way and 64 the other. With 16 channels, or 32 each way, direct was as fast or
+// faster (32 each way: the forward gained 15-20 % on images 32 or more wide, the weight gradient
+// nothing).
 bool use_winograd(const ConvShape& s) {
     if (!winograd_allowed(s)) return false;
-    return g_algorithm == ConvAlgorithm::winograd || (std::min(s.C, s.OC) >= 16 && std::max(s.C, s.OC) >= 64);
-}
-
-bool use_winograd_for_weight_grad(const ConvShape& s) {
-    if (!winograd_allowed(s)) return false;
-    return g_algorithm == ConvAlgorithm::winograd || (s.C >= 64 && s.OC >= 64);
+    return g_algorithm == ConvAlgorithm::winograd || (std::min(s.C, s.OC) >= 32 && std::max(s.C, s.OC) >= 64);
 }
 
 void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
@@ -203,8 +205,9 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
     const Tiling g = tiling_of(s);
     const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), pv = point_stride(g, C), pm = point_stride(g, K);
     static thread_local std::vector<float> u_buffer;
-    float* U = scratch(u_buffer, kPoints * K * C);
-    t.weights(w, K, C, U);
+    const int64_t pu = filter_point_stride(K, C);
+    float* U = scratch(u_buffer, kPoints * pu);
+    t.weights(w, K, C, pu, U);
     const Epilogue epilogue{accumulate, s.opt.activation != Activation::None,
                             s.opt.activation == Activation::ReLU ? 0.0f : static_cast<float>(s.opt.negative_slope)};
 #pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
@@ -216,7 +219,7 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
         float* planes = scratch(plane_buffer, plan.scratch_size());
         t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
         for (int xi = 0; xi < kPoints; ++xi)
-            gemm_packed(K, Tb, C, InPlaceRows(U + xi * K * C, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
+            gemm_packed(K, Tb, C, InPlaceRows(U + xi * pu, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
         t.outputs(M, K, ld, pm, plan.view(), bias, epilogue, y, {y_bs, g.H, g.W});
     }
 }
@@ -230,7 +233,11 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
     // The blocks are summed in `parts` runs of consecutive blocks, each run into its own dL/dU
     // (at most 16 of them, and 64 MB in all; the first block of a run writes it, the others add
     // to it), and the runs are then added in order.
-    const int64_t part_size = kPoints * K * C;
+    const int64_t pu = filter_point_stride(K, C), part_size = kPoints * pu;
+    // The GEMM reads one of its operands transposed, which costs a copy of it per block: of dM
+    // (K rows) when there are no more output channels than input channels, giving dU[xi] as
+    // C x K, and of V (C rows) otherwise.
+    const bool channels_first = K <= C;
     const int64_t parts = std::clamp<int64_t>((int64_t(16) << 20) / part_size, 1, std::min<int64_t>(blocks, 16));
     static thread_local std::vector<float> du_buffer;
     float* dU = scratch(du_buffer, parts * part_size);
@@ -250,16 +257,27 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
                     zero_tail(V + xi * pv, C, ld, count, Tb);
                     zero_tail(dM + xi * pm, K, ld, count, Tb);
                 }
-            for (int xi = 0; xi < kPoints; ++xi)
-                gemm_packed(K, C, Tb, InPlaceRows(dM + xi * pm, ld), StridedMatrix(V + xi * pv, 1, ld),
-                            dU + part * part_size + xi * K * C, C, b > first_block);
+            for (int xi = 0; xi < kPoints; ++xi) {
+                float* dU_xi = dU + part * part_size + xi * pu;
+                if (channels_first)
+                    gemm_packed(C, K, Tb, InPlaceRows(V + xi * pv, ld), StridedMatrix(dM + xi * pm, 1, ld), dU_xi, K,
+                                b > first_block);
+                else
+                    gemm_packed(K, C, Tb, InPlaceRows(dM + xi * pm, ld), StridedMatrix(V + xi * pv, 1, ld), dU_xi, C,
+                                b > first_block);
+            }
         }
     }
 #pragma omp parallel for if (!omp_in_parallel() && part_size * parts > 65536)
-    for (int64_t e0 = 0; e0 < part_size; e0 += 1024)
-        for (int64_t part = 1; part < parts; ++part)
-            for (int64_t e = e0; e < std::min(e0 + 1024, part_size); ++e) dU[e] += dU[part * part_size + e];
-    t.weight_grads(dU, K, C, gw);
+    for (int64_t e0 = 0; e0 < part_size; e0 += 1024) {
+        const int64_t n = std::min<int64_t>(1024, part_size - e0);
+        for (int64_t part = 1; part < parts; ++part) {
+            float* __restrict sum = dU + e0;
+            const float* __restrict addend = dU + part * part_size + e0;
+            for (int64_t e = 0; e < n; ++e) sum[e] += addend[e];
+        }
+    }
+    t.weight_grads(dU, K, C, pu, channels_first, gw);
 }
 
 }  // namespace sr

@@ -12,10 +12,10 @@ namespace sr {
 
 // How a 3x3 stride-1 "same" convolution is computed on the CPU in fp32:
 //   automatic: Winograd where it applies and pays, the implicit GEMM otherwise. It pays where
-//              the products dominate the transforms, i.e. with many channels: forward (and data
-//              gradient, itself a forward) with at least 16 channels each way and 64 one way;
-//              weight gradient with 64 each way. (Measured on AMD Zen 4 with 2 threads: below
-//              those, the transforms and the small GEMMs took longer than the direct products.)
+//              the products dominate the transforms, i.e. with many channels: at least 32 each
+//              way and 64 one way, for all three passes. (Measured on AMD Zen 4 with 2 threads:
+//              below that, the transforms and the small GEMMs took as long as the direct
+//              products or longer.)
 //   direct:    always the implicit GEMM (all nine taps multiplied out: 4x Winograd's products)
 //   winograd:  Winograd wherever it applies, whatever the channel counts (for tests)
 // In bf16 mode (ops/gemm.h) convolutions are always direct: the transforms would amplify the
@@ -31,11 +31,10 @@ bool select_conv_algorithm(const std::string& name);
 const char* winograd_transforms_name();
 bool select_winograd_transforms(const std::string& name);
 
-// True when conv2d's float kernels compute s's forward (use_winograd) or weight gradient
-// (use_winograd_for_weight_grad) with Winograd under the current algorithm and precision. It
-// applies to 3x3 kernels with stride 1, dilation 1, padding 1 and one group.
+// True when conv2d's float kernels compute s's forward, data gradient and weight gradient
+// with Winograd under the current algorithm and precision. It applies to 3x3 kernels with
+// stride 1, dilation 1, padding 1 and one group.
 bool use_winograd(const ConvShape& s);
-bool use_winograd_for_weight_grad(const ConvShape& s);
 
 // The forward convolution, as conv2d_forward_cpu: y (+)= conv(x, w) (+ bias, activation).
 void winograd_forward(const ConvShape& s, const float* x, int64_t x_batch_stride, const float* w, const float* bias,

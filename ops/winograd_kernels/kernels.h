@@ -62,14 +62,14 @@ struct Epilogue {
 // the points `point` floats apart:
 //   V[xi][c][i] (inputs), M[xi][k][i] (the products), dM[xi][k][i] (output gradients).
 // The transforms of a run write all kLanes lanes, so ld leaves kLanes columns after the block.
-// A transform reads or writes the same tile at all 36 points at once; were the points a
-// multiple of 4 KB apart, those 36 accesses would all fall in one set of the 8-way L1 cache, so
-// `point` is the matrix size plus one cache line.
+// A transform reads or writes the same tile (or filter) at all 36 points at once; were the
+// points a multiple of 4 KB apart, those 36 accesses would all fall in one set of the 8-way L1
+// cache, so `point` is the matrix size plus one cache line, here and for U and dU.
 // `scratch` holds the block's split planes (BlockPlan), one channel at a time, so they stay in L1.
 struct Transforms {
     const char* name;  // "avx512", "avx2" or "generic"
-    // U[xi][k][c] = (G w[k][c] G^T)[xi] for weights w [K, C, 3, 3].
-    void (*weights)(const float* w, int64_t K, int64_t C, float* U);
+    // U[xi][k][c] = (G w[k][c] G^T)[xi] for weights w [K, C, 3, 3], the points `point` apart.
+    void (*weights)(const float* w, int64_t K, int64_t C, int64_t point, float* U);
     // V[xi][c][first + j] = (B^T d B)[xi] for the 6x6 input tile d of channel c under tile j of
     // each run of the block, x holding C channels.
     void (*inputs)(const float* x, const Images& im, const BlockPlan& plan, int64_t C, int64_t ld, int64_t point,
@@ -82,8 +82,9 @@ struct Transforms {
     // tile j of each run, zero where it hangs past the image.
     void (*output_grads)(const float* gy, const Images& im, const BlockPlan& plan, int64_t K, int64_t ld, int64_t point,
                          float* scratch, float* dM);
-    // gw[k][c] += G^T dU[., k, c] G.
-    void (*weight_grads)(const float* dU, int64_t K, int64_t C, float* gw);
+    // gw[k][c] += G^T dU[., k, c] G, each dU[xi] a K x C matrix, or C x K if channels_first,
+    // the points `point` apart.
+    void (*weight_grads)(const float* dU, int64_t K, int64_t C, int64_t point, bool channels_first, float* gw);
 };
 
 Transforms avx512_transforms();   // needs AVX-512F (and FMA)

@@ -257,7 +257,7 @@ int64_t input_rows(const BlockPlan& plan) { return 4 * plan.rows + 2; }
 int64_t input_blocks(const BlockPlan& plan) { return plan.blocks + 1; }
 int64_t output_rows(const BlockPlan& plan) { return 4 * plan.rows; }
 
-void transform_weights(const float* w, int64_t K, int64_t C, float* U) {
+void transform_weights(const float* w, int64_t K, int64_t C, int64_t point, float* U) {
     // kLanes filters (k, c) at a time; the last group padded with zero filters.
 #pragma omp parallel for if (K * C >= 1024 && !omp_in_parallel())
     for (int64_t kc0 = 0; kc0 < K * C; kc0 += kLanes) {
@@ -270,12 +270,12 @@ void transform_weights(const float* w, int64_t K, int64_t C, float* U) {
         sandwich(kG, kG, g, u);
         for (int xi = 0; xi < kPoints; ++xi) {
             if (count == kLanes) {
-                store(U + xi * K * C + kc0, u[xi / kIn][xi % kIn]);
+                store(U + xi * point + kc0, u[xi / kIn][xi % kIn]);
                 continue;
             }
             float lanes[kLanes];
             store(lanes, u[xi / kIn][xi % kIn]);
-            for (int64_t l = 0; l < count; ++l) U[xi * K * C + kc0 + l] = lanes[l];
+            for (int64_t l = 0; l < count; ++l) U[xi * point + kc0 + l] = lanes[l];
         }
     }
 }
@@ -364,14 +364,18 @@ void transform_output_grads(const float* gy, const Images& im, const BlockPlan& 
     }
 }
 
-void add_weight_grads(const float* dU, int64_t K, int64_t C, float* gw) {
+void add_weight_grads(const float* dU, int64_t K, int64_t C, int64_t point, bool channels_first, float* gw) {
+    // Where dU[xi] holds filter (k, c) = filter number kc.
+    const int64_t k_stride = channels_first ? 1 : C, c_stride = channels_first ? K : 1;
 #pragma omp parallel for if (K * C >= 1024 && !omp_in_parallel())
     for (int64_t kc0 = 0; kc0 < K * C; kc0 += kLanes) {
         const int64_t count = K * C - kc0 < kLanes ? K * C - kc0 : kLanes;
+        int64_t offset[kLanes];
+        for (int64_t l = 0; l < count; ++l) offset[l] = (kc0 + l) / C * k_stride + (kc0 + l) % C * c_stride;
         Vec du[kIn][kIn], dg[3][3];
         for (int xi = 0; xi < kPoints; ++xi) {
             float lanes[kLanes] = {};
-            for (int64_t l = 0; l < count; ++l) lanes[l] = dU[xi * K * C + kc0 + l];
+            for (int64_t l = 0; l < count; ++l) lanes[l] = dU[xi * point + offset[l]];
             du[xi / kIn][xi % kIn] = load(lanes);
         }
         sandwich(kGT.v, kGT.v, du, dg);
