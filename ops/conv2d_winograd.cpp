@@ -20,7 +20,9 @@
 //           (ops/conv2d_cpu.cpp), which lands back here.
 //   weight  Y depends on U through M only, so dL/dU_xi = dM_xi V_xi^T, with dM = A dY A^T per
 //           output tile (the output transform's transpose; dY is zero where a tile hangs past
-//           the image), and dL/dg = G^T (dL/dU) G per (k, c).
+//           the image), and dL/dg = G^T (dL/dU) G per (k, c). Both dM and V have the tiles along
+//           their rows, so the GEMM copies one of them transposed: the one with fewer rows
+//           (with K <= C it computes (dL/dU_xi)^T = V_xi dM_xi^T instead).
 //
 // The tiles of the whole batch are numbered sample by sample, row by row, and cut into blocks of
 // a size fixed by the shape (never by the thread count). A block is one thread's work, start to
@@ -190,10 +192,10 @@ bool winograd_allowed(const ConvShape& s) {
 }  // namespace
 
 // The automatic choice, from interleaved timings of every pass on Zen 4 (docs/PERFORMANCE.md):
-// the transforms cost O(C + K) per tile against the GEMMs' O(C K), so Winograd pays from 32
-// channels one way and 64 the other. With 16 channels, or 32 each way, direct was as fast or
-// faster (32 each way: the forward gained 15-20 % on images 32 or more wide, the weight gradient
-// nothing).
+// the transforms cost O(C + K) per tile against the GEMMs' O(C K), so Winograd pays with at
+// least 32 channels each way and 64 one way. With 16 channels, or 32 each way, direct was as
+// fast or faster (32 each way: the forward gained 15-20 % on images 32 or more wide, the weight
+// gradient nothing).
 bool use_winograd(const ConvShape& s) {
     if (!winograd_allowed(s)) return false;
     return g_algorithm == ConvAlgorithm::winograd || (std::min(s.C, s.OC) >= 32 && std::max(s.C, s.OC) >= 64);
