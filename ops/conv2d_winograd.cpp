@@ -96,28 +96,34 @@ struct OwnedPlan {
     BlockPlan view() const {
         return {bands.data(), static_cast<int64_t>(bands.size()), runs.data(), static_cast<int64_t>(runs.size()), rows, cols};
     }
-    // Floats of scratch the transforms need: a plane per band in the larger of their layouts
-    // (transforms.h: inputs 4 rows + 2 by cols + 1 blocks, output gradients 4 rows by cols),
-    // and kLanes + 1 of slack for the loads of a short run.
-    int64_t scratch_size() const {
-        return static_cast<int64_t>(bands.size()) * (4 * rows + 2) * 4 * (cols + 1) + kLanes + 1;
+    // The transforms' scratch (kernels.h) in `buffer`: a plane per band in the larger of their
+    // layouts (transforms.h: inputs 4 rows + 2 by cols + 1 blocks, output gradients 4 rows by
+    // cols), with kLanes + 1 floats of slack on either side for the loads of a group's runs.
+    float* planes(std::vector<float>& buffer) const {
+        const int64_t size = static_cast<int64_t>(bands.size()) * (4 * rows + 2) * 4 * (cols + 1);
+        return scratch(buffer, size + 2 * (kLanes + 1)) + kLanes + 1;
     }
 };
 
-// The block of tiles that starts at tile `first`: runs of at most kLanes tiles along tile rows,
-// and the bands of tile rows they lie in.
+// The block of tiles that starts at tile `first`: runs along tile rows, and the bands of tile
+// rows they lie in. Rows of more than half a group are each cut into groups of their own;
+// shorter rows share groups (kernels.h): then a run ends where its row or its group ends. (With
+// rows of 12 tiles, sharing was slower: a transform's loads from two rows cost more than the
+// quarter of the lanes that would be gained.)
 OwnedPlan block_plan(const Tiling& g, int64_t first) {
     OwnedPlan plan;
     plan.cols = g.cols;
+    const bool share_groups = g.cols <= kLanes / 2;
     const int64_t per_image = g.rows * g.cols, end = std::min(first + g.block, g.total);
     for (int64_t t = first; t < end;) {
         const int64_t n = t / per_image, ty = t % per_image / g.cols, tx = t % g.cols;
-        const int64_t count = std::min({end - t, g.cols - tx, int64_t(kLanes)});
+        const int64_t lane = share_groups ? (t - first) % kLanes : 0;
+        const int64_t count = std::min({end - t, g.cols - tx, kLanes - lane});
         if (plan.bands.empty() || plan.bands.back().n != n) plan.bands.push_back({n, ty, 0});
         Band& band = plan.bands.back();
         band.rows = ty - band.ty0 + 1;
         plan.rows = std::max(plan.rows, band.rows);
-        plan.runs.push_back({static_cast<int64_t>(plan.bands.size()) - 1, ty - band.ty0, tx, t - first, count});
+        plan.runs.push_back({static_cast<int64_t>(plan.bands.size()) - 1, ty - band.ty0, tx, t - first, count, lane});
         t += count;
     }
     return plan;
@@ -218,7 +224,7 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
         const OwnedPlan plan = block_plan(g, b * Tb);
         float* V = scratch(v_buffer, kPoints * pv + kSlack);
         float* M = scratch(m_buffer, kPoints * pm);
-        float* planes = scratch(plane_buffer, plan.scratch_size());
+        float* planes = plan.planes(plane_buffer);
         t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
         for (int xi = 0; xi < kPoints; ++xi)
             gemm_packed(K, Tb, C, InPlaceRows(U + xi * pu, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
@@ -251,7 +257,7 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
         const int64_t first_block = part * blocks / parts;
         for (int64_t b = first_block; b < (part + 1) * blocks / parts; ++b) {
             const OwnedPlan plan = block_plan(g, b * Tb);
-            float* planes = scratch(plane_buffer, plan.scratch_size());
+            float* planes = plan.planes(plane_buffer);
             t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
             t.output_grads(gy, {gy_bs, g.H, g.W}, plan.view(), K, ld, pm, planes, dM);
             if (const int64_t count = std::min(Tb, g.total - b * Tb); count < Tb)

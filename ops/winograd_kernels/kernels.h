@@ -28,15 +28,19 @@ struct Band {
     int64_t n, ty0, rows;
 };
 
-// Up to kLanes consecutive tiles of one tile row: band `band`, tile row ty (counted from the
-// band's first), tile columns tx .. tx + count - 1, at positions first .. first + count - 1 of
-// their block.
+// Consecutive tiles of one tile row: band `band`, tile row ty (counted from the band's first),
+// tile columns tx .. tx + count - 1, at positions first .. first + count - 1 of their block, and
+// in lanes lane .. lane + count - 1 of their group: the kLanes positions from first - lane on,
+// transformed together. A group is one run along a tile row, or, where rows are at most half
+// a group long (an image 24 wide has 6 tiles a row), the runs of several rows, each in its
+// own lanes.
 struct TileRun {
-    int64_t band, ty, tx, first, count;
+    int64_t band, ty, tx, first, count, lane;
 };
 
-// A block's work: its bands and runs; `rows`, the tile rows of its largest band, and `blocks`,
-// the tiles across an image, size the scratch planes of its transforms (transforms.h).
+// A block's work: its bands and runs (in the order of their positions); `rows`, the tile rows
+// of its largest band, and `blocks`, the tiles across an image, size the scratch planes of its
+// transforms (transforms.h).
 struct BlockPlan {
     const Band* bands;
     int64_t band_count;
@@ -65,7 +69,8 @@ struct Epilogue {
 // A transform reads or writes the same tile (or filter) at all 36 points at once; were the
 // points a multiple of 4 KB apart, those 36 accesses would all fall in one set of the 8-way L1
 // cache, so `point` is the matrix size plus one cache line, here and for U and dU.
-// `scratch` holds the block's split planes (BlockPlan), one channel at a time, so they stay in L1.
+// `scratch` holds the block's split planes (BlockPlan), one channel at a time, so they stay in L1;
+// the transforms read up to kLanes floats before it and after its planes.
 struct Transforms {
     const char* name;  // "avx512", "avx2" or "generic"
     // U[xi][k][c] = (G w[k][c] G^T)[xi] for weights w [K, C, 3, 3], the points `point` apart.

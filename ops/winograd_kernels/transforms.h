@@ -11,6 +11,9 @@
 
 #include <omp.h>
 #include <cstddef>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "ops/winograd_kernels/kernels.h"
 
@@ -64,6 +67,30 @@ Vec load(const float* p) {
     return v;
 }
 void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// The first n (0 < n < kLanes) lanes only: AVX-512's masked moves where this file is built for
+// it, otherwise a copy of variable length (a library call).
+Vec load_first(const float* p, int64_t n) {
+#if defined(__AVX512F__)
+    static_assert(kLanes == 16);
+    return (Vec)_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+#else
+    Vec v = {};
+    __builtin_memcpy(&v, p, static_cast<size_t>(n) * sizeof(float));
+    return v;
+#endif
+}
+void store_first(float* p, Vec v, int64_t n) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), (__m512)v);
+#else
+    __builtin_memcpy(p, &v, static_cast<size_t>(n) * sizeof(float));
+#endif
+}
+
+// A lane mask (all bits set where true), and lanes taken from `a` where it is set, else `b`.
+using Mask = int __attribute__((vector_size(kLanes * sizeof(int))));
+Vec select(Mask m, Vec a, Vec b) { return (Vec)(((Mask)a & m) | ((Mask)b & ~m)); }
 
 // out = L in R^T for kLanes independent tiles at once: out[i][j] = sum_p sum_q L[i][p] in[p][q]
 // R[j][q], with L [Rows x N] and R [Cols x N] constant tables. The loops over the tables are
@@ -142,20 +169,62 @@ inline void output_tile(const Vec (&m)[kIn][kIn], Vec (&y)[kOut][kOut]) {
     for (int i = 0; i < kOut; ++i) output_1d(mid[i], y[i]);
 }
 
+// Where the lanes of a group of runs (kernels.h) read their tiles in split planes: lane j from
+// base[i] + j for the last i with from[i] set in lane j. Each run's base is shifted back by its
+// first lane, so that its tiles land in its own lanes.
+struct Sources {
+    int count;
+    const float* base[kLanes];
+    Mask from[kLanes];
+};
+
+// The sources of the runs [r, end) of one group, in planes `plane` floats apart (one per band)
+// of `blocks` blocks a row.
+Sources sources_of(const BlockPlan& plan, int64_t r, int64_t end, const float* planes, int64_t plane, int64_t blocks) {
+    static_assert(kLanes == 16);
+    constexpr Mask lane_index = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    Sources s{static_cast<int>(end - r), {}, {}};
+    for (int i = 0; i < s.count; ++i) {
+        const TileRun& run = plan.runs[r + i];
+        s.base[i] = planes + run.band * plane + 4 * run.ty * 4 * blocks + run.tx - run.lane;
+        s.from[i] = lane_index >= static_cast<int>(run.lane);
+    }
+    return s;
+}
+
+// The kLanes values at `offset` from each source, each lane from its own run.
+inline Vec gather(const Sources& s, int64_t offset) {
+    Vec v = load(s.base[0] + offset);
+    for (int i = 1; i < s.count; ++i) v = select(s.from[i], load(s.base[i] + offset), v);
+    return v;
+}
+
+// Calls f(r, end) for the runs [r, end) of each group of a block (the runs after the first
+// of a group continue it in later lanes).
+template <class F>
+void for_each_group(const BlockPlan& plan, const F& f) {
+    for (int64_t r = 0; r < plan.run_count;) {
+        int64_t end = r + 1;
+        while (end < plan.run_count && plan.runs[end].lane > 0) ++end;
+        f(r, end);
+        r = end;
+    }
+}
+
 // The loops over a tile's points here and below are unrolled by pragma: left to itself GCC kept
 // this one's 36 stores in a loop, from the stack, with a division per index, and the input
 // transform took 1.5x its unrolled time.
-// out[xi * point_stride .. + kLanes] = transform(d_j)[xi] for the kLanes tiles j of one tile
-// row whose Side x Side inputs start at `src` in a split plane: element (p, q) of tile j at
-// src[(p * 4 + q % 4) * blocks + q / 4 + j]. All lanes are computed and written.
+// out[xi * point_stride .. + kLanes] = transform(d_j)[xi] for the kLanes tiles j of one group
+// whose Side x Side inputs lie in split planes: element (p, q) of tile j at
+// (p * 4 + q % 4) * blocks + q / 4 from the tile's source. All lanes are computed and written.
 template <int Side, int Rows, class Transform>
-inline void transform_run(const Transform& transform, const float* src, int64_t blocks, float* out,
+inline void transform_run(const Transform& transform, const Sources& src, int64_t blocks, float* out,
                           int64_t point_stride) {
     Vec d[Side][Side], t[Rows][Rows];
 #pragma GCC unroll 6
     for (int p = 0; p < Side; ++p)
 #pragma GCC unroll 6
-        for (int q = 0; q < Side; ++q) d[p][q] = load(src + (p * 4 + q % 4) * blocks + q / 4);
+        for (int q = 0; q < Side; ++q) d[p][q] = gather(src, (p * 4 + q % 4) * blocks + q / 4);
     transform(d, t);
 #pragma GCC unroll 36
     for (int xi = 0; xi < Rows * Rows; ++xi) store(out + xi * point_stride, t[xi / Rows][xi % Rows]);
@@ -298,59 +367,65 @@ void transform_inputs(const float* x, const Images& im, const BlockPlan& plan, i
             split_plane(image, c + 1 < C ? image + im.H * im.W : nullptr, im.H, im.W, 4 * band.ty0 - 1, 1, rows, blocks,
                         scratch + b * plane);
         }
-        for (int64_t r = 0; r < plan.run_count; ++r) {
-            const TileRun& run = plan.runs[r];
-            transform_run<kIn, kIn>(input_tile, scratch + run.band * plane + 4 * run.ty * 4 * blocks + run.tx, blocks,
-                                    V + c * ld + run.first, point);
-        }
+        for_each_group(plan, [&](int64_t r, int64_t end) {
+            transform_run<kIn, kIn>(input_tile, sources_of(plan, r, end, scratch, plane, blocks), blocks,
+                                    V + c * ld + plan.runs[r].first, point);
+        });
     }
 }
 
-// One row of a run's output tiles into the image row `line` (from column 4 tx, `width` values:
-// all 4 kLanes of them, or fewer where the run is shorter or the image ends), as `e` says.
-void write_output_row(Vec (&columns)[4], float bias, Epilogue e, int64_t width, float* line) {
+// `width` values into the image row `line`, added to it if `accumulate`.
+void write_values(const float* values, int64_t width, bool accumulate, float* line) {
+    int64_t i = 0;
+    for (; i + kLanes <= width; i += kLanes) {
+        Vec v = load(values + i);
+        if (accumulate) v += load(line + i);
+        store(line + i, v);
+    }
+    if (i == width) return;
+    Vec v = load(values + i);
+    if (accumulate) v += load_first(line + i, width - i);
+    store_first(line + i, v, width - i);
+}
+
+// Output row p of a group's tiles: bias and activation as `e` says, the four columns of each
+// tile interleaved into image order, and each run's part written to its image row (from column
+// 4 tx, cut where the image ends).
+void write_output_row(const BlockPlan& plan, int64_t r, int64_t end, int p, Vec (&columns)[4], float bias, Epilogue e,
+                      float* y, const Images& im) {
     if (!e.accumulate)
         for (Vec& v : columns) {
             v += bias;
             if (e.activation) v = v < 0.0f ? e.slope * v : v;
         }
-    Vec values[4];
-    interleave4(columns, values);
-    // Whole vectors first, then what is left of the last one (a copy of variable length would
-    // be a library call for every row of every run).
-    const int64_t whole = width / kLanes, rest = width % kLanes;
-    for (int64_t i = 0; i < whole; ++i) {
-        if (e.accumulate) values[i] += load(line + i * kLanes);
-        store(line + i * kLanes, values[i]);
+    Vec interleaved[4];
+    interleave4(columns, interleaved);
+    float values[4 * kLanes + kLanes];  // tile j's row at 4 j; slack for a last partial vector
+    __builtin_memcpy(values, interleaved, sizeof interleaved);
+    for (int64_t i = r; i < end; ++i) {
+        const TileRun& run = plan.runs[i];
+        const Band& band = plan.bands[run.band];
+        const int64_t row = 4 * (band.ty0 + run.ty) + p, col0 = 4 * run.tx;
+        if (row >= im.H) continue;
+        const int64_t width = 4 * run.count < im.W - col0 ? 4 * run.count : im.W - col0;
+        write_values(values + 4 * run.lane, width, e.accumulate,
+                     y + band.n * im.batch_stride + row * im.W + col0);
     }
-    if (rest == 0) return;
-    float* tail = line + whole * kLanes;
-    const size_t bytes = static_cast<size_t>(rest) * sizeof(float);
-    if (e.accumulate) {
-        Vec old;
-        __builtin_memcpy(&old, tail, bytes);
-        values[whole] += old;
-    }
-    __builtin_memcpy(tail, &values[whole], bytes);
 }
 
 void transform_outputs(const float* M, int64_t K, int64_t ld, int64_t point, const BlockPlan& plan, const float* bias,
                        Epilogue e, float* y, const Images& im) {
     for (int64_t k = 0; k < K; ++k) {
         const float b = bias ? bias[k] : 0.0f;
-        for (int64_t r = 0; r < plan.run_count; ++r) {
-            const TileRun& run = plan.runs[r];
-            const Band& band = plan.bands[run.band];
+        float* channel = y + k * im.H * im.W;
+        for_each_group(plan, [&](int64_t r, int64_t end) {
             Vec m[kIn][kIn], o[kOut][kOut];
 #pragma GCC unroll 36
-            for (int xi = 0; xi < kPoints; ++xi) m[xi / kIn][xi % kIn] = load(M + xi * point + k * ld + run.first);
+            for (int xi = 0; xi < kPoints; ++xi)
+                m[xi / kIn][xi % kIn] = load(M + xi * point + k * ld + plan.runs[r].first);
             output_tile(m, o);
-            const int64_t row0 = 4 * (band.ty0 + run.ty), col0 = 4 * run.tx;
-            const int64_t width = 4 * run.count < im.W - col0 ? 4 * run.count : im.W - col0;
-            float* plane = y + band.n * im.batch_stride + k * im.H * im.W;
-            for (int p = 0; p < kOut && row0 + p < im.H; ++p)
-                write_output_row(o[p], b, e, width, plane + (row0 + p) * im.W + col0);
-        }
+            for (int p = 0; p < kOut; ++p) write_output_row(plan, r, end, p, o[p], b, e, channel, im);
+        });
     }
 }
 
@@ -364,12 +439,11 @@ void transform_output_grads(const float* gy, const Images& im, const BlockPlan& 
             split_plane(image, k + 1 < K ? image + im.H * im.W : nullptr, im.H, im.W, 4 * band.ty0, 0, rows, blocks,
                         scratch + b * plane);
         }
-        for (int64_t r = 0; r < plan.run_count; ++r) {
-            const TileRun& run = plan.runs[r];
+        for_each_group(plan, [&](int64_t r, int64_t end) {
             transform_run<kOut, kIn>([](const Vec(&dy)[kOut][kOut], Vec(&dm)[kIn][kIn]) { sandwich(kA.v, kA.v, dy, dm); },
-                                     scratch + run.band * plane + 4 * run.ty * 4 * blocks + run.tx, blocks,
-                                     dM + k * ld + run.first, point);
-        }
+                                     sources_of(plan, r, end, scratch, plane, blocks), blocks,
+                                     dM + k * ld + plan.runs[r].first, point);
+        });
     }
 }
 
