@@ -86,6 +86,8 @@ Kernel kernel_for(const KernelSet& set, int64_t M, int64_t N) {
 // past; MC x KC of A (144 KB) stays in L2; KC x NC of B (4 MB) in L3. MC and NC are whole
 // numbers of panels. (bf16 pair panels take half the bytes; the blocks are kept the same.)
 constexpr int64_t KC = 256;
+constexpr int64_t kPanelsPerBlockA = 24;  // MC = 24 MR
+constexpr int64_t kMaxMR = 16;            // the tallest micro-kernel tile
 
 // How the operands reach the micro-kernel: float panels (or rows in place), float panels rounded
 // to bf16 values, or bf16 pair panels.
@@ -99,7 +101,9 @@ struct Plan {
 };
 
 Plan plan_for(int64_t M, int64_t N) {
-    auto plan = [](const Kernel& k, OperandForm form) { return Plan{k, form, k.mr, k.nr, k.mr * 24, k.nr * 255}; };
+    auto plan = [](const Kernel& k, OperandForm form) {
+        return Plan{k, form, k.mr, k.nr, k.mr * kPanelsPerBlockA, k.nr * 255};
+    };
     if (g_precision == GemmPrecision::fp32) return plan(kernel_for(active_kernels(), M, N), OperandForm::floats);
     const Bf16Kernels& bf16 = active_bf16_kernels();
     if (bf16.pairs) return plan(kernel_for(bf16.set, M, N), OperandForm::bf16_pairs);
@@ -174,44 +178,63 @@ bool in_place_allowed(const Plan& p, const GemmOperand& x) {
     return p.form == OperandForm::floats || (p.form == OperandForm::rounded_floats && x.holds_bf16_values());
 }
 
+// The threads running one GEMM: all of an OpenMP team, or one thread alone. A thread alone runs
+// no OpenMP construct at all: inside an enclosing parallel region (conv2d and Winograd give each
+// thread its own products) an orphaned `omp for` or barrier would bind to that region's team,
+// and a nested region of one thread to run it in costs more than a small product (a 32 x 48 x 64
+// product took 3.2 us instead of 1.7 that way).
+struct Team {
+    int index = 0, size = 1;
+    // [begin, end) of n iterations for this thread: contiguous equal shares, as schedule(static).
+    std::pair<int64_t, int64_t> share(int64_t n) const {
+        return {n * index / size, n * (index + 1) / size};
+    }
+    void barrier() const {
+        if (size > 1) {
+#pragma omp barrier
+        }
+    }
+};
+
 // Packs n_panels panels of kc steps of `width` values (pack_one(q, panel) fills panel q), shared
-// out among the team, into the form the kernel reads. The loop's closing barrier keeps tiles
-// from reading a panel before it is packed; that of the tile loop after it keeps the next block
-// from overwriting one still in use.
+// out among the team, into the form the kernel reads. The barrier after it keeps tiles from
+// reading a panel before it is packed; that after the tile loop keeps the next block from
+// overwriting one still in use.
 template <class PackOne>
-Block pack_panels(const Plan& p, int64_t n_panels, int64_t kc, int64_t width, float* panels, uint32_t* pairs,
-                  const PackOne& pack_one) {
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < n_panels; ++q) {
+Block pack_panels(const Team& team, const Plan& p, int64_t n_panels, int64_t kc, int64_t width, float* panels,
+                  uint32_t* pairs, const PackOne& pack_one) {
+    const auto [begin, end] = team.share(n_panels);
+    for (int64_t q = begin; q < end; ++q) {
         float* panel = panels + q * kc * width;
         pack_one(q, panel);
         finish_panel(p.form, panel, kc, width, pairs + q * pair_steps(kc) * width);
     }
+    team.barrier();
     return p.form == OperandForm::bf16_pairs ? Block{.pairs = pairs} : Block{.panels = panels};
 }
 
 // B[pc : pc + kc, jc : jc + nc], for the whole team: read in place, or packed. (pc is even in
 // the pair form: gemm_team's k blocks are.)
-Block prepare_b(const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+Block prepare_b(const Team& team, const GemmOperand& B, const Plan& p, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                 const PackSpace& space, int64_t* offsets) {
     if (p.form == OperandForm::bf16_pairs)
         if (const uint32_t* base = B.pair_rows_in_place(pc / 2, pair_steps(kc), offsets))
             return {.pair_base = base, .offsets = offsets};
     if (in_place_allowed(p, B))
         if (const float* base = B.rows_in_place(pc, kc, offsets)) return {.base = base, .offsets = offsets};
-    return pack_panels(p, (nc + p.NR - 1) / p.NR, kc, p.NR, space.b, space.b_pairs, [&](int64_t q, float* panel) {
+    return pack_panels(team, p, (nc + p.NR - 1) / p.NR, kc, p.NR, space.b, space.b_pairs, [&](int64_t q, float* panel) {
         B.pack_b(pc, kc, jc + q * p.NR, std::min(p.NR, nc - q * p.NR), static_cast<int>(p.NR), panel);
     });
 }
 
 // A[ic : ic + mc, pc : pc + kc], for the whole team: read in place, or packed.
-Block prepare_a(const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc,
+Block prepare_a(const Team& team, const GemmOperand& A, const Plan& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc,
                 const PackSpace& space, int64_t* offsets) {
     if (p.form == OperandForm::bf16_pairs)
         if (const uint16_t* base = A.bf16_rows_in_place(ic, mc, offsets)) return {.bf16_base = base, .offsets = offsets};
     if (in_place_allowed(p, A))
         if (const float* base = A.rows_in_place(ic, mc, offsets)) return {.base = base, .offsets = offsets};
-    return pack_panels(p, (mc + p.MR - 1) / p.MR, kc, p.MR, space.a, space.a_pairs, [&](int64_t q, float* panel) {
+    return pack_panels(team, p, (mc + p.MR - 1) / p.MR, kc, p.MR, space.a, space.a_pairs, [&](int64_t q, float* panel) {
         A.pack_a(ic + q * p.MR, std::min(p.MR, mc - q * p.MR), pc, kc, static_cast<int>(p.MR), panel);
     });
 }
@@ -223,8 +246,8 @@ alignas(64) const uint16_t kZeroBf16Row[KC + 2] = {};
 
 // Room for the MR row pointers of an A operand read in place, in either form.
 struct RowPointers {
-    const float* floats[16];
-    const uint16_t* bf16[16];
+    const float* floats[kMaxMR];
+    const uint16_t* bf16[kMaxMR];
 };
 
 // One MR x NR tile of C: panel iq of the A block and panel jq of the B block, at C[i, j], of
@@ -269,7 +292,7 @@ gemm_kernels::Operands tile_operands(const Plan& p, const Block& a, const Block&
 // stored or added.
 void run_ragged_tile(const Kernel& kern, int64_t kc, const gemm_kernels::Operands& o, const Tile& t, float* C,
                      int64_t ldc) {
-    alignas(64) float edge[16 * 64];  // MR <= 16, NR <= 64
+    alignas(64) float edge[kMaxMR * 64];  // NR <= 64
     gemm_kernels::Operands whole = o;
     whole.overwrite_c = true;
     kern.fn(kc, whole, edge, kern.nr);
@@ -281,37 +304,38 @@ void run_ragged_tile(const Kernel& kern, int64_t kc, const gemm_kernels::Operand
 }
 
 // The body of gemm_packed, run by every thread of the team (or by one thread alone).
-void gemm_team(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
-               bool accumulate, const Plan& p, const PackSpace& space) {
+void gemm_team(const Team& team, int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C,
+               int64_t ldc, bool accumulate, const Plan& p, const PackSpace& space) {
     // K split into equal blocks of at most KC (288 = 2 x 144, not 256 + 32: a short block spends
     // too long loading and storing C for the few steps it runs).
     // In the pair form the blocks are of an even length, so that every block starts on a pair.
     int64_t k_block = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
     if (p.form == OperandForm::bf16_pairs) k_block += k_block % 2;
-    std::vector<int64_t> a_offsets(static_cast<size_t>(p.MC)), b_offsets(static_cast<size_t>(KC));
+    int64_t a_offsets[kMaxMR * kPanelsPerBlockA], b_offsets[KC];
     for (int64_t jc = 0; jc < N; jc += p.NC) {
         const int64_t nc = std::min(p.NC, N - jc), n_panels = (nc + p.NR - 1) / p.NR;
         for (int64_t pc = 0; pc < K; pc += k_block) {
             const int64_t kc = std::min(k_block, K - pc);
-            const Block b = prepare_b(B, p, pc, kc, jc, nc, space, b_offsets.data());
+            const Block b = prepare_b(team, B, p, pc, kc, jc, nc, space, b_offsets);
             for (int64_t ic = 0; ic < M; ic += p.MC) {
                 const int64_t mc = std::min(p.MC, M - ic), m_panels = (mc + p.MR - 1) / p.MR;
-                const Block a = prepare_a(A, p, ic, mc, pc, kc, space, a_offsets.data());
-#pragma omp for collapse(2) schedule(static)
-                for (int64_t jq = 0; jq < n_panels; ++jq) {
-                    for (int64_t iq = 0; iq < m_panels; ++iq) {
-                        Tile t{iq, jq, ic + iq * p.MR, jc + jq * p.NR, 0, 0};
-                        t.rows = std::min(p.MR, M - t.i);
-                        t.cols = std::min(p.NR, N - t.j);
-                        RowPointers rows;
-                        gemm_kernels::Operands o = tile_operands(p, a, b, t, pc, kc, rows);
-                        o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
-                        // (Whole tiles call the kernel right here: through a helper taking the
-                        // operands by value, this loop cost 2 % of an EDSR training step.)
-                        if (t.rows == p.MR && t.cols == p.NR) p.kern.fn(kc, o, C + t.i * ldc + t.j, ldc);
-                        else run_ragged_tile(p.kern, kc, o, t, C, ldc);
-                    }
+                const Block a = prepare_a(team, A, p, ic, mc, pc, kc, space, a_offsets);
+                // The tiles, B panel by B panel, in equal shares.
+                const auto [begin, end] = team.share(n_panels * m_panels);
+                for (int64_t q = begin; q < end; ++q) {
+                    const int64_t jq = q / m_panels, iq = q % m_panels;
+                    Tile t{iq, jq, ic + iq * p.MR, jc + jq * p.NR, 0, 0};
+                    t.rows = std::min(p.MR, M - t.i);
+                    t.cols = std::min(p.NR, N - t.j);
+                    RowPointers rows;
+                    gemm_kernels::Operands o = tile_operands(p, a, b, t, pc, kc, rows);
+                    o.overwrite_c = !accumulate && pc == 0;  // no need to clear C first
+                    // (Whole tiles call the kernel right here: through a helper taking the
+                    // operands by value, this loop cost 2 % of an EDSR training step.)
+                    if (t.rows == p.MR && t.cols == p.NR) p.kern.fn(kc, o, C + t.i * ldc + t.j, ldc);
+                    else run_ragged_tile(p.kern, kc, o, t, C, ldc);
                 }
+                team.barrier();
             }
         }
     }
@@ -471,9 +495,8 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Ge
     const Plan plan = plan_for(M, N);
     const bool pairs = plan.form == OperandForm::bf16_pairs;
     const int64_t b_columns = std::min(plan.NC, N) + plan.NR, a_rows = plan.MC + plan.MR;
-    // Inside an enclosing parallel region (conv2d runs samples in parallel) this GEMM gets a team
-    // of one: the nested region is inactive, and its worksharing loops bind to it, not to the
-    // enclosing team.
+    // Inside an enclosing parallel region (conv2d runs samples in parallel) this GEMM runs on the
+    // calling thread alone.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     static thread_local PackBuffer a_buffer, a_pairs_buffer, b_buffer, b_pairs_buffer;
     PackSpace space;  // shared by the team
@@ -483,8 +506,12 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const Ge
         space.a_pairs = a_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * a_rows));
         space.b_pairs = b_pairs_buffer.get<uint32_t>(static_cast<size_t>(pair_steps(KC) * b_columns));
     }
+    if (threads == 1) {
+        gemm_team(Team{}, M, N, K, A, B, C, ldc, accumulate, plan, space);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
-    gemm_team(M, N, K, A, B, C, ldc, accumulate, plan, space);
+    gemm_team(Team{omp_get_thread_num(), omp_get_num_threads()}, M, N, K, A, B, C, ldc, accumulate, plan, space);
 }
 
 namespace {
