@@ -2,7 +2,6 @@
 
 #include "autograd/node.h"
 #include "autograd/trace.h"
-#include "core/factory.h"
 #include "ops/conv2d.h"
 #include "ops/functors.h"
 #include "ops/elementwise.h"
@@ -51,7 +50,8 @@ struct DenseBlockBackward : Node {
     Tensors backward(const Tensors& grads) override {
         const Tensor gy = grads[0].contiguous();
         const int64_t L = geo.L, P = geo.plane(), bs = geo.batch_stride();
-        Tensor gbuf = zeros(buffer.shape(), {buffer.dtype(), buffer.device()});
+        // Written whole by the fusion conv's data gradient (it reads every channel), then added to.
+        Tensor gbuf = Tensor::empty(buffer.shape(), buffer.dtype(), buffer.device());
         Tensors gw(static_cast<size_t>(L + 1)), gb(static_cast<size_t>(L + 1));
         for (int64_t i = 0; i <= L; ++i) {
             gw[i] = Tensor::empty(weights[i].shape(), buffer.dtype(), buffer.device());
@@ -67,7 +67,7 @@ struct DenseBlockBackward : Node {
             const ConvShape fs = geo.fusion(weights[L].size(2));
             conv2d_backward_params_on<T>(dev, fs, bp, bs, gfp, geo.G0 * P, gw[L].data<T>(), has_bias[L] ? gb[L].data<T>() : nullptr,
                                          false);
-            conv2d_backward_input_on<T>(dev, fs, gfp, geo.G0 * P, weights[L].data<T>(), gbp, bs, true);
+            conv2d_backward_input_on<T>(dev, fs, gfp, geo.G0 * P, weights[L].data<T>(), gbp, bs, false);
             // Layers in reverse: by the time layer i runs, its output slice of gbuf holds every
             // contribution (fusion and all later layers).
             for (int64_t i = L - 1; i >= 0; --i) {

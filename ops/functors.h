@@ -53,13 +53,21 @@ struct ReluGrad {
     template <class T> SR_HD T operator()(T y, T g) const { return y > T(0) ? g : T(0); }
 };
 
+// The slope is read and converted outside the branch: a load on one side of it only is one the
+// compiler may not hoist, and the loop would not vectorise.
 struct LeakyRelu {
     double slope;
-    template <class T> SR_HD T operator()(T x) const { return x > T(0) ? x : T(slope) * x; }
+    template <class T> SR_HD T operator()(T x) const {
+        const T s = T(slope);
+        return x > T(0) ? x : s * x;
+    }
 };
 struct LeakyReluGrad {
     double slope;
-    template <class T> SR_HD T operator()(T x, T g) const { return x > T(0) ? g : T(slope) * g; }
+    template <class T> SR_HD T operator()(T x, T g) const {
+        const T s = T(slope);
+        return x > T(0) ? g : s * g;
+    }
 };
 
 // PReLU with weight w broadcast per channel.

@@ -76,24 +76,44 @@ struct Row {
     const T& operator[](int64_t j) const { return p[j * step]; }
 };
 
+// n values of a contiguous run: o[j] = f(in[j]...). Through a small local buffer, so that the
+// compiler vectorises it even when o is one of the inputs (an in-place map: its runtime overlap
+// check would otherwise send every such call down the scalar loop).
+template <class T, class F, class... In>
+void map_run(int64_t n, const F& f, T* o, const In*... in) {
+    constexpr int64_t kChunk = 64;
+    for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+        const int64_t m = n - j0 < kChunk ? n - j0 : kChunk;
+        T values[kChunk];
+        for (int64_t j = 0; j < m; ++j) values[j] = f(in[j0 + j]...);
+        for (int64_t j = 0; j < m; ++j) o[j0 + j] = values[j];
+    }
+}
+
 // The CPU loop. Rows (all dimensions but the last) are spread over threads; within a row each
-// operand advances by its own stride. When every operand is contiguous it is a plain indexed
-// loop, which the compiler vectorises.
+// operand advances by its own stride. When every operand is contiguous, or every operand's last
+// stride is 1 (a channel slice), runs are plain indexed loops, which the compiler vectorises.
 template <class T, class F, class... In>
 void cpu_map(int64_t n, const F& f, StridedPtr<T> out, In... in) {
     if (out.contiguous() && (in.contiguous() && ...)) {
-        T* o = out.data;
+        constexpr int64_t kSpan = 4096;  // values per thread's turn
 #pragma omp parallel for if (n > 32768)
-        for (int64_t i = 0; i < n; ++i) o[i] = f(in.data[i]...);
+        for (int64_t i = 0; i < n; i += kSpan)
+            map_run(n - i < kSpan ? n - i : kSpan, f, out.data + i, static_cast<const T*>(in.data + i)...);
         return;
     }
     const int last = out.ndim - 1;
     const int64_t row_len = out.size[last];
     const int64_t rows = n / row_len;
+    const bool unit_rows = out.stride[last] == 1 && ((in.stride[last] == 1) && ...);
 #pragma omp parallel for if (n > 32768)
     for (int64_t r = 0; r < rows; ++r) {
         const int64_t first = r * row_len;
         T* o = out.data + out.offset(first);
+        if (unit_rows) {
+            map_run(row_len, f, o, static_cast<const T*>(in.data + in.offset(first))...);
+            continue;
+        }
         const int64_t o_step = out.stride[last];
         auto write_row = [&](auto... row) {
             for (int64_t j = 0; j < row_len; ++j) o[j * o_step] = f(row[j]...);
