@@ -8,6 +8,9 @@
 #include <omp.h>
 #include <string>
 #include <vector>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include "core/cpu.h"
 #include "core/error.h"
@@ -464,14 +467,46 @@ void StridedMatrix::pack_a(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int m
     }
 }
 
+namespace {
+
+// Columns [j, j + 4) of a B panel from a transposed matrix: column j + i of the panel is src[i]
+// (kc contiguous values). Textbook: panel[k * nr + j + i] = src[i][k], one value at a time, the
+// stores nr apart; with SSE, 4 x 4 blocks are loaded as rows, transposed in registers and stored
+// as rows of the panel (the scalar loop took 3 cycles a value on AMD Zen 4, in the weight
+// gradients' products).
+void pack_four_columns(const float* const (&src)[4], int64_t kc, int nr, float* panel) {
+    int64_t k = 0;
+#if defined(__SSE__)
+    for (; k + 4 <= kc; k += 4) {
+        __m128 r0 = _mm_loadu_ps(src[0] + k), r1 = _mm_loadu_ps(src[1] + k);
+        __m128 r2 = _mm_loadu_ps(src[2] + k), r3 = _mm_loadu_ps(src[3] + k);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(panel + (k + 0) * nr, r0);
+        _mm_storeu_ps(panel + (k + 1) * nr, r1);
+        _mm_storeu_ps(panel + (k + 2) * nr, r2);
+        _mm_storeu_ps(panel + (k + 3) * nr, r3);
+    }
+#endif
+    for (; k < kc; ++k)
+        for (int i = 0; i < 4; ++i) panel[k * nr + i] = src[i][k];
+}
+
+}  // namespace
+
 void StridedMatrix::pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const {
     for (int64_t q = 0; q * nr < nc; ++q) {
         float* panel = dst + q * kc * nr;
         const int64_t cols = std::min<int64_t>(nr, nc - q * nr);
-        if (rs_ == 1) {  // a transposed matrix: read each column of the panel contiguously
-            for (int64_t j = 0; j < nr; ++j) {
-                const float* src = data_ + k0 + (j0 + q * nr + j) * cs_;
-                for (int64_t k = 0; k < kc; ++k) panel[k * nr + j] = j < cols ? src[k] : 0.0f;
+        if (rs_ == 1) {  // a transposed matrix: each column of the panel is a contiguous run
+            auto column = [&](int64_t j) { return data_ + k0 + (j0 + q * nr + j) * cs_; };
+            int64_t j = 0;
+            for (; j + 4 <= cols; j += 4) {
+                const float* const src[4] = {column(j), column(j + 1), column(j + 2), column(j + 3)};
+                pack_four_columns(src, kc, nr, panel + j);
+            }
+            for (; j < nr; ++j) {
+                const float* src = j < cols ? column(j) : nullptr;
+                for (int64_t k = 0; k < kc; ++k) panel[k * nr + j] = src ? src[k] : 0.0f;
             }
             continue;
         }
