@@ -621,6 +621,81 @@ void copy_to_padded_grid(const ConvShape& s, const PaddedGrid& g, const float* g
         }
 }
 
+// ---- the weight gradient of a layer with few output channels ------------------------------------
+//
+// On the padded grid the weight gradient is dW[o, c, t] = sum_j xp[c][off_t + j] dY[o][j] (tap t
+// at offset off_t, j over the L output positions), which the general path computes as one GEMM
+// with the 9 C taps as rows and the OC output channels as columns. With 3 output channels (an SR
+// network's last layer) that GEMM's columns fill 3 of the micro-kernel's 32: it ran at 7 % of the
+// peak. Moved onto the other operand, the same sum is, with q = off_t + j,
+//     dW[o, c, t] = sum_q xp[c][q] G[q, (o, t)],   G[q, (o, t)] = dY[o][q - off_t] (0 off [0, L)),
+// a GEMM with the C channels as rows, (o, t) as columns (27 of 32) and the grid positions q < Q as
+// its depth, Q = plane + (KW - 1) dw covering every off_t + j: the same products, read from the
+// same elements of xp.
+bool few_output_channels(const ConvShape& s) { return s.group_out() <= 4 && !bf16_products(); }
+
+// The planes of the padded grid as rows read in place (A: row c, Q positions).
+class GridPlanes final : public GemmOperand {
+public:
+    GridPlanes(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
+    float at(int64_t c, int64_t q) const override { return xp_[c * g_.plane() + q]; }
+    const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
+        for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * g_.plane();
+        return xp_;
+    }
+
+private:
+    const PaddedGrid& g_;
+    const float* xp_;
+};
+
+// G[q, (o, t)] above, as B, from dY on the padded grid's width (gyp [OCg, L], junk columns zero).
+class ShiftedGradients final : public GemmOperand {
+public:
+    ShiftedGradients(const PaddedGrid& g, const float* gyp) : g_(g), gyp_(gyp) {}
+    float at(int64_t q, int64_t col) const override {
+        const int64_t j = q - tap_offset(col % (g_.KH * g_.KW));
+        return j >= 0 && j < g_.L ? gyp_[col / (g_.KH * g_.KW) * g_.L + j] : 0.0f;
+    }
+    // Column by column: zeros, a run of dY[o] (from q = off_t), zeros.
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        for (int64_t p = 0; p * nr < nc; ++p) {
+            float* panel = dst + p * kc * nr;
+            for (int64_t j = 0; j < nr; ++j) {
+                const int64_t col = j0 + p * nr + j;
+                int64_t first = kc, last = kc;  // the run [first, last) of the panel's kc rows
+                const float* src = nullptr;
+                if (j < nc - p * nr) {
+                    const int64_t off = tap_offset(col % (g_.KH * g_.KW));
+                    first = std::clamp<int64_t>(off - k0, 0, kc);
+                    last = std::clamp<int64_t>(off + g_.L - k0, 0, kc);
+                    src = gyp_ + col / (g_.KH * g_.KW) * g_.L + k0 - off;
+                }
+                for (int64_t k = 0; k < first; ++k) panel[k * nr + j] = 0.0f;
+                for (int64_t k = first; k < last; ++k) panel[k * nr + j] = src[k];
+                for (int64_t k = std::max(first, last); k < kc; ++k) panel[k * nr + j] = 0.0f;
+            }
+        }
+    }
+
+private:
+    int64_t tap_offset(int64_t t) const { return t / g_.KW * g_.dh * g_.Wp + t % g_.KW * g_.dw; }
+    const PaddedGrid& g_;
+    const float* gyp_;
+};
+
+// gw [OCg, C/g KH KW] += the weight gradient of one group of one sample, as above.
+void few_channels_weight_grad(const ConvShape& s, const PaddedGrid& grid, const float* xp, const float* gyp, float* gw) {
+    const int64_t Cg = s.group_in(), OCg = s.group_out(), KK = s.KH * s.KW;
+    const int64_t Q = grid.plane() + (s.KW - 1) * s.opt.dilation.w;
+    static thread_local std::vector<float> dwt_buffer;
+    float* dwt = scratch(dwt_buffer, Cg * OCg * KK);  // [C, (o, t)]
+    gemm_packed(Cg, OCg * KK, Q, GridPlanes(grid, xp), ShiftedGradients(grid, gyp), dwt, OCg * KK, false);
+    for (int64_t o = 0; o < OCg; ++o)
+        for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t t = 0; t < KK; ++t) gw[(o * Cg + c) * KK + t] += dwt[(c * OCg + o) * KK + t];
+}
+
 // Adds sample n's weight gradient to gw [OC, C/groups KH KW].
 void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs,
                             float* gw) {
@@ -641,8 +716,12 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
             float* gyp = scratch(gy_buffer, OCg * grid.L);
             float* dwt = scratch(dwt_buffer, K * OCg);
             pad_into(s, grid, xg, xp);
-            const uint16_t* xp16 = bf16_copy_for_pairs(grid, xp, xp16_buffer);
             copy_to_padded_grid(s, grid, gyg, OCg, gyp);
+            if (few_output_channels(s)) {
+                few_channels_weight_grad(s, grid, xp, gyp, gwg);
+                continue;
+            }
+            const uint16_t* xp16 = bf16_copy_for_pairs(grid, xp, xp16_buffer);
             gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp, xp16), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
             for (int64_t o = 0; o < OCg; ++o)
                 for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
@@ -658,7 +737,7 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
 // threads, with two barriers per block: 130 of them for a 128 x 128 image, where a thread slowed
 // by anything makes the other wait.
 int64_t weight_grad_runs(const ConvShape& s) {
-    if (s.N != 1 || !use_padded_grid(s)) return 1;
+    if (s.N != 1 || !use_padded_grid(s) || few_output_channels(s)) return 1;
     const int64_t wanted = std::clamp<int64_t>(s.OH * s.OW / 2048, 1, std::min<int64_t>(8, s.OH));
     const int64_t rows = (s.OH + wanted - 1) / wanted;
     return (s.OH + rows - 1) / rows;  // every run non-empty

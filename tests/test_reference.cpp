@@ -329,6 +329,11 @@ TEST_CASE("conv2d float32 kernels (implicit GEMM, every backward path) match flo
     check_conv_f32_against_f64({1, 5, 70, 66}, {7, 5, 3, 3}, true, {.padding = 1}, 9);
     check_conv_f32_against_f64({1, 4, 130, 128}, {6, 4, 3, 3}, true, {.padding = 1}, 10);
     check_conv_f32_against_f64({1, 6, 68, 64}, {4, 3, 3, 3}, false, {.padding = 2, .dilation = 2, .groups = 2}, 11);
+    // Few output channels (an RGB output layer): the weight gradient with the taps on dY's side,
+    // square and oblong kernels, dilated, padded more than the kernel reaches.
+    check_conv_f32_against_f64({3, 12, 15, 21}, {3, 12, 3, 3}, true, {.padding = 1}, 12);
+    check_conv_f32_against_f64({2, 5, 13, 11}, {2, 5, 5, 3}, false, {.padding = {4, 1}, .dilation = {2, 1}}, 13);
+    check_conv_f32_against_f64({2, 4, 9, 10}, {1, 4, 3, 3}, true, {.padding = 2}, 14);
     REQUIRE(select_conv_algorithm("auto"));
 }
 
