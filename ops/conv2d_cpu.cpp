@@ -494,6 +494,113 @@ void pointwise_product(const ConvShape& s, const float* w, const uint16_t* w16, 
     else gemm_packed(s.group_out(), P, C, StridedMatrix(w, C, 1), PairedRows(pairs, P), yg, P, true);
 }
 
+// ---- layers with few output channels ------------------------------------------------------------
+//
+// On the padded grid the weight gradient is dW[o, c, t] = sum_j xp[c][off_t + j] dY[o][j] (tap t
+// at offset off_t, j over the L output positions), which the general path computes as one GEMM
+// with the 9 C taps as rows and the OC output channels as columns. With 3 output channels (an SR
+// network's last layer) that GEMM's columns fill 3 of the micro-kernel's 32: it ran at 7 % of the
+// peak. Moved onto the other operand, the same sum is, with q = off_t + j,
+//     dW[o, c, t] = sum_q xp[c][q] G[q, (o, t)],   G[q, (o, t)] = dY[o][q - off_t] (0 off [0, L)),
+// a GEMM with the C channels as rows, (o, t) as columns (27 of 32) and the grid positions q < Q as
+// its depth, Q = plane + (KW - 1) dw covering every off_t + j: the same products, read from the
+// same elements of xp. The forward convolution likewise, y[o][j] = sum_{c,t} W[o, c, t] xp[c][off_t + j],
+// is one GEMM with (o, t) as its 27 rows, then a sum of shifted rows:
+//     Z[(o, t), q] = sum_c W[o, c, t] xp[c][q],    y[o][j] = sum_t Z[(o, t), j + off_t].
+bool few_output_channels(const ConvShape& s) { return s.group_out() <= 4 && !bf16_products(); }
+
+// The planes of the padded grid as rows read in place (row c, Q positions: A of the weight
+// gradient, B of the forward product, which reads up to a panel past Q: within the grid's slack).
+class GridPlanes final : public GemmOperand {
+public:
+    GridPlanes(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
+    float at(int64_t c, int64_t q) const override { return xp_[c * g_.plane() + q]; }
+    const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
+        for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * g_.plane();
+        return xp_;
+    }
+
+private:
+    const PaddedGrid& g_;
+    const float* xp_;
+};
+
+// G[q, (o, t)] above, as B, from dY on the padded grid's width (gyp [OCg, L], junk columns zero).
+class ShiftedGradients final : public GemmOperand {
+public:
+    ShiftedGradients(const PaddedGrid& g, const float* gyp) : g_(g), gyp_(gyp) {}
+    float at(int64_t q, int64_t col) const override {
+        const int64_t j = q - tap_offset(col % (g_.KH * g_.KW));
+        return j >= 0 && j < g_.L ? gyp_[col / (g_.KH * g_.KW) * g_.L + j] : 0.0f;
+    }
+    // Column by column: zeros, a run of dY[o] (from q = off_t), zeros.
+    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
+        for (int64_t p = 0; p * nr < nc; ++p) {
+            float* panel = dst + p * kc * nr;
+            for (int64_t j = 0; j < nr; ++j) {
+                const int64_t col = j0 + p * nr + j;
+                int64_t first = kc, last = kc;  // the run [first, last) of the panel's kc rows
+                const float* src = nullptr;
+                if (j < nc - p * nr) {
+                    const int64_t off = tap_offset(col % (g_.KH * g_.KW));
+                    first = std::clamp<int64_t>(off - k0, 0, kc);
+                    last = std::clamp<int64_t>(off + g_.L - k0, 0, kc);
+                    src = gyp_ + col / (g_.KH * g_.KW) * g_.L + k0 - off;
+                }
+                for (int64_t k = 0; k < first; ++k) panel[k * nr + j] = 0.0f;
+                for (int64_t k = first; k < last; ++k) panel[k * nr + j] = src[k];
+                for (int64_t k = std::max(first, last); k < kc; ++k) panel[k * nr + j] = 0.0f;
+            }
+        }
+    }
+
+private:
+    int64_t tap_offset(int64_t t) const { return g_.offset(t); }
+    const PaddedGrid& g_;
+    const float* gyp_;
+};
+
+// gw [OCg, C/g KH KW] += the weight gradient of one group of one sample, as above.
+void few_channels_weight_grad(const ConvShape& s, const PaddedGrid& grid, const float* xp, const float* gyp, float* gw) {
+    const int64_t Cg = s.group_in(), OCg = s.group_out(), KK = s.KH * s.KW;
+    const int64_t Q = grid.plane() + (s.KW - 1) * s.opt.dilation.w;
+    static thread_local std::vector<float> dwt_buffer;
+    float* dwt = scratch(dwt_buffer, Cg * OCg * KK);  // [C, (o, t)]
+    gemm_packed(Cg, OCg * KK, Q, GridPlanes(grid, xp), ShiftedGradients(grid, gyp), dwt, OCg * KK, false);
+    for (int64_t o = 0; o < OCg; ++o)
+        for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t t = 0; t < KK; ++t) gw[(o * Cg + c) * KK + t] += dwt[(c * OCg + o) * KK + t];
+}
+
+// yg [OCg, OH OW] (+)= the forward convolution of one group of one sample (xp on the padded grid,
+// w [OCg, Cg KH KW]), as above, with the bias and activation unless accumulating.
+void few_channels_forward(const ConvShape& s, const PaddedGrid& grid, const float* xp, const float* w, const float* bias,
+                          float* yg, bool accumulate) {
+    const int64_t Cg = s.group_in(), OCg = s.group_out(), KK = s.KH * s.KW;
+    const int64_t Q = grid.plane() + (s.KW - 1) * s.opt.dilation.w;
+    static thread_local std::vector<float> w_buffer, z_buffer;
+    float* wt = scratch(w_buffer, OCg * KK * Cg);  // [(o, t), c]
+    for (int64_t o = 0; o < OCg; ++o)
+        for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t t = 0; t < KK; ++t) wt[(o * KK + t) * Cg + c] = w[(o * Cg + c) * KK + t];
+    float* z = scratch(z_buffer, OCg * KK * Q);
+    gemm_packed(OCg * KK, Q, Cg, StridedMatrix(wt, Cg, 1), GridPlanes(grid, xp), z, Q, false);
+    std::vector<float> row(static_cast<size_t>(s.OW));
+    for (int64_t o = 0; o < OCg; ++o)
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+            std::fill(row.begin(), row.end(), 0.0f);
+            for (int64_t t = 0; t < KK; ++t) {
+                const float* zt = z + (o * KK + t) * Q + oh * grid.Wp + grid.offset(t);
+                for (int64_t ow = 0; ow < s.OW; ++ow) row[ow] += zt[ow];
+            }
+            float* dst = yg + (o * s.OH + oh) * s.OW;
+            if (accumulate)
+                for (int64_t ow = 0; ow < s.OW; ++ow) dst[ow] += row[ow];
+            else
+                bias_activation(dst, row.data(), s.OW, bias ? bias[o] : 0.0f, s.opt);
+        }
+}
+
 // ---- float: implicit GEMM ----------------------------------------------------------------------
 
 // One group of one sample on the padded grid: yp [OC/g, L] = W_g x B on the padded width. The
@@ -542,6 +649,14 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
         for (int64_t g = 0; g < s.opt.groups; ++g) {
             const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
             float* yg = y + n * y_bs + g * OCg * P;
+            if (use_padded_grid(s) && few_output_channels(s)) {
+                static thread_local std::vector<float> xp_buffer;
+                const PaddedGrid grid = PaddedGrid::of(s);
+                float* xp = scratch(xp_buffer, grid.size());
+                pad_into(s, grid, xg, xp);
+                few_channels_forward(s, grid, xp, w + g * OCg * K, bias ? bias + g * OCg : nullptr, yg, accumulate);
+                continue;
+            }
             if (use_padded_grid(s)) {
                 // Compute on the padded grid, then keep the OW real columns of each row, adding
                 // the bias and applying the activation in the same pass.
@@ -619,81 +734,6 @@ void copy_to_padded_grid(const ConvShape& s, const PaddedGrid& g, const float* g
             std::copy_n(gy + o * s.OH * s.OW + oh * s.OW, s.OW, row);
             std::fill(row + s.OW, row + g.Wp, 0.0f);
         }
-}
-
-// ---- the weight gradient of a layer with few output channels ------------------------------------
-//
-// On the padded grid the weight gradient is dW[o, c, t] = sum_j xp[c][off_t + j] dY[o][j] (tap t
-// at offset off_t, j over the L output positions), which the general path computes as one GEMM
-// with the 9 C taps as rows and the OC output channels as columns. With 3 output channels (an SR
-// network's last layer) that GEMM's columns fill 3 of the micro-kernel's 32: it ran at 7 % of the
-// peak. Moved onto the other operand, the same sum is, with q = off_t + j,
-//     dW[o, c, t] = sum_q xp[c][q] G[q, (o, t)],   G[q, (o, t)] = dY[o][q - off_t] (0 off [0, L)),
-// a GEMM with the C channels as rows, (o, t) as columns (27 of 32) and the grid positions q < Q as
-// its depth, Q = plane + (KW - 1) dw covering every off_t + j: the same products, read from the
-// same elements of xp.
-bool few_output_channels(const ConvShape& s) { return s.group_out() <= 4 && !bf16_products(); }
-
-// The planes of the padded grid as rows read in place (A: row c, Q positions).
-class GridPlanes final : public GemmOperand {
-public:
-    GridPlanes(const PaddedGrid& g, const float* xp) : g_(g), xp_(xp) {}
-    float at(int64_t c, int64_t q) const override { return xp_[c * g_.plane() + q]; }
-    const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
-        for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * g_.plane();
-        return xp_;
-    }
-
-private:
-    const PaddedGrid& g_;
-    const float* xp_;
-};
-
-// G[q, (o, t)] above, as B, from dY on the padded grid's width (gyp [OCg, L], junk columns zero).
-class ShiftedGradients final : public GemmOperand {
-public:
-    ShiftedGradients(const PaddedGrid& g, const float* gyp) : g_(g), gyp_(gyp) {}
-    float at(int64_t q, int64_t col) const override {
-        const int64_t j = q - tap_offset(col % (g_.KH * g_.KW));
-        return j >= 0 && j < g_.L ? gyp_[col / (g_.KH * g_.KW) * g_.L + j] : 0.0f;
-    }
-    // Column by column: zeros, a run of dY[o] (from q = off_t), zeros.
-    void pack_b(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override {
-        for (int64_t p = 0; p * nr < nc; ++p) {
-            float* panel = dst + p * kc * nr;
-            for (int64_t j = 0; j < nr; ++j) {
-                const int64_t col = j0 + p * nr + j;
-                int64_t first = kc, last = kc;  // the run [first, last) of the panel's kc rows
-                const float* src = nullptr;
-                if (j < nc - p * nr) {
-                    const int64_t off = tap_offset(col % (g_.KH * g_.KW));
-                    first = std::clamp<int64_t>(off - k0, 0, kc);
-                    last = std::clamp<int64_t>(off + g_.L - k0, 0, kc);
-                    src = gyp_ + col / (g_.KH * g_.KW) * g_.L + k0 - off;
-                }
-                for (int64_t k = 0; k < first; ++k) panel[k * nr + j] = 0.0f;
-                for (int64_t k = first; k < last; ++k) panel[k * nr + j] = src[k];
-                for (int64_t k = std::max(first, last); k < kc; ++k) panel[k * nr + j] = 0.0f;
-            }
-        }
-    }
-
-private:
-    int64_t tap_offset(int64_t t) const { return t / g_.KW * g_.dh * g_.Wp + t % g_.KW * g_.dw; }
-    const PaddedGrid& g_;
-    const float* gyp_;
-};
-
-// gw [OCg, C/g KH KW] += the weight gradient of one group of one sample, as above.
-void few_channels_weight_grad(const ConvShape& s, const PaddedGrid& grid, const float* xp, const float* gyp, float* gw) {
-    const int64_t Cg = s.group_in(), OCg = s.group_out(), KK = s.KH * s.KW;
-    const int64_t Q = grid.plane() + (s.KW - 1) * s.opt.dilation.w;
-    static thread_local std::vector<float> dwt_buffer;
-    float* dwt = scratch(dwt_buffer, Cg * OCg * KK);  // [C, (o, t)]
-    gemm_packed(Cg, OCg * KK, Q, GridPlanes(grid, xp), ShiftedGradients(grid, gyp), dwt, OCg * KK, false);
-    for (int64_t o = 0; o < OCg; ++o)
-        for (int64_t c = 0; c < Cg; ++c)
-            for (int64_t t = 0; t < KK; ++t) gw[(o * Cg + c) * KK + t] += dwt[(c * OCg + o) * KK + t];
 }
 
 // Adds sample n's weight gradient to gw [OC, C/groups KH KW].
