@@ -129,9 +129,12 @@ OwnedPlan block_plan(const Tiling& g, int64_t first) {
     return plan;
 }
 
-// The block's rows as the transforms write them: kLanes columns of room after the block's tiles;
-// and the distance between points of `rows` such rows (one cache line more than they take).
-int64_t row_stride(const Tiling& g) { return g.block + kLanes; }
+// The block's rows as the transforms write them: a group of kLanes lanes is written whole from
+// its first run's position, so a row needs kLanes columns of room after the block's tiles,
+// except where rows share groups (block_plan): groups then start on multiples of kLanes within
+// the block, whose size is one too. And the distance between points of `rows` such rows (one
+// cache line more than they take).
+int64_t row_stride(const Tiling& g) { return g.block + (g.cols <= kLanes / 2 ? 0 : kLanes); }
 int64_t point_stride(const Tiling& g, int64_t rows) { return rows * row_stride(g) + 16; }
 // The same for the K x C matrices U[xi] and dU[xi] (K C is most often a multiple of 4 KB).
 int64_t filter_point_stride(int64_t K, int64_t C) { return K * C + 16; }
@@ -162,6 +165,15 @@ private:
 constexpr int64_t kSlack = 64;
 
 }  // namespace
+
+WinogradInputs::WinogradInputs(int64_t N, int64_t channels, int64_t H, int64_t W)
+    : N_(N), channels_(channels), H_(H), W_(W) {
+    ConvShape s{N, channels, H, W, 1, 3, 3, H, W, {}};
+    const Tiling g = tiling_of(s);
+    point_stride_ = sr::point_stride(g, channels);
+    block_floats_ = kPoints * point_stride_ + kSlack;
+    tiles_.reset(new float[static_cast<size_t>(block_count(g) * block_floats_)]);
+}
 
 void set_conv_algorithm(ConvAlgorithm algorithm) { g_algorithm = algorithm; }
 
@@ -208,10 +220,14 @@ bool use_winograd(const ConvShape& s) {
 }
 
 void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const float* w, const float* bias, float* y,
-                      int64_t y_bs, bool accumulate) {
+                      int64_t y_bs, bool accumulate, WinogradInputs* inputs) {
+    SR_CHECK(!inputs || inputs->fits(s), "winograd_forward: the transformed inputs are of other images");
     const winograd_kernels::Transforms& t = active_transforms();
     const Tiling g = tiling_of(s);
-    const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), pv = point_stride(g, C), pm = point_stride(g, K);
+    const int64_t C = s.C, K = s.OC, Tb = g.block, ld = row_stride(g), pm = point_stride(g, K);
+    const int64_t pv = inputs ? inputs->point_stride() : point_stride(g, C);
+    // Channels [c0, C) are transformed here: all of them, or those `inputs` does not hold yet.
+    const int64_t c0 = inputs ? std::min(inputs->transformed, C) : 0;
     static thread_local std::vector<float> u_buffer;
     const int64_t pu = filter_point_stride(K, C);
     float* U = scratch(u_buffer, kPoints * pu);
@@ -222,14 +238,16 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
     for (int64_t b = 0; b < block_count(g); ++b) {
         static thread_local std::vector<float> v_buffer, m_buffer, plane_buffer;
         const OwnedPlan plan = block_plan(g, b * Tb);
-        float* V = scratch(v_buffer, kPoints * pv + kSlack);
+        float* V = inputs ? inputs->block(b) : scratch(v_buffer, kPoints * pv + kSlack);
         float* M = scratch(m_buffer, kPoints * pm);
         float* planes = plan.planes(plane_buffer);
-        t.inputs(x, {x_bs, g.H, g.W}, plan.view(), C, ld, pv, planes, V);
+        if (c0 < C)
+            t.inputs(x + c0 * g.H * g.W, {x_bs, g.H, g.W}, plan.view(), C - c0, ld, pv, planes, V + c0 * ld);
         for (int xi = 0; xi < kPoints; ++xi)
             gemm_packed(K, Tb, C, InPlaceRows(U + xi * pu, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
         t.outputs(M, K, ld, pm, plan.view(), bias, epilogue, y, {y_bs, g.H, g.W});
     }
+    if (inputs) inputs->transformed = std::max(inputs->transformed, C);
 }
 
 void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs,

@@ -261,6 +261,37 @@ TEST_CASE("residual dense block equals its composition from conv, activation and
     for (int64_t i = 0; i < L; ++i) check_close(fused_grads[3 + i], w[i].grad(), 1e-12, "dense block dL/dW_i");
 }
 
+TEST_CASE("dense block in float32 with Winograd layers (sharing their transformed inputs) matches float64") {
+    // Every 3x3 layer forced onto Winograd: the layers and the weight gradients read the tiles the
+    // first layer to see each channel transformed. Three samples of 13 x 11 (a last, partial block
+    // of tiles); a 3x3 fusion (ESRGAN) and a 1x1 one (RDN).
+    REQUIRE(select_conv_algorithm("winograd"));
+    for (const int64_t fusion_k : {3, 1}) {
+        const int64_t G0 = 5, G = 4, L = 3;
+        Generator gen(21 + fusion_k);
+        Tensors leaves{uniform({3, G0, 13, 11}, -1, 1, {DType::F64}, &gen)};
+        for (int64_t i = 0; i < L; ++i) leaves.push_back(uniform({G, G0 + i * G, 3, 3}, -0.5, 0.5, {DType::F64}, &gen));
+        for (int64_t i = 0; i < L; ++i) leaves.push_back(uniform({G}, -0.5, 0.5, {DType::F64}, &gen));
+        leaves.push_back(uniform({G0, G0 + L * G, fusion_k, fusion_k}, -0.5, 0.5, {DType::F64}, &gen));
+        leaves.push_back(uniform({G0}, -0.5, 0.5, {DType::F64}, &gen));
+        const Tensor gout = uniform({3, G0, 13, 11}, -1, 1, {DType::F64}, &gen);
+        Tensors results[2];
+        for (DType t : {DType::F64, DType::F32}) {
+            Tensors in;
+            for (const Tensor& leaf : leaves) in.push_back(leaf.to(t).detach().set_requires_grad(true));
+            const Tensors w(in.begin() + 1, in.begin() + 1 + L), b(in.begin() + 1 + L, in.begin() + 1 + 2 * L);
+            Tensor y = residual_dense_block(in[0], w, b, in[1 + 2 * L], in[2 + 2 * L], {.negative_slope = 0.2, .residual_scale = 0.2});
+            backward(y, gout.to(t));
+            results[t == DType::F32].push_back(y.to(DType::F64));
+            for (const Tensor& leaf : in) results[t == DType::F32].push_back(leaf.grad().to(DType::F64));
+        }
+        for (size_t i = 0; i < results[0].size(); ++i)
+            check_close(results[1][i], results[0][i], 1e-4, "Winograd dense block, fusion " + std::to_string(fusion_k) +
+                                                                 (i == 0 ? " output" : " gradient of input " + std::to_string(i - 1)));
+    }
+    REQUIRE(select_conv_algorithm("auto"));
+}
+
 TEST_CASE("fused window attention equals its composition from matmul and softmax, in float32, at SwinIR's sizes") {
     // 2 images x 4 windows of 8 x 8 tokens, 3 heads of 10: the lightweight SwinIR's geometry.
     Generator gen(9);
