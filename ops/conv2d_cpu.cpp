@@ -560,12 +560,12 @@ private:
     const float* gyp_;
 };
 
-// gw [OCg, C/g KH KW] += the weight gradient of one group of one sample, as above.
-void few_channels_weight_grad(const ConvShape& s, const PaddedGrid& grid, const float* xp, const float* gyp, float* gw) {
+// gw [OCg, C/g KH KW] += the weight gradient of one group of one sample, as above, through dwt
+// [C/g, (o, t)].
+void few_channels_weight_grad(const ConvShape& s, const PaddedGrid& grid, const float* xp, const float* gyp, float* dwt,
+                              float* gw) {
     const int64_t Cg = s.group_in(), OCg = s.group_out(), KK = s.KH * s.KW;
     const int64_t Q = grid.plane() + (s.KW - 1) * s.opt.dilation.w;
-    static thread_local std::vector<float> dwt_buffer;
-    float* dwt = scratch(dwt_buffer, Cg * OCg * KK);  // [C, (o, t)]
     gemm_packed(Cg, OCg * KK, Q, GridPlanes(grid, xp), ShiftedGradients(grid, gyp), dwt, OCg * KK, false);
     for (int64_t o = 0; o < OCg; ++o)
         for (int64_t c = 0; c < Cg; ++c)
@@ -758,7 +758,7 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
             pad_into(s, grid, xg, xp);
             copy_to_padded_grid(s, grid, gyg, OCg, gyp);
             if (few_output_channels(s)) {
-                few_channels_weight_grad(s, grid, xp, gyp, gwg);
+                few_channels_weight_grad(s, grid, xp, gyp, dwt, gwg);
                 continue;
             }
             const uint16_t* xp16 = bf16_copy_for_pairs(grid, xp, xp16_buffer);
