@@ -477,21 +477,24 @@ void bias_activation(float* dst, const float* src, int64_t n, float bias, const 
     }
 }
 
-// y_g (+)= W_g x_g for a pointwise convolution, W_g [OC/g, C/g] at w: x_g's rows in place, or as
-// channel pairs for the pair kernels (with slack for the GEMM's reads up to a panel past the last
-// column), which then read W_g's bf16 copy w16 in place where there is one.
-void pointwise_product(const ConvShape& s, const float* w, const uint16_t* w16, const float* xg, float* yg) {
+// y_g (+)= W_g x_g for a pointwise convolution, W_g [OC/g, C/g] at w: W_g's and x_g's rows read
+// in place (x_g's packed in a ragged last block of columns: it has no slack after its rows; packing
+// all of it had cost as much as the product for RDN's 160 -> 32 fusion layers), or as channel
+// pairs for the pair kernels (with slack for the GEMM's reads up to a panel past the last column),
+// which then read W_g's bf16 copy w16 in place where there is one.
+void pointwise_product(const ConvShape& s, const float* w, const uint16_t* w16, const float* xg, float* yg,
+                       bool accumulate) {
     const int64_t C = s.group_in(), P = s.OH * s.OW;
     if (!gemm_reads_bf16_pairs()) {
-        gemm_packed(s.group_out(), P, C, StridedMatrix(w, C, 1), StridedMatrix(xg, P, 1), yg, P, true);
+        gemm_packed(s.group_out(), P, C, WeightRows(w, C), ContiguousRows(xg, P, false), yg, P, accumulate);
         return;
     }
     static thread_local std::vector<uint32_t> pair_buffer;
     const int64_t size = channel_pairs(C) * P + 64;
     uint32_t* pairs = scratch(pair_buffer, size);
     pair_channels(xg, C, P, size, pairs);
-    if (w16) gemm_packed(s.group_out(), P, C, WeightRows(w, C, w16), PairedRows(pairs, P), yg, P, true);
-    else gemm_packed(s.group_out(), P, C, StridedMatrix(w, C, 1), PairedRows(pairs, P), yg, P, true);
+    if (w16) gemm_packed(s.group_out(), P, C, WeightRows(w, C, w16), PairedRows(pairs, P), yg, P, accumulate);
+    else gemm_packed(s.group_out(), P, C, StridedMatrix(w, C, 1), PairedRows(pairs, P), yg, P, accumulate);
 }
 
 // ---- layers with few output channels ------------------------------------------------------------
@@ -678,11 +681,14 @@ void forward_float(const ConvShape& s, const float* x, int64_t x_bs, const float
                 }
                 continue;
             }
-            if (!accumulate)
-                for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias ? bias[g * OCg + o] : 0.0f);
-            if (is_pointwise(s)) pointwise_product(s, w + g * OCg * K, bf16_rows_of(g), xg, yg);
-            else gemm_packed(OCg, P, K, StridedMatrix(w + g * OCg * K, K, 1), Im2colMatrix(s, xg), yg, P, true);
-            if (!accumulate) bias_activation(yg, yg, OCg * P, 0.0f, s.opt);
+            // y = W x + b: y set to the bias and the product added to it (written alone where
+            // there is no bias), then the activation applied in place.
+            const bool add_product = accumulate || bias;
+            if (!accumulate && bias)
+                for (int64_t o = 0; o < OCg; ++o) std::fill(yg + o * P, yg + (o + 1) * P, bias[g * OCg + o]);
+            if (is_pointwise(s)) pointwise_product(s, w + g * OCg * K, bf16_rows_of(g), xg, yg, add_product);
+            else gemm_packed(OCg, P, K, StridedMatrix(w + g * OCg * K, K, 1), Im2colMatrix(s, xg), yg, P, add_product);
+            if (!accumulate && s.opt.activation != Activation::None) bias_activation(yg, yg, OCg * P, 0.0f, s.opt);
         }
     });
 }
@@ -736,6 +742,12 @@ void copy_to_padded_grid(const ConvShape& s, const PaddedGrid& g, const float* g
         }
 }
 
+// gw[o, k] += dwt[k, o] for a weight gradient computed transposed (dwt [K, OC]).
+void add_transposed(const float* dwt, int64_t K, int64_t OC, float* gw) {
+    for (int64_t o = 0; o < OC; ++o)
+        for (int64_t k = 0; k < K; ++k) gw[o * K + k] += dwt[k * OC + o];
+}
+
 // Adds sample n's weight gradient to gw [OC, C/groups KH KW].
 void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64_t x_bs, const float* gy, int64_t gy_bs,
                             float* gw) {
@@ -744,7 +756,14 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
         const float* xg = x + n * x_bs + g * s.group_in() * s.H * s.W;
         const float* gyg = gy + n * gy_bs + g * OCg * P;
         float* gwg = gw + g * OCg * K;
-        if (is_pointwise(s)) {
+        if (is_pointwise(s) && OCg < K) {
+            // dW^T [C, OC] = x dY^T: x's rows read in place as A, and only dY, the smaller operand,
+            // packed transposed (as dW = dY x^T it was x: 5x the values for RDN's 160 -> 32).
+            static thread_local std::vector<float> dwt_buffer;
+            float* dwt = scratch(dwt_buffer, K * OCg);
+            gemm_packed(K, OCg, P, ContiguousRows(xg, P, false), StridedMatrix(gyg, 1, P), dwt, OCg, false);
+            add_transposed(dwt, K, OCg, gwg);
+        } else if (is_pointwise(s)) {
             gemm_packed(OCg, K, P, StridedMatrix(gyg, P, 1), StridedMatrix(xg, 1, P), gwg, K, true);
         } else if (use_padded_grid(s)) {
             // dW^T[(c, kh, kw), o] = sum_j B[(c, kh, kw), j] dY[o, j] on the padded grid, with the
@@ -763,8 +782,7 @@ void add_sample_weight_grad(const ConvShape& s, int64_t n, const float* x, int64
             }
             const uint16_t* xp16 = bf16_copy_for_pairs(grid, xp, xp16_buffer);
             gemm_packed(K, OCg, grid.L, ShiftedRows(grid, xp, xp16), StridedMatrix(gyp, 1, grid.L), dwt, OCg, false);
-            for (int64_t o = 0; o < OCg; ++o)
-                for (int64_t k = 0; k < K; ++k) gwg[o * K + k] += dwt[k * OCg + o];
+            add_transposed(dwt, K, OCg, gwg);
         } else {
             gemm_packed(OCg, K, P, StridedMatrix(gyg, P, 1), Im2colTransposed(s, xg), gwg, K, true);
         }

@@ -145,21 +145,9 @@ void zero_tail(float* rows_start, int64_t rows, int64_t ld, int64_t count, int64
     for (int64_t r = 0; r < rows; ++r) std::fill(rows_start + r * ld + count, rows_start + r * ld + block, 0.0f);
 }
 
-// A row-major matrix read in place as A or as B (the GEMM packs nothing for it). As B the GEMM
-// reads up to a panel width past a row's end, so the buffer must have slack after its last row.
-class InPlaceRows final : public GemmOperand {
-public:
-    InPlaceRows(const float* data, int64_t row_stride) : data_(data), stride_(row_stride) {}
-    float at(int64_t r, int64_t c) const override { return data_[r * stride_ + c]; }
-    const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
-        for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * stride_;
-        return data_;
-    }
-
-private:
-    const float* data_;
-    int64_t stride_;
-};
+// A row-major matrix of the block's buffers read in place as A or as B (the GEMM packs nothing
+// for it); the buffers have kSlack floats after their last row for B's reads past a row's end.
+ContiguousRows in_place(const float* data, int64_t row_stride) { return {data, row_stride, true}; }
 
 // Slack after the last row of a buffer read in place as B (the widest panel is 48 floats).
 constexpr int64_t kSlack = 64;
@@ -244,7 +232,7 @@ void winograd_forward(const ConvShape& s, const float* x, int64_t x_bs, const fl
         if (c0 < C)
             t.inputs(x + c0 * g.H * g.W, {x_bs, g.H, g.W}, plan.view(), C - c0, ld, pv, planes, V + c0 * ld);
         for (int xi = 0; xi < kPoints; ++xi)
-            gemm_packed(K, Tb, C, InPlaceRows(U + xi * pu, C), InPlaceRows(V + xi * pv, ld), M + xi * pm, ld, false);
+            gemm_packed(K, Tb, C, in_place(U + xi * pu, C), in_place(V + xi * pv, ld), M + xi * pm, ld, false);
         t.outputs(M, K, ld, pm, plan.view(), bias, epilogue, y, {y_bs, g.H, g.W});
     }
     if (inputs) inputs->transformed = std::max(inputs->transformed, C);
@@ -286,10 +274,10 @@ void winograd_add_weight_grad(const ConvShape& s, const float* x, int64_t x_bs, 
             for (int xi = 0; xi < kPoints; ++xi) {
                 float* dU_xi = dU + part * part_size + xi * pu;
                 if (channels_first)
-                    gemm_packed(C, K, Tb, InPlaceRows(V + xi * pv, ld), StridedMatrix(dM + xi * pm, 1, ld), dU_xi, K,
+                    gemm_packed(C, K, Tb, in_place(V + xi * pv, ld), StridedMatrix(dM + xi * pm, 1, ld), dU_xi, K,
                                 b > first_block);
                 else
-                    gemm_packed(K, C, Tb, InPlaceRows(dM + xi * pm, ld), StridedMatrix(V + xi * pv, 1, ld), dU_xi, C,
+                    gemm_packed(K, C, Tb, in_place(dM + xi * pm, ld), StridedMatrix(V + xi * pv, 1, ld), dU_xi, C,
                                 b > first_block);
             }
         }

@@ -223,7 +223,7 @@ Block prepare_b(const Team& team, const GemmOperand& B, const Plan& p, int64_t p
     if (p.form == OperandForm::bf16_pairs)
         if (const uint32_t* base = B.pair_rows_in_place(pc / 2, pair_steps(kc), offsets))
             return {.pair_base = base, .offsets = offsets};
-    if (in_place_allowed(p, B))
+    if (in_place_allowed(p, B) && (B.slack_after_rows() || nc % p.NR == 0))
         if (const float* base = B.rows_in_place(pc, kc, offsets)) return {.base = base, .offsets = offsets};
     return pack_panels(team, p, (nc + p.NR - 1) / p.NR, kc, p.NR, space.b, space.b_pairs, [&](int64_t q, float* panel) {
         B.pack_b(pc, kc, jc + q * p.NR, std::min(p.NR, nc - q * p.NR), static_cast<int>(p.NR), panel);

@@ -39,6 +39,10 @@ public:
     // past the last column (the values are ignored), so the memory must allow that.
     // nullptr (the default): pack.
     virtual const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const;
+    // Whether that memory may be read up to a panel width past a row's last column. An operand
+    // without such slack (the rows of a caller's tensor) is read in place as B only in blocks of
+    // whole panels, and packed in a ragged last block.
+    virtual bool slack_after_rows() const { return true; }
     // True when every element already is a bfloat16 value (rounded where it was made, as conv2d
     // rounds its padded input and weights in bf16 mode): in bf16 mode the float kernels may then
     // read its rows in place as in fp32, instead of packing them to round them.
@@ -67,6 +71,24 @@ public:
 private:
     const float* data_;
     int64_t rs_, cs_;
+};
+
+// element(r, c) = data[r * row_stride + c], read in place by the micro-kernels (not packed);
+// `slack`: the memory after each row's last column may be read (see rows_in_place).
+class ContiguousRows final : public GemmOperand {
+public:
+    ContiguousRows(const float* data, int64_t row_stride, bool slack) : data_(data), stride_(row_stride), slack_(slack) {}
+    float at(int64_t row, int64_t col) const override { return data_[row * stride_ + col]; }
+    const float* rows_in_place(int64_t r0, int64_t count, int64_t* offsets) const override {
+        for (int64_t i = 0; i < count; ++i) offsets[i] = (r0 + i) * stride_;
+        return data_;
+    }
+    bool slack_after_rows() const override { return slack_; }
+
+private:
+    const float* data_;
+    int64_t stride_;
+    bool slack_;
 };
 
 // C (row stride ldc) = A * B, or C += A * B with `accumulate`. Uses all threads unless called

@@ -350,6 +350,11 @@ TEST_CASE("conv2d float32 kernels (implicit GEMM, every backward path) match flo
     check_conv_f32_against_f64({4, 16, 20, 19}, {24, 16, 3, 3}, true, {.padding = 1, .activation = Activation::ReLU}, 2);
     check_conv_f32_against_f64({3, 7, 9, 11}, {6, 7, 3, 3}, false, {.stride = 2, .padding = 1}, 3);
     check_conv_f32_against_f64({2, 10, 8, 8}, {4, 10, 1, 1}, true, {}, 4);
+    // 1x1: x's rows read in place (96 and 192 columns: whole panels of every kernel), in a ragged
+    // last block packed (63); the weight gradient transposed (fewer outputs than inputs) or not.
+    check_conv_f32_against_f64({3, 20, 12, 8}, {6, 20, 1, 1}, true, {.activation = Activation::LeakyReLU}, 15);
+    check_conv_f32_against_f64({2, 5, 12, 16}, {24, 5, 1, 1}, false, {}, 16);
+    check_conv_f32_against_f64({2, 20, 7, 9}, {6, 20, 1, 1}, false, {.activation = Activation::ReLU}, 17);
     check_conv_f32_against_f64({2, 6, 12, 10}, {9, 2, 5, 3}, true, {.stride = {1, 2}, .padding = {2, 1}, .dilation = {1, 2}, .groups = 3}, 5);
     check_conv_f32_against_f64({2, 8, 11, 9}, {8, 4, 3, 3}, true, {.padding = 2, .dilation = 2, .groups = 2,
                                                                    .activation = Activation::LeakyReLU, .negative_slope = 0.2}, 6);
