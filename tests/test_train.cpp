@@ -122,6 +122,35 @@ TEST_CASE("Adam and AdamW follow torch.optim step for step (weight decay, bias c
     }
 }
 
+TEST_CASE("Adam updates many tensors in one parallel pass exactly as it updates each alone") {
+    // Sizes chosen so that the threads' ranges start and end inside tensors, and small tensors lie
+    // between large ones: every element must be updated once, by the same formula.
+    const std::vector<int64_t> sizes = {3, 40001, 1, 17, 30000, 5, 65537};
+    std::vector<Tensor> together, alone, grads;
+    for (int64_t n : sizes) {
+        const Tensor init = uniform({n}, -1.0, 1.0, {DType::F32});
+        together.push_back(init.clone().set_requires_grad(true));
+        alone.push_back(init.clone().set_requires_grad(true));
+        grads.push_back(uniform({n}, -1.0, 1.0, {DType::F32}));
+    }
+    Adam joint(together, {.lr = 0.01, .weight_decay = 0.01});
+    std::vector<Adam> single;
+    for (const Tensor& p : alone) single.emplace_back(std::vector<Tensor>{p}, AdamOptions{.lr = 0.01, .weight_decay = 0.01});
+    for (int step = 0; step < 3; ++step) {
+        for (size_t i = 0; i < sizes.size(); ++i) {
+            together[i].set_grad(grads[i] * double(step + 1));
+            alone[i].set_grad(grads[i] * double(step + 1));
+            single[i].step();
+        }
+        joint.step();
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        CAPTURE(sizes[i]);
+        CHECK(to_vector(together[i]) == to_vector(alone[i]));
+        CHECK(to_vector(joint.exp_avg_sq()[i]) == to_vector(single[i].exp_avg_sq()[0]));
+    }
+}
+
 TEST_CASE("Adam skips parameters without a gradient and rejects bad hyper-parameters") {
     Tensor a = ones({2}).set_requires_grad(true), b = ones({2}).set_requires_grad(true);
     Adam opt({a, b}, {.lr = 0.1});
